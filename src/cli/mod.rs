@@ -1,0 +1,35 @@
+//! Subcommands, one file each. Each returns the process exit code on success.
+
+pub mod check;
+pub mod inspect;
+pub mod output;
+
+use clap::{Parser, Subcommand};
+
+use crate::error::Result;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "imgtool",
+    version,
+    about = "Inspect, check, convert and import disk images (RAW, VHD) into Alibaba Cloud ECS"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Say what an image is: format, every header field, sizes, allocation
+    Inspect(inspect::Args),
+    /// Verify an image's structure; exit 0 clean, 1 problems found, 2 unreadable
+    Check(check::Args),
+}
+
+pub fn run(cli: Cli) -> Result<i32> {
+    match cli.command {
+        Command::Inspect(a) => inspect::run(a),
+        Command::Check(a) => check::run(a),
+    }
+}

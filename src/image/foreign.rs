@@ -1,0 +1,1 @@
+//! Formats we recognise and refuse by name.

@@ -1,0 +1,117 @@
+//! A file opened for positional reads, which names itself in every error.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+#[derive(Debug)]
+pub struct SourceFile {
+    path: PathBuf,
+    file: File,
+    len: u64,
+}
+
+impl SourceFile {
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
+        let meta = file.metadata().map_err(|e| Error::io(&path, e))?;
+        if meta.is_dir() {
+            return Err(Error::Usage(format!(
+                "{}: is a directory, expected a disk image file",
+                path.display()
+            )));
+        }
+        let len = if meta.file_type().is_file() {
+            meta.len()
+        } else {
+            block_device_len(&file).map_err(|e| Error::io(&path, e))?
+        };
+        Ok(SourceFile { path, file, len })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+
+    /// Read exactly `buf.len()` bytes at `offset`; running past the end of the file is a
+    /// `Malformed` error naming what was being read.
+    pub fn read_exact_at(&self, offset: u64, buf: &mut [u8], what: &str) -> Result<()> {
+        let end = offset.checked_add(buf.len() as u64);
+        if end.is_none_or(|end| end > self.len) {
+            return Err(Error::malformed(
+                &self.path,
+                offset,
+                what,
+                format!(
+                    "{} bytes needed, file is {} bytes long",
+                    buf.len(),
+                    self.len
+                ),
+                "the structure to lie inside the file",
+            ));
+        }
+        let mut done = 0usize;
+        while done < buf.len() {
+            match self.file.read_at(&mut buf[done..], offset + done as u64) {
+                Ok(0) => {
+                    return Err(Error::malformed(
+                        &self.path,
+                        offset + done as u64,
+                        what,
+                        "end of file (the file shrank while being read)",
+                        format!("{} more bytes", buf.len() - done),
+                    ));
+                }
+                Ok(n) => done += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Error::io(&self.path, e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Where the next data at or after `offset` begins, and where the hole after it begins,
+    /// from SEEK_DATA / SEEK_HOLE. `None` when the file system cannot tell.
+    pub fn data_region(&self, offset: u64) -> Option<(u64, u64)> {
+        use std::os::fd::AsRawFd;
+        let fd = self.file.as_raw_fd();
+        let off = libc::off_t::try_from(offset).ok()?;
+        // SAFETY: lseek on a valid descriptor we own; the file offset is not used by our reads
+        // (they are all positional), so moving it is harmless.
+        let data = unsafe { libc::lseek(fd, off, libc::SEEK_DATA) };
+        if data < 0 {
+            let err = std::io::Error::last_os_error();
+            // ENXIO: no data after offset: all hole to the end.
+            return (err.raw_os_error() == Some(libc::ENXIO)).then_some((self.len, self.len));
+        }
+        // SAFETY: as above.
+        let hole = unsafe { libc::lseek(fd, data, libc::SEEK_HOLE) };
+        if hole < 0 {
+            return None;
+        }
+        Some((data as u64, hole as u64))
+    }
+}
+
+fn block_device_len(file: &File) -> std::io::Result<u64> {
+    use std::io::{Seek, SeekFrom};
+    let mut f = file;
+    let len = f.seek(SeekFrom::End(0))?;
+    f.seek(SeekFrom::Start(0))?;
+    Ok(len)
+}

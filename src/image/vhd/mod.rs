@@ -1,0 +1,1 @@
+//! VHD (Microsoft Virtual Hard Disk): fixed, dynamic and differencing.
