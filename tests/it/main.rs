@@ -1,0 +1,3 @@
+//! One integration-test binary (as ripgrep does): each area is a module, sharing `util`.
+
+mod util;
