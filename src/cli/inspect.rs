@@ -1,14 +1,246 @@
+//! `imgtool inspect FILE [--json]`: what the image is, from its metadata only.
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use super::output::{escape, print_json};
 use crate::error::Result;
+use crate::image::{self, info::human};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The image file
-    pub file: std::path::PathBuf,
-    /// Print a JSON document instead of text
+    /// The image file (RAW or VHD)
+    pub file: PathBuf,
+    /// Print a JSON document (schema: docs/json.md) instead of text
     #[arg(long)]
     pub json: bool,
 }
 
-pub fn run(_args: Args) -> Result<i32> {
+pub fn run(args: Args) -> Result<i32> {
+    let doc = report(&args.file)?;
+    if args.json {
+        print_json(&doc);
+    } else {
+        print!("{}", render_text(&doc));
+    }
     Ok(0)
+}
+
+/// The whole `inspect` document for a file.
+pub fn report(path: &std::path::Path) -> Result<Value> {
+    let img = image::open(path)?;
+    let mut doc = image::info::image_json(&img)?;
+    doc.as_object_mut()
+        .map(|o| o.insert("schema".into(), Value::from("imgtool.inspect/1")));
+    Ok(doc)
+}
+
+/// Text rendering of the JSON document, aligned like `qemu-img info`.
+pub fn render_text(d: &Value) -> String {
+    let mut t = Table::default();
+    t.row("image", s(&d["file"]));
+    t.row("file format", s(&d["format"]));
+    t.row("virtual size", size_both(&d["virtual_size"]));
+    t.row("disk size", human(u(&d["disk_size"])));
+    t.row("allocated", size_both(&d["allocated_bytes"]));
+    let mut out = t.render(0);
+    if let Some(v) = d.get("vhd") {
+        out.push_str(&vhd_text(v));
+    }
+    if let Some(w) = d["warnings"].as_array().filter(|w| !w.is_empty()) {
+        out.push_str("warnings:\n");
+        for x in w {
+            out.push_str(&format!("    {}\n", escape(x.as_str().unwrap_or(""))));
+        }
+    }
+    out
+}
+
+fn vhd_text(v: &Value) -> String {
+    let mut t = Table::default();
+    t.row("disk type", s(&v["disk_type"]));
+    t.row(
+        "creator",
+        format!(
+            "{} {} on {}",
+            quoted(&v["creator_app"]),
+            s(&v["creator_version"]),
+            quoted(&v["creator_host_os"])
+        ),
+    );
+    t.row(
+        "timestamp",
+        format!("{} ({})", s(&v["timestamp_utc"]), u(&v["timestamp"])),
+    );
+    t.row("current size", size_both(&v["current_size"]));
+    t.row("original size", size_both(&v["original_size"]));
+    let g = &v["geometry"];
+    t.row(
+        "geometry (C/H/S)",
+        format!(
+            "{}/{}/{} ({} bytes)",
+            u(&g["cylinders"]),
+            u(&g["heads"]),
+            u(&g["sectors_per_track"]),
+            u(&g["bytes"])
+        ),
+    );
+    t.row("size taken from", s(&v["size_source"]));
+    t.row("unique id", s(&v["unique_id"]));
+    t.row("checksum", format!("{} (ok)", s(&v["checksum"])));
+    t.row(
+        "footer",
+        format!(
+            "at offset {} ({}){}",
+            u(&v["footer_offset"]),
+            s(&v["footer_source"]),
+            match v["footer_copy"]["matches"].as_bool() {
+                Some(true) => ", copy at offset 0 matches",
+                Some(false) => ", copy at offset 0 DIFFERS",
+                None => "",
+            }
+        ),
+    );
+    let flags: Vec<&str> = v["feature_flags"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|x| x.as_str()).collect())
+        .unwrap_or_default();
+    t.row(
+        "features",
+        format!("{:#x} ({})", u(&v["features"]), flags.join(", ")),
+    );
+    t.row("format version", s(&v["format_version"]));
+    t.row(
+        "data offset",
+        v["data_offset"]
+            .as_u64()
+            .map_or("none (fixed)".into(), |x| x.to_string()),
+    );
+    t.row(
+        "saved state",
+        if v["saved_state"].as_bool() == Some(true) {
+            "yes"
+        } else {
+            "no"
+        }
+        .into(),
+    );
+    let mut out = String::from("VHD footer:\n");
+    out.push_str(&t.render(4));
+    if let Some(dy) = v.get("dynamic") {
+        out.push_str(&dynamic_text(dy));
+    }
+    if let Some(chain) = v["chain"].as_array() {
+        out.push_str("parent chain:\n");
+        for (i, l) in chain.iter().enumerate() {
+            out.push_str(&format!(
+                "    {}. {} ({}, id {}, {} allocated{})\n",
+                i + 1,
+                escape(&s(&l["file"])),
+                s(&l["disk_type"]),
+                s(&l["unique_id"]),
+                human(u(&l["allocated_bytes"])),
+                l["found_via"]
+                    .as_str()
+                    .map(|f| format!(", found via {f}"))
+                    .unwrap_or_default()
+            ));
+        }
+    }
+    out
+}
+
+fn dynamic_text(dy: &Value) -> String {
+    let mut t = Table::default();
+    t.row("header offset", u(&dy["header_offset"]).to_string());
+    t.row("table offset", u(&dy["table_offset"]).to_string());
+    t.row("max table entries", u(&dy["max_table_entries"]).to_string());
+    t.row("block size", size_both(&dy["block_size"]));
+    t.row(
+        "allocated blocks",
+        format!("{} of {}", u(&dy["allocated_blocks"]), u(&dy["blocks"])),
+    );
+    t.row("checksum", format!("{} (ok)", s(&dy["checksum"])));
+    t.row("header version", s(&dy["header_version"]));
+    if !dy["parent_unique_id"].is_null() {
+        t.row("parent unique id", s(&dy["parent_unique_id"]));
+        t.row(
+            "parent timestamp",
+            format!(
+                "{} ({})",
+                s(&dy["parent_timestamp_utc"]),
+                u(&dy["parent_timestamp"])
+            ),
+        );
+        t.row("parent name", s(&dy["parent_name"]));
+    }
+    for l in dy["parent_locators"].as_array().into_iter().flatten() {
+        let what = l["path"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("unusable: {}", s(&l["error"])));
+        t.row(
+            &format!("parent locator {}", u(&l["index"])),
+            format!(
+                "{} at {} ({} bytes): {}",
+                quoted(&l["code"]),
+                u(&l["data_offset"]),
+                u(&l["data_length"]),
+                what
+            ),
+        );
+    }
+    let mut out = String::from("VHD dynamic header:\n");
+    out.push_str(&t.render(4));
+    out
+}
+
+/// Rows of "name: value", values aligned in one column, untrusted text escaped.
+#[derive(Default)]
+pub struct Table {
+    rows: Vec<(String, String)>,
+}
+
+impl Table {
+    pub fn row(&mut self, k: &str, v: String) {
+        self.rows.push((k.to_string(), v));
+    }
+
+    pub fn render(&self, indent: usize) -> String {
+        let w = self.rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0) + 1;
+        self.rows
+            .iter()
+            .map(|(k, v)| {
+                format!(
+                    "{:indent$}{:<w$} {}\n",
+                    "",
+                    format!("{k}:"),
+                    escape(v),
+                    w = w + 1
+                )
+            })
+            .collect()
+    }
+}
+
+fn s(v: &Value) -> String {
+    match v {
+        Value::String(x) => x.clone(),
+        Value::Null => "-".into(),
+        other => other.to_string(),
+    }
+}
+
+fn quoted(v: &Value) -> String {
+    format!("\"{}\"", s(v))
+}
+
+fn u(v: &Value) -> u64 {
+    v.as_u64().unwrap_or(0)
+}
+
+fn size_both(v: &Value) -> String {
+    let b = u(v);
+    format!("{} ({b} bytes)", human(b))
 }

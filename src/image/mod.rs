@@ -3,6 +3,7 @@
 //! partitions or file systems.
 
 pub mod foreign;
+pub mod info;
 pub mod raw;
 pub mod source;
 pub mod vhd;
@@ -71,27 +72,83 @@ impl<T: VirtualDisk + ?Sized> VirtualDisk for std::sync::Arc<T> {
 #[derive(Debug)]
 pub enum Image {
     Raw(raw::RawImage),
+    Vhd(vhd::VhdImage),
 }
 
-/// Open an image, deciding its format from its contents (never from its name).
+impl Image {
+    pub fn format_name(&self) -> &'static str {
+        match self {
+            Image::Raw(_) => "raw",
+            Image::Vhd(_) => "vhd",
+        }
+    }
+
+    fn disk(&self) -> &dyn VirtualDisk {
+        match self {
+            Image::Raw(r) => r,
+            Image::Vhd(v) => v,
+        }
+    }
+}
+
+/// Open an image, deciding its format from its contents (never from its name): VHD by its
+/// footer (or the footer copy at offset 0), foreign formats refused by name, and RAW only
+/// when nothing else matched.
 pub fn open(path: impl AsRef<std::path::Path>) -> Result<Image> {
-    Ok(Image::Raw(raw::RawImage::open(path)?))
+    let src = source::SourceFile::open(path)?;
+    if src.is_empty() {
+        return Err(crate::error::Error::malformed(
+            src.path(),
+            0,
+            "file size",
+            "0 bytes",
+            "a disk image (RAW or VHD) of at least 512 bytes",
+        ));
+    }
+    if src.len() < 512 {
+        return Err(crate::error::Error::malformed(
+            src.path(),
+            0,
+            "file size",
+            format!("{} bytes", src.len()),
+            "a disk image (RAW or VHD) of at least one 512-byte sector",
+        ));
+    }
+    if let Some(f) = foreign::detect(&src)? {
+        return Err(foreign::refuse(&src, f));
+    }
+    if vhd::looks_like_vhd(&src)? {
+        return Ok(Image::Vhd(vhd::VhdImage::from_source(src)?));
+    }
+    if has_orphan_dynamic_header(&src)? {
+        return Err(crate::error::Error::malformed(
+            src.path(),
+            512,
+            "VHD footer",
+            "a dynamic header (\"cxsparse\") at offset 512 but no footer at the start or the end",
+            "a VHD footer (\"conectix\"): this looks like a dynamic VHD whose footers are both destroyed",
+        ));
+    }
+    Ok(Image::Raw(raw::RawImage::from_source(src)))
+}
+
+fn has_orphan_dynamic_header(src: &source::SourceFile) -> Result<bool> {
+    if src.len() < 1024 {
+        return Ok(false);
+    }
+    let mut b = [0u8; 8];
+    src.read_exact_at(512, &mut b, "dynamic header cookie")?;
+    Ok(&b == vhd::dynamic::DYNAMIC_COOKIE)
 }
 
 impl VirtualDisk for Image {
     fn size(&self) -> u64 {
-        match self {
-            Image::Raw(r) => r.size(),
-        }
+        self.disk().size()
     }
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
-        match self {
-            Image::Raw(r) => r.read_at(offset, buf),
-        }
+        self.disk().read_at(offset, buf)
     }
     fn extent(&self, offset: u64) -> Result<Extent> {
-        match self {
-            Image::Raw(r) => r.extent(offset),
-        }
+        self.disk().extent(offset)
     }
 }

@@ -1,3 +1,4 @@
 //! One integration-test binary (as ripgrep does): each area is a module, sharing `util`.
 
 mod util;
+mod vhd_read;

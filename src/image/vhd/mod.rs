@@ -1,1 +1,787 @@
 //! VHD (Microsoft Virtual Hard Disk): fixed, dynamic and differencing.
+//!
+//! `open` finds the footer (at the end, a 511-byte one of old images, or the copy at offset 0
+//! of a dynamic disk when the end one is damaged), decides the virtual size by QEMU 10's rule,
+//! reads the dynamic header and the BAT, and follows a differencing chain to its base.
+
+pub mod check;
+pub mod dynamic;
+pub mod footer;
+pub mod geometry;
+pub mod parent;
+pub mod validate;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use self::dynamic::{BAT_UNALLOCATED, DynamicHeader, HEADER_SIZE};
+use self::footer::{DiskType, FOOTER_SIZE, Footer, OLD_FOOTER_SIZE, VHD_COOKIE};
+use self::geometry::SizeSource;
+use self::validate::{Finding, Severity};
+use super::source::SourceFile;
+use super::{Extent, ExtentKind, VirtualDisk};
+use crate::error::{Error, Result};
+
+/// The deepest differencing chain we follow (Hyper-V itself warns well before this).
+pub const MAX_CHAIN_DEPTH: usize = 32;
+/// The largest BAT we hold in memory: 16 Mi entries (64 MiB), 32 TiB with 2 MiB blocks.
+pub const MAX_BAT_ENTRIES: u64 = 16 << 20;
+/// The most sector-bitmap bytes kept cached per file.
+const BITMAP_CACHE_BYTES: usize = 16 << 20;
+
+/// Where the footer in use was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FooterSource {
+    /// The last 512 bytes.
+    End,
+    /// The last 511 bytes (images from before Virtual PC 2004).
+    End511,
+    /// The copy at offset 0 of a dynamic or differencing disk (the end one is damaged).
+    Copy,
+}
+
+/// One VHD file of a chain.
+#[derive(Debug)]
+pub struct VhdFile {
+    pub src: SourceFile,
+    pub footer: Footer,
+    pub footer_offset: u64,
+    pub footer_source: FooterSource,
+    /// The footer copy at offset 0, when there is one.
+    pub footer_copy: Option<Footer>,
+    pub virtual_size: u64,
+    pub size_source: SizeSource,
+    pub sparse: Option<Sparse>,
+    /// Non-fatal findings made while opening (damaged end footer, odd fields...).
+    pub findings: Vec<Finding>,
+}
+
+/// The dynamic part of a dynamic or differencing disk.
+#[derive(Debug)]
+pub struct Sparse {
+    pub header: DynamicHeader,
+    pub header_offset: u64,
+    /// BAT entries covering the virtual size (never more than the header's max entries).
+    pub bat: Vec<u32>,
+    pub block_size: u64,
+    pub bitmap_size: u64,
+    differencing: bool,
+    bitmaps: RwLock<HashMap<u32, Arc<[u8]>>>,
+}
+
+impl Sparse {
+    pub fn allocated_blocks(&self) -> u64 {
+        self.bat.iter().filter(|&&e| e != BAT_UNALLOCATED).count() as u64
+    }
+
+    /// File offset of block `b`'s bitmap, if allocated.
+    pub fn block_offset(&self, b: u64) -> Option<u64> {
+        let e = *self.bat.get(usize::try_from(b).ok()?)?;
+        (e != BAT_UNALLOCATED).then_some(u64::from(e) * 512)
+    }
+}
+
+/// An opened VHD: the file and, for a differencing disk, its parents down to the base.
+#[derive(Debug)]
+pub struct VhdImage {
+    /// `layers[0]` is the file opened; each next one is the parent of the one before.
+    pub layers: Vec<VhdFile>,
+    /// How each parent was found: (path tried, where it came from) for every layer but the base.
+    pub parent_search: Vec<Vec<(PathBuf, String)>>,
+    pub warnings: Vec<String>,
+}
+
+/// What the first and last sectors say: is this a VHD at all?
+pub fn looks_like_vhd(src: &SourceFile) -> Result<bool> {
+    let len = src.len();
+    let mut b = [0u8; 8];
+    if len >= FOOTER_SIZE as u64 {
+        src.read_exact_at(len - FOOTER_SIZE as u64, &mut b, "VHD footer cookie")?;
+        if &b == VHD_COOKIE {
+            return Ok(true);
+        }
+        src.read_exact_at(0, &mut b, "VHD footer copy cookie")?;
+        if &b == VHD_COOKIE {
+            return Ok(true);
+        }
+    }
+    if len >= OLD_FOOTER_SIZE as u64 && len % 512 == OLD_FOOTER_SIZE as u64 {
+        src.read_exact_at(len - OLD_FOOTER_SIZE as u64, &mut b, "VHD footer cookie")?;
+        if &b == VHD_COOKIE {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+impl VhdImage {
+    /// Open a VHD and its parents.
+    pub fn open(path: impl AsRef<Path>) -> Result<VhdImage> {
+        let src = SourceFile::open(path)?;
+        Self::from_source(src)
+    }
+
+    pub fn from_source(src: SourceFile) -> Result<VhdImage> {
+        let mut layers = Vec::new();
+        let mut parent_search = Vec::new();
+        let mut warnings = Vec::new();
+        let mut seen: Vec<PathBuf> = Vec::new();
+        let mut next = Some(src);
+        while let Some(src) = next.take() {
+            if layers.len() >= MAX_CHAIN_DEPTH {
+                return Err(Error::Chain {
+                    path: src.path().to_path_buf(),
+                    what: format!("differencing chain is deeper than {MAX_CHAIN_DEPTH} files"),
+                });
+            }
+            let canon =
+                std::fs::canonicalize(src.path()).unwrap_or_else(|_| src.path().to_path_buf());
+            if seen.contains(&canon) {
+                let chain: Vec<String> = seen.iter().map(|p| p.display().to_string()).collect();
+                return Err(Error::Chain {
+                    path: src.path().to_path_buf(),
+                    what: format!(
+                        "differencing chain loops back to this file: {} -> {}",
+                        chain.join(" -> "),
+                        canon.display()
+                    ),
+                });
+            }
+            seen.push(canon);
+            let layer = VhdFile::open(src)?;
+            if layer.footer.kind() == Some(DiskType::Differencing) {
+                let (parent, tried) = find_parent(&layer)?;
+                parent_search.push(tried);
+                next = Some(parent);
+            }
+            layers.push(layer);
+        }
+        check_chain_sizes(&layers, &mut warnings);
+        Ok(VhdImage {
+            layers,
+            parent_search,
+            warnings,
+        })
+    }
+
+    pub fn top(&self) -> &VhdFile {
+        &self.layers[0]
+    }
+
+    fn read_layer(&self, i: usize, offset: u64, buf: &mut [u8]) -> Result<()> {
+        let Some(layer) = self.layers.get(i) else {
+            buf.fill(0);
+            return Ok(());
+        };
+        // A parent smaller than its child reads as zeros past its end.
+        let avail = layer.virtual_size.saturating_sub(offset);
+        let n = (buf.len() as u64).min(avail) as usize;
+        let (inside, past) = buf.split_at_mut(n);
+        past.fill(0);
+        if inside.is_empty() {
+            return Ok(());
+        }
+        match &layer.sparse {
+            None => layer.src.read_exact_at(offset, inside, "fixed VHD data"),
+            Some(sp) => self.read_sparse(i, layer, sp, offset, inside),
+        }
+    }
+
+    fn read_sparse(
+        &self,
+        i: usize,
+        layer: &VhdFile,
+        sp: &Sparse,
+        mut offset: u64,
+        buf: &mut [u8],
+    ) -> Result<()> {
+        let mut done = 0usize;
+        while done < buf.len() {
+            let block = offset / sp.block_size;
+            let in_block = offset % sp.block_size;
+            let n = ((sp.block_size - in_block) as usize).min(buf.len() - done);
+            let chunk = &mut buf[done..done + n];
+            match sp.block_offset(block) {
+                None if sp.differencing => self.read_layer(i + 1, offset, chunk)?,
+                None => chunk.fill(0),
+                Some(at) => {
+                    if sp.differencing {
+                        self.read_partial(i, layer, sp, block, at, in_block, offset, chunk)?;
+                    } else {
+                        let data = at + sp.bitmap_size + in_block;
+                        layer
+                            .src
+                            .read_exact_at(data, chunk, "dynamic VHD block data")?;
+                    }
+                }
+            }
+            done += n;
+            offset += n as u64;
+        }
+        Ok(())
+    }
+
+    /// A block of a differencing disk: sectors whose bitmap bit is set come from this file,
+    /// the others from the parent. Runs of equal bits are read in one go.
+    #[allow(clippy::too_many_arguments)]
+    fn read_partial(
+        &self,
+        i: usize,
+        layer: &VhdFile,
+        sp: &Sparse,
+        block: u64,
+        at: u64,
+        in_block: u64,
+        offset: u64,
+        chunk: &mut [u8],
+    ) -> Result<()> {
+        let bitmap = layer.bitmap(sp, block, at)?;
+        // Bit order is MSB first: sector i is bitmap[i / 8] & (0x80 >> (i % 8)).
+        let bit = |byte_in_block: u64| {
+            let s = (byte_in_block / 512) as usize;
+            bitmap
+                .get(s / 8)
+                .is_some_and(|b| b & (0x80 >> (s % 8)) != 0)
+        };
+        let mut pos = 0usize;
+        while pos < chunk.len() {
+            let here = in_block + pos as u64;
+            let mine = bit(here);
+            // Extend the run to the end of this sector, then whole sectors with the same bit.
+            let mut end = ((here / 512 + 1) * 512 - in_block) as usize;
+            while end < chunk.len() && bit(in_block + end as u64) == mine {
+                end += 512;
+            }
+            let end = end.min(chunk.len());
+            let part = &mut chunk[pos..end];
+            if mine {
+                let data = at + sp.bitmap_size + here;
+                layer
+                    .src
+                    .read_exact_at(data, part, "differencing VHD block data")?;
+            } else {
+                self.read_layer(i + 1, offset + pos as u64, part)?;
+            }
+            pos = end;
+        }
+        Ok(())
+    }
+
+    /// Might the block holding `offset` hold data in any layer?
+    fn block_has_data(&self, offset: u64) -> bool {
+        for layer in &self.layers {
+            if offset >= layer.virtual_size {
+                continue;
+            }
+            match &layer.sparse {
+                None => return true,
+                Some(sp) => {
+                    if sp.block_offset(offset / sp.block_size).is_some() {
+                        return true;
+                    }
+                    if !sp.differencing {
+                        return false;
+                    }
+                }
+            }
+        }
+        false
+    }
+
+    /// The smallest block size in the chain: the granularity of `extent`.
+    fn granule(&self) -> Option<u64> {
+        self.layers
+            .iter()
+            .filter_map(|l| l.sparse.as_ref().map(|s| s.block_size))
+            .min()
+    }
+}
+
+impl VirtualDisk for VhdImage {
+    fn size(&self) -> u64 {
+        self.top().virtual_size
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        let end = offset.checked_add(buf.len() as u64);
+        if end.is_none_or(|e| e > self.size()) {
+            return Err(Error::Usage(format!(
+                "{}: read of {} bytes at {offset} runs past the end of the {}-byte virtual disk",
+                self.top().src.path().display(),
+                buf.len(),
+                self.size()
+            )));
+        }
+        self.read_layer(0, offset, buf)
+    }
+
+    fn extent(&self, offset: u64) -> Result<Extent> {
+        let size = self.size();
+        if offset >= size {
+            return Err(Error::Usage(format!(
+                "extent query at {offset} past the end of the disk"
+            )));
+        }
+        let Some(g) = self.granule() else {
+            return Ok(Extent {
+                kind: ExtentKind::Data,
+                len: size - offset,
+            });
+        };
+        let first = self.block_has_data(offset);
+        let mut end = (offset / g + 1) * g;
+        while end < size && self.block_has_data(end) == first {
+            end += g;
+        }
+        let kind = if first {
+            ExtentKind::Data
+        } else {
+            ExtentKind::Zero
+        };
+        Ok(Extent {
+            kind,
+            len: end.min(size) - offset,
+        })
+    }
+}
+
+impl VhdFile {
+    /// Open one VHD file (not its parent).
+    pub fn open(src: SourceFile) -> Result<VhdFile> {
+        let mut findings = Vec::new();
+        let (footer, footer_offset, footer_source, footer_copy) = read_footer(&src, &mut findings)?;
+        let kind = footer.kind().ok_or_else(|| {
+            Error::malformed(
+                src.path(),
+                footer_offset + footer::off::DISK_TYPE as u64,
+                "footer disk type",
+                footer.disk_type.to_string(),
+                "2 (fixed), 3 (dynamic) or 4 (differencing)",
+            )
+        })?;
+        let (virtual_size, size_source) =
+            geometry::virtual_size(&footer.creator_app, footer.geometry, footer.current_size);
+        let sparse = match kind {
+            DiskType::Fixed => {
+                check_fixed_length(&src, &footer, footer_offset, virtual_size)?;
+                None
+            }
+            DiskType::Dynamic | DiskType::Differencing => Some(open_sparse(
+                &src,
+                &footer,
+                virtual_size,
+                kind == DiskType::Differencing,
+                &mut findings,
+            )?),
+        };
+        Ok(VhdFile {
+            src,
+            footer,
+            footer_offset,
+            footer_source,
+            footer_copy,
+            virtual_size,
+            size_source,
+            sparse,
+            findings,
+        })
+    }
+
+    pub fn disk_type(&self) -> DiskType {
+        // `open` refused every other value.
+        self.footer.kind().unwrap_or(DiskType::Fixed)
+    }
+
+    /// Bytes of the virtual disk this file itself stores: the whole disk for a fixed one, the
+    /// allocated blocks (clipped to the disk) for a dynamic or differencing one.
+    pub fn allocated_bytes(&self) -> u64 {
+        match &self.sparse {
+            None => self.virtual_size,
+            Some(sp) => sp
+                .bat
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| **e != BAT_UNALLOCATED)
+                .map(|(b, _)| {
+                    let start = b as u64 * sp.block_size;
+                    sp.block_size.min(self.virtual_size.saturating_sub(start))
+                })
+                .sum(),
+        }
+    }
+
+    /// For a differencing disk: the bytes whose sector bitmap bit is set in this file (the
+    /// sectors it defines itself), from the bitmaps of its allocated blocks.
+    pub fn sector_allocated_bytes(&self) -> Result<u64> {
+        let Some(sp) = &self.sparse else {
+            return Ok(self.virtual_size);
+        };
+        let mut total = 0u64;
+        let mut buf = vec![0u8; sp.bitmap_size as usize];
+        let sectors_per_block = (sp.block_size / 512) as usize;
+        for (b, &e) in sp.bat.iter().enumerate() {
+            if e == BAT_UNALLOCATED {
+                continue;
+            }
+            self.src
+                .read_exact_at(u64::from(e) * 512, &mut buf, "sector bitmap")?;
+            let block_start = b as u64 * sp.block_size;
+            let in_disk = (self.virtual_size.saturating_sub(block_start) / 512) as usize;
+            let n = sectors_per_block.min(in_disk);
+            let full = n / 8;
+            let mut set: u64 = buf[..full].iter().map(|x| u64::from(x.count_ones())).sum();
+            for s in full * 8..n {
+                if buf[s / 8] & (0x80 >> (s % 8)) != 0 {
+                    set += 1;
+                }
+            }
+            total += set * 512;
+        }
+        Ok(total)
+    }
+
+    fn bitmap(&self, sp: &Sparse, block: u64, at: u64) -> Result<Arc<[u8]>> {
+        let key = block as u32;
+        if let Ok(cache) = sp.bitmaps.read() {
+            if let Some(b) = cache.get(&key) {
+                return Ok(b.clone());
+            }
+        }
+        let mut buf = vec![0u8; sp.bitmap_size as usize];
+        self.src
+            .read_exact_at(at, &mut buf, "differencing VHD sector bitmap")?;
+        let arc: Arc<[u8]> = buf.into();
+        if let Ok(mut cache) = sp.bitmaps.write() {
+            if cache.len() * sp.bitmap_size as usize >= BITMAP_CACHE_BYTES {
+                cache.clear();
+            }
+            cache.insert(key, arc.clone());
+        }
+        Ok(arc)
+    }
+}
+
+type FooterRead = (Footer, u64, FooterSource, Option<Footer>);
+
+/// Find the footer to trust. The end one is preferred; the copy at offset 0 stands in when the
+/// end one is missing or fails its checksum (dynamic and differencing disks only).
+fn read_footer(src: &SourceFile, findings: &mut Vec<Finding>) -> Result<FooterRead> {
+    let len = src.len();
+    let now = validate::now_vhd();
+    let end = read_end_footer(src)?;
+    let copy = if len >= FOOTER_SIZE as u64 * 2 {
+        let mut b = [0u8; FOOTER_SIZE];
+        src.read_exact_at(0, &mut b, "VHD footer copy")?;
+        (&b[0..8] == VHD_COOKIE).then_some(b)
+    } else {
+        None
+    };
+    let end_problems = end
+        .as_ref()
+        .map(|(raw, at, _)| validate::footer(raw, *at, len, now));
+    let copy_problems = copy.as_ref().map(|raw| validate::footer(raw, 0, len, now));
+    let is_fatal = |p: &Option<Vec<Finding>>| p.as_ref().is_none_or(|v| v.iter().any(|f| f.fatal));
+
+    if let (Some((raw, at, source)), false) = (&end, is_fatal(&end_problems)) {
+        findings.extend(end_problems.clone().unwrap_or_default());
+        let footer = Footer::parse(raw);
+        let copy_footer = copy.as_ref().map(Footer::parse);
+        if let Some(c) = &copy_footer {
+            if c != &footer {
+                findings.push(Finding::new(
+                    Severity::Error,
+                    0,
+                    "footer copy at offset 0",
+                    "differs from the footer at the end",
+                    "an identical copy",
+                ));
+            }
+        }
+        return Ok((footer, *at, *source, copy_footer));
+    }
+    if let (Some(raw), false) = (&copy, is_fatal(&copy_problems)) {
+        let footer = Footer::parse(raw);
+        if footer.kind().is_some_and(|k| k != DiskType::Fixed) {
+            let why = match &end_problems {
+                None => "no footer at the end of the file".to_string(),
+                Some(v) => v
+                    .iter()
+                    .filter(|f| f.fatal)
+                    .map(Finding::message)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            };
+            findings.push(
+                Finding::new(
+                    Severity::Error,
+                    len.saturating_sub(FOOTER_SIZE as u64),
+                    "footer at the end of the file",
+                    why,
+                    "a valid footer",
+                )
+                .repair("the copy at offset 0 is valid and was used; write it back over the last 512 bytes"),
+            );
+            findings.extend(copy_problems.unwrap_or_default());
+            let copy = Some(footer.clone());
+            return Ok((footer, 0, FooterSource::Copy, copy));
+        }
+    }
+    Err(footer_error(src, end_problems, copy_problems))
+}
+
+/// The footer at the end: the last 512 bytes, or the last 511 of an old image.
+fn read_end_footer(src: &SourceFile) -> Result<Option<([u8; FOOTER_SIZE], u64, FooterSource)>> {
+    let len = src.len();
+    let mut raw = [0u8; FOOTER_SIZE];
+    if len >= FOOTER_SIZE as u64 {
+        let at = len - FOOTER_SIZE as u64;
+        src.read_exact_at(at, &mut raw, "VHD footer")?;
+        if &raw[0..8] == VHD_COOKIE {
+            return Ok(Some((raw, at, FooterSource::End)));
+        }
+    }
+    if len >= OLD_FOOTER_SIZE as u64 && len % 512 == OLD_FOOTER_SIZE as u64 {
+        let at = len - OLD_FOOTER_SIZE as u64;
+        let mut old = [0u8; FOOTER_SIZE];
+        src.read_exact_at(at, &mut old[..OLD_FOOTER_SIZE], "VHD 511-byte footer")?;
+        if &old[0..8] == VHD_COOKIE {
+            return Ok(Some((old, at, FooterSource::End511)));
+        }
+    }
+    if len >= FOOTER_SIZE as u64 {
+        // Damaged cookie: report what was found there.
+        return Ok(Some((raw, len - FOOTER_SIZE as u64, FooterSource::End)));
+    }
+    Ok(None)
+}
+
+fn footer_error(src: &SourceFile, end: Option<Vec<Finding>>, copy: Option<Vec<Finding>>) -> Error {
+    let first_fatal =
+        |v: &Option<Vec<Finding>>| v.as_ref().and_then(|v| v.iter().find(|f| f.fatal).cloned());
+    let f = first_fatal(&end)
+        .or_else(|| first_fatal(&copy))
+        .unwrap_or_else(|| {
+            Finding::new(Severity::Error, 0, "VHD footer", "none", "a footer").fatal()
+        });
+    let mut expected = f.expected.clone();
+    match first_fatal(&copy) {
+        Some(c) if end.is_some() => expected.push_str(&format!(
+            "; the footer copy at offset 0 is no better: {}",
+            c.message()
+        )),
+        None if copy.is_some() => expected.push_str(
+            "; the footer copy at offset 0 is valid but belongs to a fixed disk, which has no copy",
+        ),
+        _ => {}
+    }
+    Error::malformed(src.path(), f.offset, f.field, f.found, expected)
+}
+
+fn check_fixed_length(
+    src: &SourceFile,
+    footer: &Footer,
+    footer_offset: u64,
+    virtual_size: u64,
+) -> Result<()> {
+    if virtual_size > footer_offset {
+        return Err(Error::malformed(
+            src.path(),
+            footer_offset,
+            "fixed VHD data area (everything before the footer)",
+            format!("{footer_offset} bytes"),
+            format!(
+                "at least the virtual size, {virtual_size} bytes (current size {}): the file is truncated",
+                footer.current_size
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn open_sparse(
+    src: &SourceFile,
+    footer: &Footer,
+    virtual_size: u64,
+    differencing: bool,
+    findings: &mut Vec<Finding>,
+) -> Result<Sparse> {
+    let at = footer.data_offset;
+    let mut raw = [0u8; HEADER_SIZE];
+    src.read_exact_at(at, &mut raw, "VHD dynamic header")?;
+    let problems = validate::header(&raw, at, src.len());
+    if let Some(f) = problems.iter().find(|f| f.fatal) {
+        return Err(Error::malformed(
+            src.path(),
+            f.offset,
+            &f.field,
+            &f.found,
+            &f.expected,
+        ));
+    }
+    findings.extend(problems);
+    let header = DynamicHeader::parse(&raw);
+    let block_size = u64::from(header.block_size);
+    let needed = virtual_size.div_ceil(block_size);
+    if needed > u64::from(header.max_table_entries) {
+        return Err(Error::malformed(
+            src.path(),
+            at + dynamic::off::MAX_TABLE_ENTRIES as u64,
+            "dynamic header max table entries",
+            format!("{} blocks of {block_size} bytes", header.max_table_entries),
+            format!("at least {needed} blocks to cover the virtual size of {virtual_size} bytes"),
+        ));
+    }
+    if needed > MAX_BAT_ENTRIES {
+        return Err(Error::malformed(
+            src.path(),
+            at + dynamic::off::MAX_TABLE_ENTRIES as u64,
+            "block allocation table size",
+            format!("{needed} entries needed for {virtual_size} bytes in {block_size}-byte blocks"),
+            format!("at most {MAX_BAT_ENTRIES} entries (imgtool's limit)"),
+        ));
+    }
+    let bat = read_bat(src, header.table_offset, needed as usize)?;
+    let bitmap_size = dynamic::bitmap_size(header.block_size);
+    check_truncation(src, &bat, header.table_offset, bitmap_size, block_size)?;
+    Ok(Sparse {
+        header,
+        header_offset: at,
+        bat,
+        block_size,
+        bitmap_size,
+        differencing,
+        bitmaps: RwLock::new(HashMap::new()),
+    })
+}
+
+fn read_bat(src: &SourceFile, table_offset: u64, entries: usize) -> Result<Vec<u32>> {
+    let mut raw = vec![0u8; entries * 4];
+    src.read_exact_at(table_offset, &mut raw, "block allocation table")?;
+    Ok(raw
+        .chunks_exact(4)
+        .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
+        .collect())
+}
+
+/// QEMU's check: no allocated block may end past the end of the file.
+fn check_truncation(
+    src: &SourceFile,
+    bat: &[u32],
+    table_offset: u64,
+    bitmap_size: u64,
+    block_size: u64,
+) -> Result<()> {
+    let last = bat
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| **e != BAT_UNALLOCATED)
+        .map(|(i, e)| (i, u64::from(*e) * 512 + bitmap_size + block_size))
+        .max_by_key(|(_, end)| *end);
+    if let Some((i, end)) = last {
+        if end > src.len() {
+            return Err(Error::malformed(
+                src.path(),
+                table_offset + i as u64 * 4,
+                format!("BAT entry {i}"),
+                format!("a block ending at byte {end}"),
+                format!(
+                    "blocks inside the {}-byte file: the image is truncated",
+                    src.len()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Find, open and verify the parent of a differencing disk.
+fn find_parent(child: &VhdFile) -> Result<(SourceFile, Vec<(PathBuf, String)>)> {
+    let Some(sp) = &child.sparse else {
+        return Err(Error::Chain {
+            path: child.src.path().to_path_buf(),
+            what: "differencing disk without a dynamic header".into(),
+        });
+    };
+    let locators = parent::decode_locators(&child.src, &sp.header);
+    let tried = parent::parent_paths(child.src.path(), &locators, &sp.header.parent_name_string());
+    let mut attempts = Vec::new();
+    for (path, from) in &tried {
+        match SourceFile::open(path) {
+            Ok(src) => {
+                let id = parent_unique_id(&src)?;
+                if id != sp.header.parent_unique_id {
+                    return Err(Error::Chain {
+                        path: child.src.path().to_path_buf(),
+                        what: format!(
+                            "parent {} (from {from}) has unique id {}, but the child's header expects {}",
+                            path.display(),
+                            footer::uuid_string(&id),
+                            footer::uuid_string(&sp.header.parent_unique_id)
+                        ),
+                    });
+                }
+                return Ok((src, tried));
+            }
+            Err(e) => attempts.push(format!(
+                "{} (from {from}): {}",
+                path.display(),
+                short_io(&e)
+            )),
+        }
+    }
+    let bad: Vec<String> = locators
+        .iter()
+        .filter_map(|l| {
+            l.path
+                .as_ref()
+                .err()
+                .map(|e| format!("locator {} ({}): {e}", l.index, l.code))
+        })
+        .collect();
+    let mut what = format!(
+        "differencing disk's parent \"{}\" (unique id {}) not found",
+        crate::cli::output::escape(&sp.header.parent_name_string()),
+        footer::uuid_string(&sp.header.parent_unique_id)
+    );
+    if attempts.is_empty() {
+        what.push_str("; no locator gives a usable path");
+    } else {
+        what.push_str(&format!("; tried: {}", attempts.join("; ")));
+    }
+    if !bad.is_empty() {
+        what.push_str(&format!("; unusable locators: {}", bad.join("; ")));
+    }
+    Err(Error::Chain {
+        path: child.src.path().to_path_buf(),
+        what,
+    })
+}
+
+fn short_io(e: &Error) -> String {
+    match e {
+        Error::Io { source, .. } => source.to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// The unique id of a would-be parent, from whichever of its footers is valid.
+fn parent_unique_id(src: &SourceFile) -> Result<[u8; 16]> {
+    let mut findings = Vec::new();
+    let (footer, ..) = read_footer(src, &mut findings)?;
+    Ok(footer.unique_id)
+}
+
+fn check_chain_sizes(layers: &[VhdFile], warnings: &mut Vec<String>) {
+    for w in layers.windows(2) {
+        if w[1].virtual_size != w[0].virtual_size {
+            warnings.push(format!(
+                "{} is {} bytes but its parent {} is {} bytes; the part past the parent's end reads as zeros",
+                w[0].src.path().display(),
+                w[0].virtual_size,
+                w[1].src.path().display(),
+                w[1].virtual_size
+            ));
+        }
+    }
+}
