@@ -48,17 +48,14 @@ pub fn check(path: &Path) -> Result<CheckReport> {
         ));
     }
     match footer.kind() {
-        Some(DiskType::Fixed) => {
-            if vsize > footer_at {
-                r.findings.push(Finding::new(
-                    Severity::Error,
-                    footer_at,
-                    "fixed VHD data area",
-                    format!("{footer_at} bytes before the footer"),
-                    format!("the virtual size, {vsize} bytes: the file is truncated"),
-                ));
-            }
-        }
+        Some(DiskType::Fixed) if vsize > footer_at => r.findings.push(Finding::new(
+            Severity::Error,
+            footer_at,
+            "fixed VHD data area",
+            format!("{footer_at} bytes before the footer"),
+            format!("the virtual size, {vsize} bytes: the file is truncated"),
+        )),
+        Some(DiskType::Fixed) => {}
         Some(kind) => check_sparse(&src, &footer, footer_at, vsize, kind, &mut r),
         None => {}
     }

@@ -644,6 +644,7 @@ fn open_sparse(
     let bat = read_bat(src, header.table_offset, needed as usize)?;
     let bitmap_size = dynamic::bitmap_size(header.block_size);
     check_truncation(src, &bat, header.table_offset, bitmap_size, block_size)?;
+    check_overlaps(src, footer, &header, &bat, bitmap_size + block_size)?;
     Ok(Sparse {
         header,
         header_offset: at,
@@ -688,6 +689,66 @@ fn check_truncation(
                 format!(
                     "blocks inside the {}-byte file: the image is truncated",
                     src.len()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// No block may overlap the footer copy, the dynamic header, the BAT or another block: reads
+/// of such an image depend on which copy a writer last touched.
+fn check_overlaps(
+    src: &SourceFile,
+    footer: &Footer,
+    header: &DynamicHeader,
+    bat: &[u32],
+    span: u64,
+) -> Result<()> {
+    let table_end =
+        header.table_offset + u64::from(header.max_table_entries) * dynamic::BAT_ENTRY_SIZE;
+    let meta = [
+        (0, FOOTER_SIZE as u64, "the footer copy"),
+        (
+            footer.data_offset,
+            footer.data_offset + HEADER_SIZE as u64,
+            "the dynamic header",
+        ),
+        (header.table_offset, table_end, "the block allocation table"),
+    ];
+    let mut blocks: Vec<(u64, usize)> = Vec::new();
+    for (i, &e) in bat.iter().enumerate() {
+        if e == BAT_UNALLOCATED {
+            continue;
+        }
+        let start = u64::from(e) * 512;
+        if let Some((ms, me, what)) = meta
+            .iter()
+            .find(|(ms, me, _)| start < *me && *ms < start + span)
+        {
+            return Err(Error::malformed(
+                src.path(),
+                header.table_offset + i as u64 * 4,
+                format!("BAT entry {i}"),
+                format!("a block at bytes {start}..{}", start + span),
+                format!("no overlap with {what} at bytes {ms}..{me}"),
+            ));
+        }
+        blocks.push((start, i));
+    }
+    blocks.sort_unstable();
+    for w in blocks.windows(2) {
+        if w[1].0 < w[0].0 + span {
+            return Err(Error::malformed(
+                src.path(),
+                header.table_offset + w[1].1 as u64 * 4,
+                format!("BAT entry {}", w[1].1),
+                format!("a block at bytes {}..{}", w[1].0, w[1].0 + span),
+                format!(
+                    "no overlap with the block of BAT entry {} at bytes {}..{}",
+                    w[0].1,
+                    w[0].0,
+                    w[0].0 + span
                 ),
             ));
         }
@@ -748,6 +809,18 @@ fn find_parent(child: &VhdFile) -> Result<(SourceFile, Vec<(PathBuf, String)>)> 
         what.push_str("; no locator gives a usable path");
     } else {
         what.push_str(&format!("; tried: {}", attempts.join("; ")));
+    }
+    let named: Vec<String> = locators
+        .iter()
+        .filter_map(|l| {
+            l.path
+                .as_ref()
+                .ok()
+                .map(|p| format!("{} \"{}\"", l.code, crate::cli::output::escape(p)))
+        })
+        .collect();
+    if !named.is_empty() {
+        what.push_str(&format!("; the locators say: {}", named.join(", ")));
     }
     if !bad.is_empty() {
         what.push_str(&format!("; unusable locators: {}", bad.join("; ")));
