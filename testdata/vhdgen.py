@@ -47,6 +47,16 @@ def chs(total_sectors):
     return cth // heads, heads, spt
 
 
+# Unique ids are derived from the fixture's name and a counter, so every run writes the same
+# bytes (golden outputs depend on it) while each file of a chain still gets its own id.
+_ids = {"name": "", "n": 0}
+
+
+def next_uid():
+    _ids["n"] += 1
+    return uuidlib.uuid5(uuidlib.NAMESPACE_URL, "imgtool-fixture:%s:%d" % (_ids["name"], _ids["n"])).bytes
+
+
 def footer(disk_type, current_size, creator=b"win ", host=b"Wi2k", geometry=None,
            data_offset=0xFFFFFFFFFFFFFFFF, uid=None, timestamp=700000000, original_size=None,
            features=2, version=0x00010000, creator_version=0x000A0000, saved_state=0):
@@ -66,7 +76,7 @@ def footer(disk_type, current_size, creator=b"win ", host=b"Wi2k", geometry=None
     struct.pack_into(">Q", b, 48, current_size)
     struct.pack_into(">HBB", b, 56, c, h, s)
     struct.pack_into(">I", b, 60, disk_type)
-    b[68:84] = uid or uuidlib.uuid4().bytes
+    b[68:84] = uid or next_uid()
     b[84] = saved_state
     struct.pack_into(">I", b, 64, checksum(b, 64))
     return bytes(b)
@@ -207,6 +217,7 @@ MiB = 1 << 20
 
 def make(d, name):
     p = lambda suffix: os.path.join(d, name + suffix)
+    _ids["name"], _ids["n"] = name, 0
     if name == "hyperv":
         # Hyper-V: creator "win ", current size not CHS-aligned (CHS covers less).
         img = Image(100 * MiB + 3 * SECTOR, "hyperv").fill(0, 8).fill(4096, 5).fill(204800 - 8, 11)
@@ -270,6 +281,32 @@ def make(d, name):
         write_sparse(p(".vhd"), child, disk_type=DIFFERENCING, creator=b"vpc ", host=b"Mac ",
                      parent=(uid_of(ft), ts_of(ft), "ignored-name.vhd"), locators=[(b"MacX", url)])
         write_raw(p(".raw"), vsize, [child, base])
+    elif name == "small-dynamic":
+        # Committed golden fixture: Hyper-V style, 8 MiB + 3 sectors, 512 KiB blocks.
+        img = Image(8 * MiB + 3 * SECTOR, "small").fill(0, 3).fill(2000, 20).fill(16386, 1)
+        write_sparse(p(".vhd"), img, creator=b"win ", block_size=512 * 1024)
+        write_raw(p(".raw"), img.size, [img])
+    elif name == "small-chain":
+        # Committed golden fixture: a differencing disk over a dynamic one, 512 KiB blocks.
+        size = 4 * MiB
+        base = Image(size, "sbase").fill(0, 8).fill(1500, 100)
+        ft = write_sparse(p(".base.vhd"), base, creator=b"win ", block_size=512 * 1024)
+        child = Image(size, "schild").fill(3, 2).fill(1510, 4).zero(1520, 2)
+        write_sparse(p(".vhd"), child, disk_type=DIFFERENCING, creator=b"win ", block_size=512 * 1024,
+                     parent=(uid_of(ft), ts_of(ft), name + ".base.vhd"),
+                     locators=[(b"W2ru", w2ru(".\\" + name + ".base.vhd")),
+                               (b"W2ku", w2ru("D:\\VMs\\" + name + ".base.vhd"))])
+        write_raw(p(".raw"), size, [child, base])
+    elif name.startswith("deep"):
+        # deepN: a chain of N differencing disks over a base, 1 MiB, no data: for depth limits.
+        depth = int(name[4:])
+        size = 1 * MiB
+        ft = write_sparse(p(".0.vhd"), Image(size, "d0"), creator=b"win ")
+        for i in range(1, depth + 1):
+            pname = "%s.%d.vhd" % (name, i - 1)
+            out = p(".vhd") if i == depth else p(".%d.vhd" % i)
+            ft = write_sparse(out, Image(size, "d%d" % i), disk_type=DIFFERENCING, creator=b"win ",
+                              parent=(uid_of(ft), ts_of(ft), pname), locators=[(b"W2ru", w2ru(pname))])
     else:
         raise SystemExit("unknown fixture " + name)
 

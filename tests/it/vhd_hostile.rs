@@ -289,7 +289,7 @@ fn differencing_chain_cycle() {
         h[576..768].fill(0);
         let _ = &child_hdr;
     });
-    refused(&child, &["loops back", "chain2.vhd"]);
+    refused(&child, &["loops back", "chain2.base.vhd -> "]);
 }
 
 #[test]
@@ -334,4 +334,23 @@ fn garbage_never_panics() {
             );
         }
     }
+}
+
+#[test]
+fn differencing_chain_too_deep() {
+    // 32 files (31 differencing disks over a base) are followed; 33 are not.
+    let d = tempdir();
+    generate(d.path(), &["deep31", "deep32"]);
+    let o = run(&[
+        "inspect",
+        "--json",
+        d.path().join("deep31.vhd").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["vhd"]["chain"].as_array().unwrap().len(), 31);
+    refused(
+        &d.path().join("deep32.vhd"),
+        &["deeper than 32", "deep32.0.vhd"],
+    );
 }

@@ -130,19 +130,26 @@ impl VhdImage {
         let mut next = Some(src);
         while let Some(src) = next.take() {
             if layers.len() >= MAX_CHAIN_DEPTH {
+                let top: &VhdFile = &layers[0];
                 return Err(Error::Chain {
-                    path: src.path().to_path_buf(),
-                    what: format!("differencing chain is deeper than {MAX_CHAIN_DEPTH} files"),
+                    path: top.src.path().to_path_buf(),
+                    what: format!(
+                        "differencing chain is deeper than {MAX_CHAIN_DEPTH} files (imgtool's limit); stopped before opening {}",
+                        src.path().display()
+                    ),
                 });
             }
             let canon =
                 std::fs::canonicalize(src.path()).unwrap_or_else(|_| src.path().to_path_buf());
             if seen.contains(&canon) {
                 let chain: Vec<String> = seen.iter().map(|p| p.display().to_string()).collect();
+                let top = layers
+                    .first()
+                    .map_or(src.path(), |l: &VhdFile| l.src.path());
                 return Err(Error::Chain {
-                    path: src.path().to_path_buf(),
+                    path: top.to_path_buf(),
                     what: format!(
-                        "differencing chain loops back to this file: {} -> {}",
+                        "differencing chain loops back to a file already in it: {} -> {}",
                         chain.join(" -> "),
                         canon.display()
                     ),
