@@ -3,5 +3,11 @@
 //! finished [`plan::Plan`].
 
 pub mod credentials;
+pub mod ecs;
+pub mod follow;
+pub mod import;
 pub mod plan;
+pub mod ram;
+pub mod rpc;
+pub mod settings;
 pub mod sign;

@@ -1,0 +1,216 @@
+//! `imgtool task wait|status|cancel TASK_ID`: follow, show or cancel an import task.
+//!
+//! JSON output (`--json`), one document on success (see docs/json.md):
+//!
+//! ```text
+//! { "task_id": str, "region": str, "task_status": str, "task_progress": str,
+//!   "image_id": str|null, "image_status": str|null, "image_progress": str|null,
+//!   "action": "wait" | "status" | "cancel", "outcome": str }
+//! ```
+//! `outcome`: wait: "Available" | "Finished" | "interrupted"; status: the task status;
+//! cancel: "cancelled".
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::import::{CloudArgs, resume_hint, session};
+use super::output::{escape, print_json, progress_allowed};
+use crate::cloud::credentials;
+use crate::cloud::ecs::{self, ImageState, TaskState};
+use crate::cloud::follow::{self, Outcome};
+use crate::cloud::plan;
+use crate::cloud::settings;
+use crate::error::{Error, Result};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    pub action: Action,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Action {
+    /// Follow a task until its image is Available (exit 0) or the import failed (exit 1)
+    Wait(TaskArgs),
+    /// Show a task's state once
+    Status(TaskArgs),
+    /// Cancel an import task (CancelTask)
+    Cancel(TaskArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TaskArgs {
+    /// The task id (t-...)
+    pub task_id: String,
+    #[arg(long)]
+    pub region: Option<String>,
+    /// The image being imported (m-...): wait for it to be Available, not just the task
+    #[arg(long)]
+    pub image_id: Option<String>,
+    /// wait: stop following after this many seconds
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<u64>,
+    #[arg(long)]
+    pub json: bool,
+    #[arg(long)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub cloud: CloudArgs,
+}
+
+fn env(k: &str) -> Option<String> {
+    std::env::var(k).ok()
+}
+
+pub fn run(a: Args) -> Result<i32> {
+    match a.action {
+        Action::Wait(t) => wait(t),
+        Action::Status(t) => status(t),
+        Action::Cancel(t) => cancel(t),
+    }
+}
+
+fn setup(t: &TaskArgs) -> Result<(crate::cloud::import::Session, String)> {
+    let creds = credentials::resolve(t.cloud.profile.as_deref(), &env)?;
+    let region = t
+        .region
+        .clone()
+        .or_else(|| creds.region.clone())
+        .ok_or_else(|| {
+            Error::Usage("no region: pass --region (or set ALIBABA_CLOUD_REGION_ID)".into())
+        })?;
+    let region = plan::check_region(&region)?;
+    if t.task_id.is_empty() || !t.task_id.is_ascii() {
+        return Err(Error::Usage(format!(
+            "{:?} is not a task id like t-...",
+            t.task_id
+        )));
+    }
+    let eps = settings::endpoints(
+        &region,
+        t.cloud.ecs_endpoint.as_deref(),
+        t.cloud.ram_endpoint.as_deref(),
+        t.cloud.allow_http,
+        &env,
+    )?;
+    Ok((session(creds, &eps)?, region))
+}
+
+fn print(
+    t: &TaskArgs,
+    region: &str,
+    action: &str,
+    task: &TaskState,
+    image: &ImageState,
+    outcome: &str,
+) {
+    if t.json {
+        let some = |s: &str| (!s.is_empty() || t.image_id.is_some()).then(|| s.to_string());
+        print_json(&json!({
+            "task_id": t.task_id, "region": region,
+            "task_status": task.status, "task_progress": task.progress,
+            "image_id": t.image_id, "image_status": some(&image.status), "image_progress": some(&image.progress),
+            "action": action, "outcome": outcome,
+        }));
+        return;
+    }
+    let mut line = format!(
+        "task {} {} {}",
+        escape(&t.task_id),
+        escape(&task.status),
+        escape(&task.progress)
+    );
+    if let Some(id) = &t.image_id {
+        line.push_str(&format!(
+            "; image {} {} {}",
+            escape(id),
+            escape(&image.status),
+            escape(&image.progress)
+        ));
+    }
+    println!("{}", line.trim_end());
+}
+
+fn status(t: TaskArgs) -> Result<i32> {
+    let (s, region) = setup(&t)?;
+    let task = ecs::describe_task(&s.client, &s.ecs, &region, &t.task_id)
+        .map_err(|e| ecs::explain("DescribeTasks", &e))?;
+    if task.status.is_empty() {
+        return Err(Error::Failed(format!(
+            "no ImportImage task {} in {region}",
+            escape(&t.task_id)
+        )));
+    }
+    let image = match &t.image_id {
+        Some(id) => ecs::describe_image(&s.client, &s.ecs, &region, id)
+            .map_err(|e| ecs::explain("DescribeImages", &e))?,
+        None => ImageState::default(),
+    };
+    print(&t, &region, "status", &task, &image, &task.status);
+    Ok(0)
+}
+
+fn cancel(t: TaskArgs) -> Result<i32> {
+    let (s, region) = setup(&t)?;
+    ecs::cancel_task(&s.client, &s.ecs, &region, &t.task_id)
+        .map_err(|e| ecs::explain("CancelTask", &e))?;
+    let task = TaskState {
+        status: "Cancelled".into(),
+        ..TaskState::default()
+    };
+    print(
+        &t,
+        &region,
+        "cancel",
+        &task,
+        &ImageState::default(),
+        "cancelled",
+    );
+    Ok(0)
+}
+
+fn wait(t: TaskArgs) -> Result<i32> {
+    let (s, region) = setup(&t)?;
+    follow::catch_interrupt();
+    let opts = follow::Options {
+        poll: s.timing.poll,
+        timeout: t.timeout.map(Duration::from_secs),
+        progress: progress_allowed(t.quiet),
+        log: !t.quiet,
+    };
+    let hint = resume_hint(&t.task_id, &region, t.image_id.as_deref());
+    match follow::follow(
+        &s.client,
+        &s.ecs,
+        &region,
+        &t.task_id,
+        t.image_id.as_deref(),
+        &opts,
+    )? {
+        Outcome::Done { task, image } => {
+            let outcome = if t.image_id.is_some() {
+                "Available"
+            } else {
+                "Finished"
+            };
+            print(&t, &region, "wait", &task, &image, outcome);
+            Ok(0)
+        }
+        Outcome::Interrupted => {
+            eprintln!("imgtool: interrupted; the import goes on in the cloud. {hint}");
+            print(
+                &t,
+                &region,
+                "wait",
+                &TaskState::default(),
+                &ImageState::default(),
+                "interrupted",
+            );
+            Ok(130)
+        }
+        Outcome::TimedOut => Err(Error::Failed(format!(
+            "stopped following after --timeout. {hint}"
+        ))),
+    }
+}

@@ -1,0 +1,166 @@
+//! Following an import until the image is Available or the import failed. Imports of tens of
+//! GiB take hours, so there is no timeout unless asked for; Ctrl-C stops following (the
+//! import goes on in the cloud) and the caller prints how to resume or cancel.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use super::ecs::{self, ImageState, TaskState};
+use super::rpc::{Client, Service};
+use crate::cli::output::escape;
+use crate::error::{Error, Result};
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_sigint(_: libc::c_int) {
+    // A second Ctrl-C while a request is in flight leaves at once, as a user expects.
+    if INTERRUPTED.swap(true, Ordering::SeqCst) {
+        // SAFETY: _exit is async-signal-safe.
+        unsafe { libc::_exit(130) };
+    }
+}
+
+/// Catch SIGINT so following can stop cleanly and say how to resume.
+pub fn catch_interrupt() {
+    let handler = on_sigint as extern "C" fn(libc::c_int);
+    // SAFETY: the handler only touches an atomic and calls _exit, both async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGINT, handler as libc::sighandler_t);
+    }
+}
+
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub poll: Duration,
+    pub timeout: Option<Duration>,
+    /// A live progress line on stderr (a terminal, not --quiet).
+    pub progress: bool,
+    /// Print state changes on stderr.
+    pub log: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The image is Available (or, without an image id, the task Finished).
+    Done {
+        task: TaskState,
+        image: ImageState,
+    },
+    Interrupted,
+    TimedOut,
+}
+
+/// Poll the task (and the image, when known) until a final state.
+pub fn follow(
+    c: &Client,
+    ecs_svc: &Service,
+    region: &str,
+    task_id: &str,
+    image_id: Option<&str>,
+    opts: &Options,
+) -> Result<Outcome> {
+    let start = Instant::now();
+    let mut last = String::new();
+    loop {
+        let task = ecs::describe_task(c, ecs_svc, region, task_id)
+            .map_err(|e| ecs::explain("DescribeTasks", &e))?;
+        let image = match image_id {
+            Some(id) => ecs::describe_image(c, ecs_svc, region, id)
+                .map_err(|e| ecs::explain("DescribeImages", &e))?,
+            None => ImageState::default(),
+        };
+        report(&task, &image, opts, &mut last);
+        if let Some(done) = verdict(task_id, image_id, &task, &image)? {
+            end_progress(opts);
+            return Ok(done);
+        }
+        if !sleep_unless_interrupted(opts.poll) {
+            end_progress(opts);
+            return Ok(Outcome::Interrupted);
+        }
+        if opts.timeout.is_some_and(|t| start.elapsed() >= t) {
+            end_progress(opts);
+            return Ok(Outcome::TimedOut);
+        }
+    }
+}
+
+/// `Some` when following is over; an `Error::Failed` when the import failed.
+fn verdict(
+    task_id: &str,
+    image_id: Option<&str>,
+    task: &TaskState,
+    image: &ImageState,
+) -> Result<Option<Outcome>> {
+    let reason = || {
+        task.failure
+            .as_deref()
+            .map(|f| format!(": {}", escape(f)))
+            .unwrap_or_default()
+    };
+    if image.status == "CreateFailed" {
+        return Err(Error::Failed(format!(
+            "image {} is CreateFailed (task {task_id} {}){}",
+            image_id.unwrap_or_default(),
+            task.status,
+            reason()
+        )));
+    }
+    if matches!(task.status.as_str(), "Failed" | "Deleted") {
+        return Err(Error::Failed(format!(
+            "import task {task_id} is {}{}",
+            task.status,
+            reason()
+        )));
+    }
+    let done = match image_id {
+        Some(_) => image.status == "Available",
+        None => task.status == "Finished",
+    };
+    Ok(done.then(|| Outcome::Done {
+        task: task.clone(),
+        image: image.clone(),
+    }))
+}
+
+fn report(task: &TaskState, image: &ImageState, opts: &Options, last: &mut String) {
+    let mut line = format!("task {} {}", or_unknown(&task.status), task.progress);
+    if !image.status.is_empty() {
+        line.push_str(&format!(", image {} {}", image.status, image.progress));
+    }
+    let line = escape(line.trim());
+    if opts.progress {
+        eprint!("\r\x1b[Kimgtool: {line}");
+        let _ = std::io::stderr().flush();
+    } else if opts.log && line != *last {
+        eprintln!("imgtool: {line}");
+    }
+    *last = line;
+}
+
+fn or_unknown(s: &str) -> &str {
+    if s.is_empty() { "(not listed yet)" } else { s }
+}
+
+fn end_progress(opts: &Options) {
+    if opts.progress {
+        eprintln!();
+    }
+}
+
+/// Sleep in short steps so Ctrl-C is noticed quickly; false when interrupted.
+fn sleep_unless_interrupted(d: Duration) -> bool {
+    let end = Instant::now() + d;
+    while Instant::now() < end {
+        if interrupted() {
+            return false;
+        }
+        std::thread::sleep((end - Instant::now()).min(Duration::from_millis(50)));
+    }
+    !interrupted()
+}
