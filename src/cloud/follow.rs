@@ -74,6 +74,7 @@ pub fn follow(
                 .map_err(|e| ecs::explain("DescribeImages", &e))?,
             None => ImageState::default(),
         };
+        let task = with_failure_reason(c, ecs_svc, region, task_id, task, &image);
         report(&task, &image, opts, &mut last);
         if let Some(done) = verdict(task_id, image_id, &task, &image)? {
             end_progress(opts);
@@ -88,6 +89,22 @@ pub fn follow(
             return Ok(Outcome::TimedOut);
         }
     }
+}
+
+/// The image can turn CreateFailed a moment before its task says Failed; the reason is in
+/// the task, so ask once more rather than fail without it.
+fn with_failure_reason(
+    c: &Client,
+    ecs_svc: &Service,
+    region: &str,
+    task_id: &str,
+    task: TaskState,
+    image: &ImageState,
+) -> TaskState {
+    if image.status != "CreateFailed" || task.failure.is_some() {
+        return task;
+    }
+    ecs::describe_task(c, ecs_svc, region, task_id).unwrap_or(task)
 }
 
 /// `Some` when following is over; an `Error::Failed` when the import failed.
