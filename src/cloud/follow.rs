@@ -11,6 +11,11 @@ use super::rpc::{Client, Service};
 use crate::cli::output::escape;
 use crate::error::{Error, Result};
 
+/// Polls in a row on which neither the task nor the image is listed before giving up: a
+/// task id from a typo or another region would otherwise be followed forever, while a
+/// task just created may take a moment to be listed.
+const UNLISTED_LIMIT: u32 = 5;
+
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_sigint(_: libc::c_int) {
@@ -66,6 +71,7 @@ pub fn follow(
 ) -> Result<Outcome> {
     let start = Instant::now();
     let mut last = String::new();
+    let mut unlisted = 0;
     loop {
         let task = ecs::describe_task(c, ecs_svc, region, task_id)
             .map_err(|e| ecs::explain("DescribeTasks", &e))?;
@@ -76,6 +82,18 @@ pub fn follow(
         };
         let task = with_failure_reason(c, ecs_svc, region, task_id, task, &image);
         report(&task, &image, opts, &mut last);
+        unlisted = if task.status.is_empty() && image.status.is_empty() {
+            unlisted + 1
+        } else {
+            0
+        };
+        if unlisted >= UNLISTED_LIMIT {
+            end_progress(opts);
+            return Err(Error::Failed(format!(
+                "task {} is not listed by DescribeTasks in {region}; check the task id and --region",
+                escape(task_id)
+            )));
+        }
         if let Some(done) = verdict(task_id, image_id, &task, &image)? {
             end_progress(opts);
             return Ok(done);
@@ -180,4 +198,63 @@ fn sleep_unless_interrupted(d: Duration) -> bool {
         std::thread::sleep((end - Instant::now()).min(Duration::from_millis(50)));
     }
     !interrupted()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(status: &str) -> TaskState {
+        TaskState {
+            status: status.into(),
+            ..TaskState::default()
+        }
+    }
+
+    fn image(status: &str) -> ImageState {
+        ImageState {
+            status: status.into(),
+            ..ImageState::default()
+        }
+    }
+
+    #[test]
+    fn available_image_ends_following() {
+        let v = verdict("t-1", Some("m-1"), &task("Finished"), &image("Available")).unwrap();
+        assert!(matches!(v, Some(Outcome::Done { .. })));
+    }
+
+    #[test]
+    fn finished_task_waits_for_the_image() {
+        assert_eq!(
+            verdict("t-1", Some("m-1"), &task("Finished"), &image("Creating")).unwrap(),
+            None
+        );
+        assert!(
+            verdict("t-1", None, &task("Finished"), &image(""))
+                .unwrap()
+                .is_some()
+        );
+        assert_eq!(
+            verdict("t-1", None, &task("Processing"), &image("")).unwrap(),
+            None
+        );
+    }
+
+    #[test]
+    fn failures_are_errors_with_reason() {
+        let mut t = task("Failed");
+        t.failure = Some("ImageCheckFailed \u{1b}x".into());
+        let e = verdict("t-1", Some("m-1"), &t, &image("Creating")).unwrap_err();
+        assert_eq!(e.exit_code(), 1);
+        assert!(e.to_string().contains("ImageCheckFailed"));
+        let e = verdict(
+            "t-1",
+            Some("m-1"),
+            &task("Processing"),
+            &image("CreateFailed"),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("CreateFailed"));
+    }
 }

@@ -78,3 +78,12 @@ fn task_status_of_unknown_task_fails() {
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stderr(&o).contains("t-fake0001"));
 }
+
+#[test]
+fn task_wait_on_unknown_task_gives_up() {
+    let fake = FakeCloud::start(Scenario::default());
+    let s = setup();
+    let o = run(s.cmd(), &task_args(&fake, "wait", &[]), &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("not listed"), "{}", stderr(&o));
+}
