@@ -517,3 +517,22 @@ fn plain_http_needs_allow_http() {
     assert!(fake.seen().is_empty());
     let _ = endpoint_args(&fake);
 }
+
+#[test]
+fn a_silent_server_times_out_and_is_retried() {
+    let fake = FakeCloud::start(Scenario {
+        glitches: vec![Glitch::Hang],
+        ..Scenario::default()
+    });
+    let s = setup();
+    let mut c = s.cmd();
+    c.env("IMGTOOL_HTTP_TIMEOUT_MS", "300");
+    let started = std::time::Instant::now();
+    let o = run(c, &s.import_args(&fake), &["--no-wait"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "the timeout, not the server, ended the first attempt"
+    );
+    assert_eq!(fake.calls("GetRole").len(), 2);
+}

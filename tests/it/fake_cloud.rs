@@ -34,6 +34,8 @@ pub enum Glitch {
     Throttle,
     /// 503 ServiceUnavailable.
     Unavailable,
+    /// Say nothing for 2 seconds, then close: the client's timeout must fire first.
+    Hang,
 }
 
 #[derive(Debug, Clone)]
@@ -259,6 +261,11 @@ fn serve(stream: TcpStream, st: &Arc<Mutex<State>>) {
         handle(&mut s, &method, &params)
     };
     let Some(reply) = reply else { return }; // dropped connection
+    if reply.status == 0 {
+        // Outside the lock, so the client's next attempt is served meanwhile.
+        thread::sleep(std::time::Duration::from_secs(2));
+        return;
+    }
     let body = reply.body.to_string();
     let reason = match reply.status {
         200 => "OK",
@@ -319,6 +326,10 @@ fn handle(s: &mut State, method: &str, p: &HashMap<String, String>) -> Option<Re
         s.glitch_next += 1;
         return match g {
             Glitch::Drop => None,
+            Glitch::Hang => Some(Reply {
+                status: 0,
+                body: Value::Null,
+            }),
             Glitch::Throttle => err(
                 400,
                 "Throttling.User",
