@@ -180,66 +180,10 @@ pub fn build(facts: &ImageFacts, flags: &Flags) -> Result<Plan> {
     let description = flags
         .description
         .as_deref()
+        .filter(|d| !d.is_empty())
         .map(check_description)
         .transpose()?;
-    let choose = |field,
-                  allowed,
-                  flag: &Option<String>,
-                  fact: &Option<Fact<String>>,
-                  w: &mut Vec<String>| {
-        choose(
-            field,
-            allowed,
-            flag.as_deref(),
-            fact.as_ref(),
-            flags.force,
-            w,
-        )
-    };
-    let architecture = choose(
-        "Architecture",
-        ARCHITECTURES,
-        &flags.architecture,
-        &facts.architecture,
-        &mut warnings,
-    )?;
-    let os_type = choose(
-        "OSType",
-        OS_TYPES,
-        &flags.os_type,
-        &facts.os_type,
-        &mut warnings,
-    )?;
-    let platform = choose(
-        "Platform",
-        PLATFORMS,
-        &flags.platform,
-        &facts.platform,
-        &mut warnings,
-    )?;
-    let boot_mode = choose(
-        "BootMode",
-        BOOT_MODES,
-        &flags.boot_mode,
-        &facts.boot_mode,
-        &mut warnings,
-    )?;
-    let license_type = choose(
-        "LicenseType",
-        LICENSE_TYPES,
-        &flags.license_type,
-        &None,
-        &mut warnings,
-    )?;
-    let architecture = architecture.unwrap_or_else(|| "x86_64".into());
-    let os_type = os_type.unwrap_or_else(|| "linux".into());
-    let platform = platform.unwrap_or_else(|| default_platform(&os_type).into());
-    let boot_mode = boot_mode.unwrap_or_else(|| default_boot_mode(&architecture).into());
-    check_arch_boot(&architecture, &boot_mode)?;
-    check_platform_os(&platform, &os_type)?;
-    if license_type.is_some() && os_type != "windows" {
-        warnings.push("LicenseType applies to Windows images only; the API may ignore it".into());
-    }
+    let guest = choose_guest(facts, flags, &mut warnings)?;
     let size_floor = size_floor_gib(facts)?;
     let disk_image_size = check_disk_size(flags.disk_image_size, size_floor, facts)?;
     if disk_image_size > WARN_DISK_GIB {
@@ -265,11 +209,11 @@ pub fn build(facts: &ImageFacts, flags: &Flags) -> Result<Plan> {
         region_id,
         image_name,
         description,
-        architecture,
-        os_type,
-        platform,
-        boot_mode,
-        license_type,
+        architecture: guest.architecture,
+        os_type: guest.os_type,
+        platform: guest.platform,
+        boot_mode: guest.boot_mode,
+        license_type: guest.license_type,
         format: facts.format,
         oss_bucket,
         oss_object,
@@ -278,6 +222,54 @@ pub fn build(facts: &ImageFacts, flags: &Flags) -> Result<Plan> {
         client_token,
         client_token_derived,
         warnings,
+    })
+}
+
+/// The guest-describing parameters, chosen and checked together.
+struct Guest {
+    architecture: String,
+    os_type: String,
+    platform: String,
+    boot_mode: String,
+    license_type: Option<String>,
+}
+
+fn choose_guest(facts: &ImageFacts, flags: &Flags, warnings: &mut Vec<String>) -> Result<Guest> {
+    let mut pick = |field, allowed, flag: &Option<String>, fact: &Option<Fact<String>>| {
+        choose(
+            field,
+            allowed,
+            flag.as_deref(),
+            fact.as_ref(),
+            flags.force,
+            warnings,
+        )
+    };
+    let architecture = pick(
+        "Architecture",
+        ARCHITECTURES,
+        &flags.architecture,
+        &facts.architecture,
+    )?
+    .unwrap_or_else(|| "x86_64".into());
+    let os_type =
+        pick("OSType", OS_TYPES, &flags.os_type, &facts.os_type)?.unwrap_or_else(|| "linux".into());
+    let platform = pick("Platform", PLATFORMS, &flags.platform, &facts.platform)?
+        .unwrap_or_else(|| default_platform(&os_type).into());
+    let boot_mode = pick("BootMode", BOOT_MODES, &flags.boot_mode, &facts.boot_mode)?
+        .unwrap_or_else(|| default_boot_mode(&architecture).into());
+    let license_type = pick("LicenseType", LICENSE_TYPES, &flags.license_type, &None)?;
+    check_arch_boot(&architecture, &boot_mode)?;
+    check_platform_os(&platform, &os_type)?;
+    if license_type.is_some() && os_type != "windows" {
+        warnings.push("LicenseType applies to Windows images only; the API may ignore it".into());
+    }
+    Ok(Guest {
+        architecture,
+        os_type,
+        platform,
+        boot_mode,
+        license_type,
     })
 }
 
@@ -433,10 +425,11 @@ pub fn derive_image_name(facts: &ImageFacts) -> String {
 pub fn check_description(d: &str) -> Result<String> {
     let code = "InvalidDescription.Malformed";
     let len = d.chars().count();
-    if len > 256 {
+    // The seed allowed 0..256, the current docs 2..256; an empty one is simply not sent.
+    if !(2..=256).contains(&len) {
         return Err(usage(
             code,
-            format!("Description has {len} characters; at most 256 allowed"),
+            format!("Description has {len} characters; 2..256 allowed"),
         ));
     }
     let lower = d.to_lowercase();
@@ -535,10 +528,11 @@ pub fn check_arch_boot(arch: &str, boot: &str) -> Result<()> {
 fn check_platform_os(platform: &str, os_type: &str) -> Result<()> {
     let windows_platform = platform.contains("Windows");
     if windows_platform != (os_type == "windows") {
-        return Err(usage(
-            "InvalidPlatform.Malformed",
-            format!("Platform {platform} does not go with OSType {os_type}"),
-        ));
+        // Not a documented API rule, so no error code is claimed; the pair can only produce
+        // an image that boots the wrong way.
+        return Err(Error::Usage(format!(
+            "Platform {platform} does not go with OSType {os_type}"
+        )));
     }
     Ok(())
 }
@@ -704,8 +698,8 @@ mod tests {
     #[test]
     fn description_rules() {
         assert!(check_description(&"d".repeat(256)).is_ok());
-        assert!(check_description("").is_ok());
-        for bad in ["http://x", "HTTPS://x", &"d".repeat(257)] {
+        assert!(check_description("ok").is_ok());
+        for bad in ["x", "http://x", "HTTPS://x", &"d".repeat(257)] {
             assert!(
                 check_description(bad)
                     .unwrap_err()
@@ -733,7 +727,7 @@ mod tests {
             ("windows", "Other Windows")
         );
         fl.platform = Some("Ubuntu".into());
-        assert!(err(&facts(), &fl).contains("InvalidPlatform.Malformed"));
+        assert!(err(&facts(), &fl).contains("does not go with OSType windows"));
         let mut fl = flags();
         fl.license_type = Some("GPL".into());
         assert!(err(&facts(), &fl).contains("InvalidLicenseType.Malformed"));
