@@ -32,7 +32,7 @@ use crate::cloud::import::{self, Session};
 use crate::cloud::plan::{self, Format, ImageFacts, Plan};
 use crate::cloud::ram;
 use crate::cloud::rpc::{Client, Method, Preview, Service};
-use crate::cloud::settings::{self, Endpoints};
+use crate::cloud::settings::{self, Endpoints, env};
 use crate::error::{Error, Result};
 use crate::image::{self, Image, VirtualDisk};
 
@@ -120,10 +120,6 @@ pub struct Args {
     pub force: bool,
     #[command(flatten)]
     pub cloud: CloudArgs,
-}
-
-fn env(k: &str) -> Option<String> {
-    std::env::var(k).ok()
 }
 
 pub fn run(a: Args) -> Result<i32> {

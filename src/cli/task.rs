@@ -20,7 +20,7 @@ use crate::cloud::credentials;
 use crate::cloud::ecs::{self, ImageState, TaskState};
 use crate::cloud::follow::{self, Outcome};
 use crate::cloud::plan;
-use crate::cloud::settings;
+use crate::cloud::settings::{self, env};
 use crate::error::{Error, Result};
 
 #[derive(Debug, clap::Args)]
@@ -57,10 +57,6 @@ pub struct TaskArgs {
     pub quiet: bool,
     #[command(flatten)]
     pub cloud: CloudArgs,
-}
-
-fn env(k: &str) -> Option<String> {
-    std::env::var(k).ok()
 }
 
 pub fn run(a: Args) -> Result<i32> {

@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use super::plan::Plan;
-use super::rpc::{CallError, Client, Method, Service};
+use super::rpc::{CallError, Client, Method, Service, pairs};
 use crate::error::Error;
 
 pub const VERSION: &str = "2014-05-26";
@@ -29,12 +29,6 @@ fn s(v: &Value, k: &str) -> String {
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string()
-}
-
-fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
-    p.iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
 }
 
 pub fn import_image(c: &Client, ecs: &Service, plan: &Plan) -> Result<Imported, CallError> {

@@ -1,6 +1,6 @@
 //! The RAM role ImportImage needs to read the bucket: find it, and create it on request.
 
-use super::rpc::{CallError, Client, Method, Service};
+use super::rpc::{CallError, Client, Method, Service, pairs};
 
 pub const VERSION: &str = "2015-05-01";
 pub const DEFAULT_ENDPOINT: &str = "https://ram.aliyuncs.com";
@@ -15,12 +15,6 @@ pub const CREATE_ROLE_HINT: &str = "re-run with --create-role, or run: \
     '{\"Statement\":[{\"Action\":\"sts:AssumeRole\",\"Effect\":\"Allow\",\"Principal\":{\"Service\":[\"ecs.aliyuncs.com\"]}}],\"Version\":\"1\"}' \
     && aliyun ram AttachPolicyToRole --PolicyType System --PolicyName AliyunECSImageImportRolePolicy \
     --RoleName AliyunECSImageImportDefaultRole";
-
-fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
-    p.iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
 
 /// True when the role exists, false when RAM says `EntityNotExist.Role`.
 pub fn role_exists(c: &Client, ram: &Service) -> Result<bool, CallError> {

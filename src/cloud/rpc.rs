@@ -207,6 +207,13 @@ impl Client {
     }
 }
 
+/// Owned parameter pairs from borrowed ones.
+pub fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
+    p.iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
 fn common_params(creds: &Credentials, svc: &Service, action: &str) -> Vec<(String, String)> {
     let mut p = common_params_without(svc, action, &creds.access_key_id);
     if let Some(t) = &creds.security_token {

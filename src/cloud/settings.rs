@@ -16,6 +16,11 @@ use crate::error::{Error, Result};
 
 pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 
+/// The process environment, as an [`Env`].
+pub fn env(k: &str) -> Option<String> {
+    std::env::var(k).ok()
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoints {
     pub ecs: String,
