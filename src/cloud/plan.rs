@@ -72,6 +72,17 @@ pub struct Fact<T> {
     pub evidence: String,
 }
 
+impl Fact<String> {
+    /// A fact when inspection found a value, `None` when it did not; the shape inspect's
+    /// reports use (`value: Option<String>`, plus why).
+    pub fn found(value: Option<&str>, evidence: &str) -> Option<Self> {
+        value.map(|v| Fact {
+            value: v.to_string(),
+            evidence: evidence.to_string(),
+        })
+    }
+}
+
 /// What inspection knows about the image. Detected values use the API's spellings
 /// (`x86_64`, `linux`, `Ubuntu`, `UEFI`); others are ignored with a warning.
 #[derive(Debug, Clone)]
@@ -470,36 +481,52 @@ fn choose(
     force: bool,
     warnings: &mut Vec<String>,
 ) -> Result<Option<String>> {
-    let detected = fact.and_then(|f| {
-        let c = canonical(allowed, &f.value);
-        if c.is_none() {
+    let flag = flag
+        .map(|f| {
+            canonical(allowed, f).ok_or_else(|| {
+                usage(
+                    &error_code(field),
+                    format!("{field} {f:?} is not one of: {}", allowed.join(", ")),
+                )
+            })
+        })
+        .transpose()?;
+    let Some(fact) = fact else { return Ok(flag) };
+    let detected = canonical(allowed, &fact.value);
+    let seen = format!("the image looks like {} ({})", fact.value, fact.evidence);
+    match (flag, detected) {
+        (None, Some(d)) => Ok(Some(d)),
+        // An unlisted platform ("Arch Linux") is fine as the default; an unlisted
+        // architecture (riscv64) or boot mode cannot be imported as something else silently.
+        (None, None) if field == "Platform" => {
+            warnings.push(format!("{seen}, not an API Platform; using the default"));
+            Ok(None)
+        }
+        (None, None) => Err(Error::Usage(format!(
+            "{seen}, which ECS cannot import as any {field}; pass --{} and --force to import anyway",
+            flag_name(field)
+        ))),
+        (Some(v), Some(d)) if v == d => Ok(Some(v)),
+        (Some(v), _) if force => {
             warnings.push(format!(
-                "ignoring detected {field} {:?} ({}): not one of the API's values",
-                f.value, f.evidence
+                "{field} {v} contradicts what {seen}; continuing because of --force"
             ));
+            Ok(Some(v))
         }
-        c.map(|c| (c, f.evidence.as_str()))
-    });
-    let Some(flag) = flag else {
-        return Ok(detected.map(|(c, _)| c));
-    };
-    let value = canonical(allowed, flag).ok_or_else(|| {
-        usage(
-            &error_code(field),
-            format!("{field} {flag:?} is not one of: {}", allowed.join(", ")),
-        )
-    })?;
-    if let Some((d, evidence)) = detected.filter(|(d, _)| *d != value) {
-        let msg =
-            format!("{field} {value} contradicts the image, which looks like {d} ({evidence})");
-        if !force {
-            return Err(Error::Usage(format!(
-                "{msg}; pass --force to import anyway"
-            )));
-        }
-        warnings.push(format!("{msg}; continuing because of --force"));
+        (Some(v), _) => Err(Error::Usage(format!(
+            "{field} {v} contradicts what {seen}; pass --force to import anyway"
+        ))),
     }
-    Ok(Some(value))
+}
+
+fn flag_name(field: &str) -> &'static str {
+    match field {
+        "Architecture" => "architecture",
+        "OSType" => "os-type",
+        "BootMode" => "boot-mode",
+        "LicenseType" => "license-type",
+        _ => "platform",
+    }
 }
 
 fn default_platform(os_type: &str) -> &'static str {
@@ -807,6 +834,32 @@ mod tests {
             build(&f, &fl).is_ok(),
             "same value in another case is no contradiction"
         );
+    }
+
+    #[test]
+    fn unknown_detected_values() {
+        let f = ImageFacts {
+            architecture: Fact::found(Some("riscv64"), "ELF e_machine 243"),
+            ..facts()
+        };
+        let e = err(&f, &flags());
+        assert!(
+            e.contains("riscv64") && e.contains("--architecture and --force"),
+            "{e}"
+        );
+        let mut fl = flags();
+        fl.architecture = Some("x86_64".into());
+        assert!(err(&f, &fl).contains("--force"));
+        fl.force = true;
+        assert_eq!(build(&f, &fl).unwrap().architecture, "x86_64");
+        let f = ImageFacts {
+            platform: Fact::found(Some("Arch Linux"), "os-release ID=arch"),
+            ..facts()
+        };
+        let p = build(&f, &flags()).unwrap();
+        assert_eq!(p.platform, "Others Linux");
+        assert!(p.warnings.iter().any(|w| w.contains("Arch Linux")));
+        assert_eq!(Fact::found(None, "x"), None);
     }
 
     #[test]
