@@ -115,6 +115,9 @@ impl Client {
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .user_agent(concat!("imgtool/", env!("CARGO_PKG_VERSION")))
+            // A redirect would re-send the signed parameters (and any STS token) to a host
+            // nobody chose; the RPC endpoints never redirect.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| {
                 CallError::Transport(format!("cannot set up HTTP: {}", e.without_url()))

@@ -536,3 +536,19 @@ fn a_silent_server_times_out_and_is_retried() {
     );
     assert_eq!(fake.calls("GetRole").len(), 2);
 }
+
+#[test]
+fn redirects_are_not_followed() {
+    let fake = FakeCloud::start(Scenario {
+        glitches: vec![Glitch::Redirect; 10],
+        ..Scenario::default()
+    });
+    let s = setup();
+    let o = run(s.cmd(), &s.import_args(&fake), &["--no-wait"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("HTTP307"), "{}", stderr(&o));
+    // GetRole got a 307 (not retried, not followed: the import goes on without the role
+    // check), then ImportImage got one too; nothing reached the redirect target.
+    assert_eq!(fake.actions(), ["GetRole", "ImportImage"]);
+    assert_no_secrets(&o);
+}

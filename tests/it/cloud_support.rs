@@ -37,6 +37,18 @@ impl Setup {
     /// imgtool with HOME at the temp dir, no credentials, fast timings.
     pub fn bare(&self) -> Command {
         let mut c = util::imgtool();
+        // The fake is on 127.0.0.1; a proxy from the environment must not carry requests
+        // anywhere else.
+        for v in [
+            "HTTP_PROXY",
+            "HTTPS_PROXY",
+            "ALL_PROXY",
+            "http_proxy",
+            "https_proxy",
+            "all_proxy",
+        ] {
+            c.env_remove(v);
+        }
         c.env("HOME", self.home())
             .env("IMGTOOL_POLL_INTERVAL_MS", "10")
             .env("IMGTOOL_RETRY_BASE_MS", "5")

@@ -34,6 +34,8 @@ pub enum Glitch {
     Throttle,
     /// 503 ServiceUnavailable.
     Unavailable,
+    /// 307 to another address (port 9 on loopback, the discard port): must not be followed.
+    Redirect,
     /// Say nothing for 2 seconds, then close: the client's timeout must fire first.
     Hang,
 }
@@ -272,6 +274,7 @@ fn serve(stream: TcpStream, st: &Arc<Mutex<State>>) {
         400 => "Bad Request",
         403 => "Forbidden",
         404 => "Not Found",
+        307 => "Temporary Redirect\r\nLocation: http://127.0.0.1:9/",
         409 => "Conflict",
         503 => "Service Unavailable",
         _ => "Error",
@@ -326,6 +329,10 @@ fn handle(s: &mut State, method: &str, p: &HashMap<String, String>) -> Option<Re
         s.glitch_next += 1;
         return match g {
             Glitch::Drop => None,
+            Glitch::Redirect => Some(Reply {
+                status: 307,
+                body: json!({}),
+            }),
             Glitch::Hang => Some(Reply {
                 status: 0,
                 body: Value::Null,
