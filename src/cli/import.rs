@@ -20,11 +20,10 @@
 //! ```
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
-use super::output::{escape, print_json, progress_allowed};
+use super::output::{escape, print_json};
 use crate::cloud::credentials::{self, Credentials};
 use crate::cloud::ecs::{self, Imported};
 use crate::cloud::follow::{self, Outcome};
@@ -359,7 +358,11 @@ fn submit_and_follow(a: &Args, plan: &Plan, creds: Credentials, eps: &Endpoints)
             eprintln!("imgtool: {}", escape(&m));
         }
     })?;
-    let resume = resume_hint(&imported.task_id, &plan.region_id, Some(&imported.image_id));
+    let resume = escape(&follow::resume_hint(
+        &imported.task_id,
+        &plan.region_id,
+        Some(&imported.image_id),
+    ));
     if !a.json {
         println!(
             "ImageId {}  TaskId {}",
@@ -373,20 +376,13 @@ fn submit_and_follow(a: &Args, plan: &Plan, creds: Credentials, eps: &Endpoints)
         }
         return finish(a, plan, &imported, "submitted", 0);
     }
-    follow::catch_interrupt();
-    let opts = follow::Options {
-        poll: s.timing.poll,
-        timeout: a.timeout.map(Duration::from_secs),
-        progress: progress_allowed(a.quiet),
-        log: !a.quiet,
-    };
-    match follow::follow(
-        &s.client,
-        &s.ecs,
+    match super::task::follow_with_progress(
+        &s,
         &plan.region_id,
         &imported.task_id,
         Some(&imported.image_id),
-        &opts,
+        a.timeout,
+        a.quiet,
     )? {
         Outcome::Done { .. } => {
             if !a.json {
@@ -413,15 +409,4 @@ fn finish(a: &Args, plan: &Plan, imported: &Imported, status: &str, code: i32) -
         print_json(&base_json(plan, false, status, Some(imported)));
     }
     Ok(code)
-}
-
-/// How to pick an import up again, or stop it.
-pub fn resume_hint(task_id: &str, region: &str, image_id: Option<&str>) -> String {
-    let image = image_id
-        .map(|i| format!(" --image-id {}", escape(i)))
-        .unwrap_or_default();
-    format!(
-        "follow it with: imgtool task wait {t} --region {region}{image}; cancel it with: imgtool task cancel {t} --region {region}",
-        t = escape(task_id)
-    )
 }

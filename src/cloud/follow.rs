@@ -2,13 +2,11 @@
 //! GiB take hours, so there is no timeout unless asked for; Ctrl-C stops following (the
 //! import goes on in the cloud) and the caller prints how to resume or cancel.
 
-use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::ecs::{self, ImageState, TaskState};
-use super::rpc::{Client, Service};
-use crate::cli::output::escape;
+use super::rpc::{CallError, Client, Service};
 use crate::error::{Error, Result};
 
 /// Polls in a row on which neither the task nor the image is listed before giving up: a
@@ -43,10 +41,6 @@ pub fn interrupted() -> bool {
 pub struct Options {
     pub poll: Duration,
     pub timeout: Option<Duration>,
-    /// A live progress line on stderr (a terminal, not --quiet).
-    pub progress: bool,
-    /// Print state changes on stderr.
-    pub log: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,7 +54,19 @@ pub enum Outcome {
     TimedOut,
 }
 
-/// Poll the task (and the image, when known) until a final state.
+/// How to pick an import up again, or stop it.
+pub fn resume_hint(task_id: &str, region: &str, image_id: Option<&str>) -> String {
+    let image = image_id
+        .map(|i| format!(" --image-id {i}"))
+        .unwrap_or_default();
+    format!(
+        "follow it with: imgtool task wait {t} --region {region}{image}; cancel it with: imgtool task cancel {t} --region {region}",
+        t = task_id
+    )
+}
+
+/// Poll the task (and the image, when known) until a final state, telling `on_poll` what
+/// each poll saw (the caller decides how progress looks).
 pub fn follow(
     c: &Client,
     ecs_svc: &Service,
@@ -68,42 +74,46 @@ pub fn follow(
     task_id: &str,
     image_id: Option<&str>,
     opts: &Options,
+    on_poll: &mut dyn FnMut(&TaskState, &ImageState),
 ) -> Result<Outcome> {
     let start = Instant::now();
-    let mut last = String::new();
     let mut unlisted = 0;
     loop {
+        // Losing sight of the import does not stop it: say how to pick it up again.
+        let lost = |action: &str, e: &CallError| {
+            let hint = resume_hint(task_id, region, image_id);
+            match ecs::explain(action, e) {
+                Error::Usage(m) => Error::Usage(format!("{m}\n  the import may go on; {hint}")),
+                other => Error::Failed(format!("{other}\n  the import may go on; {hint}")),
+            }
+        };
         let task = ecs::describe_task(c, ecs_svc, region, task_id)
-            .map_err(|e| ecs::explain("DescribeTasks", &e))?;
+            .map_err(|e| lost("DescribeTasks", &e))?;
         let image = match image_id {
             Some(id) => ecs::describe_image(c, ecs_svc, region, id)
-                .map_err(|e| ecs::explain("DescribeImages", &e))?,
+                .map_err(|e| lost("DescribeImages", &e))?,
             None => ImageState::default(),
         };
         let task = with_failure_reason(c, ecs_svc, region, task_id, task, &image);
-        report(&task, &image, opts, &mut last);
+        on_poll(&task, &image);
         unlisted = if task.status.is_empty() && image.status.is_empty() {
             unlisted + 1
         } else {
             0
         };
         if unlisted >= UNLISTED_LIMIT {
-            end_progress(opts);
             return Err(Error::Failed(format!(
                 "task {} is not listed by DescribeTasks in {region}; check the task id and --region",
-                escape(task_id)
+                task_id
             )));
         }
         if let Some(done) = verdict(task_id, image_id, &task, &image)? {
-            end_progress(opts);
             return Ok(done);
         }
         if !sleep_unless_interrupted(opts.poll) {
-            end_progress(opts);
             return Ok(Outcome::Interrupted);
         }
         if opts.timeout.is_some_and(|t| start.elapsed() >= t) {
-            end_progress(opts);
             return Ok(Outcome::TimedOut);
         }
     }
@@ -135,7 +145,7 @@ fn verdict(
     let reason = || {
         task.failure
             .as_deref()
-            .map(|f| format!(": {}", escape(f)))
+            .map(|f| format!(": {f}"))
             .unwrap_or_default()
     };
     if image.status == "CreateFailed" {
@@ -161,31 +171,6 @@ fn verdict(
         task: task.clone(),
         image: image.clone(),
     }))
-}
-
-fn report(task: &TaskState, image: &ImageState, opts: &Options, last: &mut String) {
-    let mut line = format!("task {} {}", or_unknown(&task.status), task.progress);
-    if !image.status.is_empty() {
-        line.push_str(&format!(", image {} {}", image.status, image.progress));
-    }
-    let line = escape(line.trim());
-    if opts.progress {
-        eprint!("\r\x1b[Kimgtool: {line}");
-        let _ = std::io::stderr().flush();
-    } else if opts.log && line != *last {
-        eprintln!("imgtool: {line}");
-    }
-    *last = line;
-}
-
-fn or_unknown(s: &str) -> &str {
-    if s.is_empty() { "(not listed yet)" } else { s }
-}
-
-fn end_progress(opts: &Options) {
-    if opts.progress {
-        eprintln!();
-    }
 }
 
 /// Sleep in short steps so Ctrl-C is noticed quickly; false when interrupted.

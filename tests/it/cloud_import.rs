@@ -552,3 +552,22 @@ fn redirects_are_not_followed() {
     assert_eq!(fake.actions(), ["GetRole", "ImportImage"]);
     assert_no_secrets(&o);
 }
+
+#[test]
+fn losing_sight_of_the_import_says_how_to_resume() {
+    let fake = FakeCloud::start(Scenario {
+        forbid_describe: true,
+        ..Scenario::default()
+    });
+    let s = setup();
+    let o = run(s.cmd(), &s.import_args(&fake), &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains("Forbidden.RAM")
+            && e.contains(
+                "imgtool task wait t-fake0001 --region cn-hangzhou --image-id m-fake0001"
+            ),
+        "{e}"
+    );
+}

@@ -58,6 +58,8 @@ pub struct Scenario {
     pub glitches: Vec<Glitch>,
     /// Image names that already exist.
     pub existing_names: Vec<String>,
+    /// DescribeTasks answers 403 Forbidden (a key allowed to import but not to look).
+    pub forbid_describe: bool,
 }
 
 impl Default for Scenario {
@@ -71,6 +73,7 @@ impl Default for Scenario {
             role_error: "NoSetRoletoECSServiceAcount",
             glitches: Vec::new(),
             existing_names: Vec::new(),
+            forbid_describe: false,
         }
     }
 }
@@ -689,6 +692,13 @@ fn find_task<'a>(s: &'a State, id: &str) -> Option<&'a Image> {
 
 fn describe_tasks(s: &mut State, p: &HashMap<String, String>) -> Option<Reply> {
     let sc = s.scenario.clone().unwrap_or_default();
+    if sc.forbid_describe {
+        return err(
+            403,
+            "Forbidden.RAM",
+            "User not authorized to operate on the specified resource.",
+        );
+    }
     let ids: Vec<&str> = p
         .get("TaskIds")
         .map(|t| t.split(',').collect())
