@@ -531,7 +531,7 @@ fn a_silent_server_times_out_and_is_retried() {
     let o = run(c, &s.import_args(&fake), &["--no-wait"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(
-        started.elapsed() < std::time::Duration::from_secs(2),
+        started.elapsed() < std::time::Duration::from_secs(4),
         "the timeout, not the server, ended the first attempt"
     );
     assert_eq!(fake.calls("GetRole").len(), 2);

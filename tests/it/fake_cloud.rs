@@ -36,7 +36,7 @@ pub enum Glitch {
     Unavailable,
     /// 307 to another address (port 9 on loopback, the discard port): must not be followed.
     Redirect,
-    /// Say nothing for 2 seconds, then close: the client's timeout must fire first.
+    /// Say nothing for 5 seconds, then close: the client's timeout must fire first.
     Hang,
 }
 
@@ -268,7 +268,7 @@ fn serve(stream: TcpStream, st: &Arc<Mutex<State>>) {
     let Some(reply) = reply else { return }; // dropped connection
     if reply.status == 0 {
         // Outside the lock, so the client's next attempt is served meanwhile.
-        thread::sleep(std::time::Duration::from_secs(2));
+        thread::sleep(std::time::Duration::from_secs(5));
         return;
     }
     let body = reply.body.to_string();
