@@ -225,10 +225,9 @@ fn cancel(t: TaskArgs) -> Result<i32> {
     let (s, region) = setup(&t)?;
     ecs::cancel_task(&s.client, &s.ecs, &region, &t.task_id)
         .map_err(|e| ecs::explain("CancelTask", &e))?;
-    let task = TaskState {
-        status: "Cancelled".into(),
-        ..TaskState::default()
-    };
+    // Report the state the API now gives, not one we assume; a failed look is no failure
+    // of the cancel itself.
+    let task = ecs::describe_task(&s.client, &s.ecs, &region, &t.task_id).unwrap_or_default();
     print(
         &t,
         &region,

@@ -40,8 +40,14 @@ fn task_wait_status_and_cancel() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(stdout(&o).contains("Available"), "{}", stdout(&o));
 
-    let o = run(s.cmd(), &task_args(&fake, "cancel", &[]), &[]);
+    let o = run(s.cmd(), &task_args(&fake, "cancel", &["--json"]), &[]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["outcome"], "cancelled");
+    assert_eq!(
+        v["task_status"], "Deleted",
+        "the state the fake gives after CancelTask"
+    );
     let cancels = fake.calls("CancelTask");
     assert_eq!(cancels.len(), 1);
     assert_eq!(cancels[0].params["TaskId"], "t-fake0001");
