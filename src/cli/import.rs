@@ -7,6 +7,7 @@
 //!
 //! ```text
 //! {
+//!   "schema": "imgtool.import/1",
 //!   "dry_run": bool,
 //!   "plan": { "<ImportImage parameter>": "<value>", ... },  // exactly what is sent
 //!   "client_token_derived": bool,        // true: derived, re-running reuses it
@@ -181,6 +182,11 @@ fn image_facts(path: &std::path::Path) -> Result<ImageFacts> {
 fn format_of(img: &Image) -> Format {
     match img {
         Image::Raw(_) => Format::Raw,
+        // Written before the VHD reader landed, so it compiles both before and after the
+        // merge: the only other variant is VHD (foreign formats are refused by `open`).
+        // Replace with an explicit `Image::Vhd(_)` arm once merged.
+        #[allow(unreachable_patterns)]
+        _ => Format::Vhd,
     }
 }
 
@@ -305,6 +311,7 @@ fn base_json(plan: &Plan, dry_run: bool, status: &str, imported: Option<&Importe
         .map(|(k, v)| (k, Value::from(v)))
         .collect();
     json!({
+        "schema": "imgtool.import/1",
         "dry_run": dry_run,
         "plan": params,
         "client_token_derived": plan.client_token_derived,

@@ -3,7 +3,7 @@
 //! JSON output (`--json`), one document on success (see docs/json.md):
 //!
 //! ```text
-//! { "task_id": str, "region": str, "task_status": str, "task_progress": str,
+//! { "schema": "imgtool.task/1", "task_id": str, "region": str, "task_status": str, "task_progress": str,
 //!   "image_id": str|null, "image_status": str|null, "image_progress": str|null,
 //!   "action": "wait" | "status" | "cancel", "outcome": str }
 //! ```
@@ -178,6 +178,7 @@ fn print(
     if t.json {
         let some = |s: &str| (!s.is_empty() || t.image_id.is_some()).then(|| s.to_string());
         print_json(&json!({
+            "schema": "imgtool.task/1",
             "task_id": t.task_id, "region": region,
             "task_status": task.status, "task_progress": task.progress,
             "image_id": t.image_id, "image_status": some(&image.status), "image_progress": some(&image.progress),

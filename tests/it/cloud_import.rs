@@ -328,6 +328,7 @@ fn dry_run_json_is_one_document() {
     let o = run(s.cmd(), &s.import_args(&fake), &["--dry-run", "--json"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON document");
+    assert_eq!(v["schema"], "imgtool.import/1");
     assert_eq!(v["dry_run"], true);
     assert_eq!(v["status"], "planned");
     assert_eq!(v["plan"]["DiskDeviceMapping.1.DiskImageSize"], "4");

@@ -30,6 +30,7 @@ fn task_wait_status_and_cancel() {
     let o = run(s.cmd(), &task_args(&fake, "status", &["--json"]), &[]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["schema"], "imgtool.task/1");
     assert_eq!(v["task_status"], "Processing");
 
     let o = run(
