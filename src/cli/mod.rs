@@ -1,8 +1,10 @@
 //! Subcommands, one file each. Each returns the process exit code on success.
 
 pub mod check;
+pub mod import;
 pub mod inspect;
 pub mod output;
+pub mod task;
 
 use clap::{Parser, Subcommand};
 
@@ -25,11 +27,17 @@ pub enum Command {
     Inspect(inspect::Args),
     /// Verify an image's structure; exit 0 clean, 1 problems found, 2 unreadable
     Check(check::Args),
+    /// Import an image into Alibaba Cloud ECS (ImportImage) and follow it to Available
+    Import(Box<import::Args>),
+    /// Follow, show or cancel an import task
+    Task(task::Args),
 }
 
 pub fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Inspect(a) => inspect::run(a),
         Command::Check(a) => check::run(a),
+        Command::Import(a) => import::run(*a),
+        Command::Task(a) => task::run(a),
     }
 }

@@ -1,5 +1,10 @@
 //! One integration-test binary (as ripgrep does): each area is a module, sharing `util`.
 
+mod cloud_credentials;
+mod cloud_import;
+mod cloud_support;
+mod cloud_task;
+mod fake_cloud;
 mod golden;
 mod inspect;
 mod util;

@@ -1,0 +1,282 @@
+//! `imgtool task wait|status|cancel TASK_ID`: follow, show or cancel an import task.
+//!
+//! JSON output (`--json`), one document on success (see docs/json.md):
+//!
+//! ```text
+//! { "schema": "imgtool.task/1", "task_id": str, "region": str, "task_status": str, "task_progress": str,
+//!   "image_id": str|null, "image_status": str|null, "image_progress": str|null,
+//!   "action": "wait" | "status" | "cancel", "outcome": str }
+//! ```
+//! `outcome`: wait: "Available" | "Finished" | "interrupted"; status: the task status;
+//! cancel: "cancelled".
+
+use std::io::Write;
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::import::{CloudArgs, session};
+use super::output::{escape, print_json, progress_allowed};
+use crate::cloud::credentials;
+use crate::cloud::ecs::{self, ImageState, TaskState};
+use crate::cloud::follow::{self, Outcome};
+use crate::cloud::plan;
+use crate::cloud::settings::{self, env};
+use crate::error::{Error, Result};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    pub action: Action,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Action {
+    /// Follow a task until its image is Available (exit 0) or the import failed (exit 1)
+    Wait(TaskArgs),
+    /// Show a task's state once
+    Status(TaskArgs),
+    /// Cancel an import task (CancelTask)
+    Cancel(TaskArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TaskArgs {
+    /// The task id (t-...)
+    pub task_id: String,
+    #[arg(long)]
+    pub region: Option<String>,
+    /// The image being imported (m-...): wait for it to be Available, not just the task
+    #[arg(long)]
+    pub image_id: Option<String>,
+    /// wait: stop following after this many seconds
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<u64>,
+    #[arg(long)]
+    pub json: bool,
+    #[arg(long)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub cloud: CloudArgs,
+}
+
+pub fn run(a: Args) -> Result<i32> {
+    match a.action {
+        Action::Wait(t) => wait(t),
+        Action::Status(t) => status(t),
+        Action::Cancel(t) => cancel(t),
+    }
+}
+
+/// Shows what following sees on stderr: a live line on a terminal, state changes otherwise,
+/// nothing with --quiet. Server text is escaped.
+pub(crate) struct Progress {
+    live: bool,
+    log: bool,
+    last: String,
+}
+
+impl Progress {
+    pub(crate) fn new(quiet: bool) -> Self {
+        Progress {
+            live: progress_allowed(quiet),
+            log: !quiet,
+            last: String::new(),
+        }
+    }
+
+    pub(crate) fn update(&mut self, task: &TaskState, image: &ImageState) {
+        let status = if task.status.is_empty() {
+            "(not listed yet)"
+        } else {
+            &task.status
+        };
+        let mut line = format!("task {status} {}", task.progress);
+        if !image.status.is_empty() {
+            line.push_str(&format!(", image {} {}", image.status, image.progress));
+        }
+        let line = escape(line.trim());
+        if self.live {
+            eprint!("\r\x1b[Kimgtool: {line}");
+            let _ = std::io::stderr().flush();
+        } else if self.log && line != self.last {
+            eprintln!("imgtool: {line}");
+        }
+        self.last = line;
+    }
+
+    /// End the live line so what follows starts on its own line.
+    pub(crate) fn end(&self) {
+        if self.live && !self.last.is_empty() {
+            eprintln!();
+        }
+    }
+}
+
+/// Follow with a progress display, ending it however following ends.
+pub(crate) fn follow_with_progress(
+    s: &crate::cloud::import::Session,
+    region: &str,
+    task_id: &str,
+    image_id: Option<&str>,
+    timeout: Option<u64>,
+    quiet: bool,
+) -> Result<Outcome> {
+    follow::catch_interrupt();
+    let opts = follow::Options {
+        poll: s.timing.poll,
+        timeout: timeout.map(Duration::from_secs),
+    };
+    let mut progress = Progress::new(quiet);
+    let r = follow::follow(
+        &s.client,
+        &s.ecs,
+        region,
+        task_id,
+        image_id,
+        &opts,
+        &mut |t, i| progress.update(t, i),
+    );
+    progress.end();
+    r
+}
+
+fn setup(t: &TaskArgs) -> Result<(crate::cloud::import::Session, String)> {
+    let creds = credentials::resolve(t.cloud.profile.as_deref(), &env)?;
+    let region = t
+        .region
+        .clone()
+        .or_else(|| creds.region.clone())
+        .ok_or_else(|| {
+            Error::Usage("no region: pass --region (or set ALIBABA_CLOUD_REGION_ID)".into())
+        })?;
+    let region = plan::check_region(&region)?;
+    if t.task_id.is_empty() || !t.task_id.is_ascii() {
+        return Err(Error::Usage(format!(
+            "{:?} is not a task id like t-...",
+            t.task_id
+        )));
+    }
+    let eps = settings::endpoints(
+        &region,
+        t.cloud.ecs_endpoint.as_deref(),
+        t.cloud.ram_endpoint.as_deref(),
+        t.cloud.allow_http,
+        &env,
+    )?;
+    Ok((session(creds, &eps)?, region))
+}
+
+fn print(
+    t: &TaskArgs,
+    region: &str,
+    action: &str,
+    task: &TaskState,
+    image: &ImageState,
+    outcome: &str,
+) {
+    if t.json {
+        let some = |s: &str| (!s.is_empty() || t.image_id.is_some()).then(|| s.to_string());
+        print_json(&json!({
+            "schema": "imgtool.task/1",
+            "task_id": t.task_id, "region": region,
+            "task_status": task.status, "task_progress": task.progress,
+            "image_id": t.image_id, "image_status": some(&image.status), "image_progress": some(&image.progress),
+            "action": action, "outcome": outcome,
+        }));
+        return;
+    }
+    let mut line = format!(
+        "task {} {} {}",
+        escape(&t.task_id),
+        escape(&task.status),
+        escape(&task.progress)
+    );
+    if let Some(id) = &t.image_id {
+        line.push_str(&format!(
+            "; image {} {} {}",
+            escape(id),
+            escape(&image.status),
+            escape(&image.progress)
+        ));
+    }
+    println!("{}", line.trim_end());
+}
+
+fn status(t: TaskArgs) -> Result<i32> {
+    let (s, region) = setup(&t)?;
+    let task = ecs::describe_task(&s.client, &s.ecs, &region, &t.task_id)
+        .map_err(|e| ecs::explain("DescribeTasks", &e))?;
+    if task.status.is_empty() {
+        return Err(Error::Failed(format!(
+            "no ImportImage task {} in {region}",
+            escape(&t.task_id)
+        )));
+    }
+    let image = match &t.image_id {
+        Some(id) => ecs::describe_image(&s.client, &s.ecs, &region, id)
+            .map_err(|e| ecs::explain("DescribeImages", &e))?,
+        None => ImageState::default(),
+    };
+    print(&t, &region, "status", &task, &image, &task.status);
+    Ok(0)
+}
+
+fn cancel(t: TaskArgs) -> Result<i32> {
+    let (s, region) = setup(&t)?;
+    ecs::cancel_task(&s.client, &s.ecs, &region, &t.task_id)
+        .map_err(|e| ecs::explain("CancelTask", &e))?;
+    // Report the state the API now gives, not one we assume; a failed look is no failure
+    // of the cancel itself.
+    let task = ecs::describe_task(&s.client, &s.ecs, &region, &t.task_id).unwrap_or_default();
+    print(
+        &t,
+        &region,
+        "cancel",
+        &task,
+        &ImageState::default(),
+        "cancelled",
+    );
+    Ok(0)
+}
+
+fn wait(t: TaskArgs) -> Result<i32> {
+    let (s, region) = setup(&t)?;
+    let hint = follow::resume_hint(&t.task_id, &region, t.image_id.as_deref());
+    match follow_with_progress(
+        &s,
+        &region,
+        &t.task_id,
+        t.image_id.as_deref(),
+        t.timeout,
+        t.quiet,
+    )? {
+        Outcome::Done { task, image } => {
+            let outcome = if t.image_id.is_some() {
+                "Available"
+            } else {
+                "Finished"
+            };
+            print(&t, &region, "wait", &task, &image, outcome);
+            Ok(0)
+        }
+        Outcome::Interrupted => {
+            eprintln!(
+                "imgtool: interrupted; the import goes on in the cloud. {}",
+                escape(&hint)
+            );
+            print(
+                &t,
+                &region,
+                "wait",
+                &TaskState::default(),
+                &ImageState::default(),
+                "interrupted",
+            );
+            Ok(130)
+        }
+        Outcome::TimedOut => Err(Error::Failed(format!(
+            "stopped following after --timeout. {hint}"
+        ))),
+    }
+}

@@ -1,0 +1,904 @@
+//! The import plan: image facts plus flags in, a validated `ImportImage` parameter set out.
+//! Every documented rule is checked here, before any request is sent, and each error names
+//! the API error code the server would have answered with, so a user can look it up.
+
+use std::path::PathBuf;
+
+use sha1::{Digest, Sha1};
+
+use crate::error::{Error, Result};
+
+pub const GIB: u64 = 1 << 30;
+/// The current SDK's range for the system disk's DiskImageSize, in GiB.
+pub const MIN_DISK_GIB: u64 = 1;
+pub const MAX_DISK_GIB: u64 = 2048;
+/// Older docs and the console allowed at most 500 GiB; above it some regions may refuse.
+pub const WARN_DISK_GIB: u64 = 500;
+
+pub const ARCHITECTURES: &[&str] = &["i386", "x86_64", "arm64"];
+pub const OS_TYPES: &[&str] = &["linux", "windows"];
+pub const BOOT_MODES: &[&str] = &["BIOS", "UEFI"];
+pub const LICENSE_TYPES: &[&str] = &["Aliyun", "BYOL", "Auto"];
+pub const PLATFORMS: &[&str] = &[
+    "Aliyun",
+    "Anolis",
+    "CentOS",
+    "Ubuntu",
+    "CoreOS",
+    "SUSE",
+    "Debian",
+    "OpenSUSE",
+    "FreeBSD",
+    "RedHat",
+    "Kylin",
+    "UOS",
+    "Fedora",
+    "Fedora CoreOS",
+    "CentOS Stream",
+    "AlmaLinux",
+    "Rocky Linux",
+    "Gentoo",
+    "Customized Linux",
+    "Others Linux",
+    "Windows Server 2022",
+    "Windows Server 2019",
+    "Windows Server 2016",
+    "Windows Server 2012",
+    "Windows Server 2008",
+    "Windows Server 2003",
+    "Other Windows",
+];
+
+/// The image's container format, as ImportImage names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Raw,
+    Vhd,
+}
+
+impl Format {
+    pub fn api_name(self) -> &'static str {
+        match self {
+            Format::Raw => "RAW",
+            Format::Vhd => "VHD",
+        }
+    }
+}
+
+/// A fact found in the image, with what showed it ("/etc/os-release ID=ubuntu").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fact<T> {
+    pub value: T,
+    pub evidence: String,
+}
+
+impl Fact<String> {
+    /// A fact when inspection found a value, `None` when it did not; the shape inspect's
+    /// reports use (`value: Option<String>`, plus why).
+    pub fn found(value: Option<&str>, evidence: &str) -> Option<Self> {
+        value.map(|v| Fact {
+            value: v.to_string(),
+            evidence: evidence.to_string(),
+        })
+    }
+}
+
+/// What inspection knows about the image. Detected values use the API's spellings
+/// (`x86_64`, `linux`, `Ubuntu`, `UEFI`); others are ignored with a warning.
+#[derive(Debug, Clone)]
+pub struct ImageFacts {
+    pub path: PathBuf,
+    pub format: Format,
+    /// The virtual disk size in bytes.
+    pub virtual_size: u64,
+    /// Bytes the partitions and file systems need (end of the last one), if known.
+    pub min_size: Option<Fact<u64>>,
+    pub architecture: Option<Fact<String>>,
+    pub os_type: Option<Fact<String>>,
+    pub platform: Option<Fact<String>>,
+    pub boot_mode: Option<Fact<String>>,
+    /// Identifies this exact image for the default ClientToken (e.g. "size=..;mtime=..").
+    pub identity: String,
+}
+
+/// What the user asked for. `None` means "detected, else the API's default".
+#[derive(Debug, Clone, Default)]
+pub struct Flags {
+    pub region: String,
+    pub bucket: String,
+    /// Defaults to the image's file name.
+    pub object: Option<String>,
+    pub image_name: Option<String>,
+    pub description: Option<String>,
+    pub architecture: Option<String>,
+    pub os_type: Option<String>,
+    pub platform: Option<String>,
+    pub boot_mode: Option<String>,
+    pub license_type: Option<String>,
+    /// Explicit DiskImageSize in GiB; without it the size is computed (auto).
+    pub disk_image_size: Option<u64>,
+    pub client_token: Option<String>,
+    /// Allow a flag to contradict a detected fact.
+    pub force: bool,
+}
+
+/// A validated ImportImage request, minus the transport parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub region_id: String,
+    pub image_name: String,
+    pub description: Option<String>,
+    pub architecture: String,
+    pub os_type: String,
+    pub platform: String,
+    pub boot_mode: String,
+    pub license_type: Option<String>,
+    pub format: Format,
+    pub oss_bucket: String,
+    pub oss_object: String,
+    /// GiB.
+    pub disk_image_size: u64,
+    /// The smallest DiskImageSize that holds the disk, GiB.
+    pub size_floor: u64,
+    pub client_token: String,
+    /// True when the ClientToken was derived rather than given.
+    pub client_token_derived: bool,
+    pub warnings: Vec<String>,
+}
+
+impl Plan {
+    /// The ImportImage parameters, in a stable order.
+    pub fn params(&self) -> Vec<(String, String)> {
+        let mut p: Vec<(&str, String)> = vec![
+            ("RegionId", self.region_id.clone()),
+            ("ImageName", self.image_name.clone()),
+        ];
+        if let Some(d) = &self.description {
+            p.push(("Description", d.clone()));
+        }
+        p.push(("Architecture", self.architecture.clone()));
+        p.push(("OSType", self.os_type.clone()));
+        p.push(("Platform", self.platform.clone()));
+        p.push(("BootMode", self.boot_mode.clone()));
+        if let Some(l) = &self.license_type {
+            p.push(("LicenseType", l.clone()));
+        }
+        p.push(("DiskDeviceMapping.1.Format", self.format.api_name().into()));
+        p.push(("DiskDeviceMapping.1.OSSBucket", self.oss_bucket.clone()));
+        p.push(("DiskDeviceMapping.1.OSSObject", self.oss_object.clone()));
+        p.push((
+            "DiskDeviceMapping.1.DiskImageSize",
+            self.disk_image_size.to_string(),
+        ));
+        p.push(("ClientToken", self.client_token.clone()));
+        p.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+    }
+}
+
+/// Build and validate the plan. Nothing is sent; any rule broken is an `Error::Usage`.
+pub fn build(facts: &ImageFacts, flags: &Flags) -> Result<Plan> {
+    let mut warnings = Vec::new();
+    let region_id = check_region(&flags.region)?;
+    let oss_bucket = check_bucket(&flags.bucket)?;
+    let oss_object = match &flags.object {
+        Some(o) => check_object(o)?,
+        None => check_object(&default_object(facts))?,
+    };
+    let image_name = match &flags.image_name {
+        Some(n) => check_image_name(n)?,
+        None => check_image_name(&derive_image_name(facts))?,
+    };
+    let description = flags
+        .description
+        .as_deref()
+        .filter(|d| !d.is_empty())
+        .map(check_description)
+        .transpose()?;
+    let guest = choose_guest(facts, flags, &mut warnings)?;
+    let size_floor = size_floor_gib(facts)?;
+    let disk_image_size = check_disk_size(flags.disk_image_size, size_floor, facts)?;
+    if disk_image_size > WARN_DISK_GIB {
+        warnings.push(format!(
+            "DiskImageSize {disk_image_size} GiB is above {WARN_DISK_GIB} GiB, the limit in older \
+             documentation and the console; some regions may answer InvalidImageSize"
+        ));
+    }
+    let (client_token, client_token_derived) = match &flags.client_token {
+        Some(t) => (check_client_token(t)?, false),
+        None => (
+            derive_client_token(
+                &region_id,
+                &oss_bucket,
+                &oss_object,
+                &image_name,
+                &facts.identity,
+            ),
+            true,
+        ),
+    };
+    Ok(Plan {
+        region_id,
+        image_name,
+        description,
+        architecture: guest.architecture,
+        os_type: guest.os_type,
+        platform: guest.platform,
+        boot_mode: guest.boot_mode,
+        license_type: guest.license_type,
+        format: facts.format,
+        oss_bucket,
+        oss_object,
+        disk_image_size,
+        size_floor,
+        client_token,
+        client_token_derived,
+        warnings,
+    })
+}
+
+/// The guest-describing parameters, chosen and checked together.
+struct Guest {
+    architecture: String,
+    os_type: String,
+    platform: String,
+    boot_mode: String,
+    license_type: Option<String>,
+}
+
+fn choose_guest(facts: &ImageFacts, flags: &Flags, warnings: &mut Vec<String>) -> Result<Guest> {
+    let mut pick = |field, allowed, flag: &Option<String>, fact: &Option<Fact<String>>| {
+        choose(
+            field,
+            allowed,
+            flag.as_deref(),
+            fact.as_ref(),
+            flags.force,
+            warnings,
+        )
+    };
+    let architecture = pick(
+        "Architecture",
+        ARCHITECTURES,
+        &flags.architecture,
+        &facts.architecture,
+    )?
+    .unwrap_or_else(|| "x86_64".into());
+    let os_type =
+        pick("OSType", OS_TYPES, &flags.os_type, &facts.os_type)?.unwrap_or_else(|| "linux".into());
+    let platform = pick("Platform", PLATFORMS, &flags.platform, &facts.platform)?
+        .unwrap_or_else(|| default_platform(&os_type).into());
+    let boot_mode = pick("BootMode", BOOT_MODES, &flags.boot_mode, &facts.boot_mode)?
+        .unwrap_or_else(|| default_boot_mode(&architecture).into());
+    let license_type = pick("LicenseType", LICENSE_TYPES, &flags.license_type, &None)?;
+    check_arch_boot(&architecture, &boot_mode)?;
+    check_platform_os(&platform, &os_type)?;
+    if license_type.is_some() && os_type != "windows" {
+        warnings.push("LicenseType applies to Windows images only; the API may ignore it".into());
+    }
+    Ok(Guest {
+        architecture,
+        os_type,
+        platform,
+        boot_mode,
+        license_type,
+    })
+}
+
+fn usage(code: &str, msg: impl std::fmt::Display) -> Error {
+    Error::Usage(format!("{msg} (the API would answer {code})"))
+}
+
+/// Region ids go into the endpoint's host name, so only `a-z 0-9 -` are accepted.
+pub fn check_region(r: &str) -> Result<String> {
+    if r.is_empty() {
+        return Err(usage(
+            "MissingParameter",
+            "RegionId is required: pass --region",
+        ));
+    }
+    let ok = r
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !ok || r.len() > 64 || r.starts_with('-') {
+        return Err(usage(
+            "InvalidRegionId.NotFound",
+            format!("region {r:?} is not a region id like cn-hangzhou"),
+        ));
+    }
+    Ok(r.to_string())
+}
+
+/// OSS bucket naming rules: 3..63 of `a-z 0-9 -`, not starting or ending with `-`.
+pub fn check_bucket(b: &str) -> Result<String> {
+    if b.is_empty() {
+        return Err(usage(
+            "MissingParameter",
+            "OSSBucket is required: pass --bucket",
+        ));
+    }
+    let ok = (3..=63).contains(&b.len())
+        && b.bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
+        && !b.starts_with('-')
+        && !b.ends_with('-');
+    if !ok {
+        return Err(usage(
+            "InvalidOSSBucket.NotFound",
+            format!("bucket {b:?} breaks the OSS naming rules (3..63 of a-z, 0-9, '-')"),
+        ));
+    }
+    Ok(b.to_string())
+}
+
+/// OSS object keys: 1..1023 bytes of UTF-8, not starting with `/` or `\`.
+pub fn check_object(o: &str) -> Result<String> {
+    if o.is_empty() {
+        return Err(usage("MissingParameter", "OSSObject is empty"));
+    }
+    if o.len() > 1023
+        || o.starts_with('/')
+        || o.starts_with('\\')
+        || o.chars().any(char::is_control)
+    {
+        return Err(usage(
+            "InvalidOSSObject.NotFound",
+            format!("object key {o:?} breaks the OSS rules (1..1023 bytes, no leading '/')"),
+        ));
+    }
+    Ok(o.to_string())
+}
+
+fn default_object(facts: &ImageFacts) -> String {
+    facts
+        .path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// CJK Unified Ideographs and Extension A: what the docs mean by "Chinese characters".
+fn is_chinese(c: char) -> bool {
+    matches!(c, '\u{4E00}'..='\u{9FFF}' | '\u{3400}'..='\u{4DBF}')
+}
+
+fn name_char_ok(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '_' | '-') || is_chinese(c)
+}
+
+/// Prefixes the API reserves. Compared without case: a name the API might refuse costs a
+/// failed import, a renamed image costs nothing.
+const RESERVED_PREFIXES: &[&str] = &["http://", "https://", "aliyun", "acs:"];
+
+fn reserved_prefix(s: &str) -> Option<&'static str> {
+    let lower = s.to_lowercase();
+    RESERVED_PREFIXES
+        .iter()
+        .copied()
+        .find(|p| lower.starts_with(p))
+}
+
+pub fn check_image_name(n: &str) -> Result<String> {
+    let code = "InvalidImageName.Malformed";
+    let len = n.chars().count();
+    if !(2..=128).contains(&len) {
+        return Err(usage(
+            code,
+            format!("ImageName {n:?} has {len} characters; 2..128 allowed"),
+        ));
+    }
+    if let Some(p) = reserved_prefix(n) {
+        return Err(usage(
+            code,
+            format!("ImageName {n:?} must not start with {p:?}"),
+        ));
+    }
+    let first = n.chars().next().unwrap_or(' ');
+    if !(first.is_ascii_alphabetic() || is_chinese(first)) {
+        return Err(usage(
+            code,
+            format!("ImageName {n:?} must start with a letter or a Chinese character"),
+        ));
+    }
+    if let Some(bad) = n.chars().find(|c| !name_char_ok(*c)) {
+        return Err(usage(
+            code,
+            format!(
+                "ImageName {n:?} contains {bad:?}; allowed are letters, digits, Chinese characters and . : _ -"
+            ),
+        ));
+    }
+    Ok(n.to_string())
+}
+
+/// A default image name from the file name: the stem, disallowed characters turned into
+/// `-`, prefixed with `img-` when it would not start with a letter or starts with a
+/// reserved prefix, cut to 128 characters.
+pub fn derive_image_name(facts: &ImageFacts) -> String {
+    let stem = facts
+        .path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut name: String = stem
+        .chars()
+        .map(|c| if name_char_ok(c) { c } else { '-' })
+        .collect();
+    let first_ok = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || is_chinese(c));
+    if !first_ok || reserved_prefix(&name).is_some() || name.chars().count() < 2 {
+        name = format!("img-{name}");
+    }
+    name.chars().take(128).collect()
+}
+
+pub fn check_description(d: &str) -> Result<String> {
+    let code = "InvalidDescription.Malformed";
+    let len = d.chars().count();
+    // The seed allowed 0..256, the current docs 2..256; an empty one is simply not sent.
+    if !(2..=256).contains(&len) {
+        return Err(usage(
+            code,
+            format!("Description has {len} characters; 2..256 allowed"),
+        ));
+    }
+    let lower = d.to_lowercase();
+    if lower.starts_with("http://") || lower.starts_with("https://") {
+        return Err(usage(
+            code,
+            "Description must not start with http:// or https://",
+        ));
+    }
+    if d.chars().any(char::is_control) {
+        return Err(usage(
+            code,
+            "Description must not contain control characters",
+        ));
+    }
+    Ok(d.to_string())
+}
+
+/// The API's spelling of `v` among `allowed`, compared without case.
+fn canonical(allowed: &[&str], v: &str) -> Option<String> {
+    allowed
+        .iter()
+        .find(|a| a.eq_ignore_ascii_case(v.trim()))
+        .map(|a| a.to_string())
+}
+
+fn error_code(field: &str) -> String {
+    format!("Invalid{field}.Malformed")
+}
+
+/// Pick a value: the flag (checked against the enumeration and the detected fact), else the
+/// detected fact, else `None` for the caller's default.
+fn choose(
+    field: &str,
+    allowed: &[&str],
+    flag: Option<&str>,
+    fact: Option<&Fact<String>>,
+    force: bool,
+    warnings: &mut Vec<String>,
+) -> Result<Option<String>> {
+    let flag = flag
+        .map(|f| {
+            canonical(allowed, f).ok_or_else(|| {
+                usage(
+                    &error_code(field),
+                    format!("{field} {f:?} is not one of: {}", allowed.join(", ")),
+                )
+            })
+        })
+        .transpose()?;
+    let Some(fact) = fact else { return Ok(flag) };
+    let detected = canonical(allowed, &fact.value);
+    let seen = format!("the image looks like {} ({})", fact.value, fact.evidence);
+    match (flag, detected) {
+        (None, Some(d)) => Ok(Some(d)),
+        // An unlisted platform ("Arch Linux") is fine as the default; an unlisted
+        // architecture (riscv64) or boot mode cannot be imported as something else silently.
+        (None, None) if field == "Platform" => {
+            warnings.push(format!("{seen}, not an API Platform; using the default"));
+            Ok(None)
+        }
+        (None, None) => Err(Error::Usage(format!(
+            "{seen}, which ECS cannot import as any {field}; pass --{} and --force to import anyway",
+            flag_name(field)
+        ))),
+        (Some(v), Some(d)) if v == d => Ok(Some(v)),
+        (Some(v), _) if force => {
+            warnings.push(format!(
+                "{field} {v} contradicts what {seen}; continuing because of --force"
+            ));
+            Ok(Some(v))
+        }
+        (Some(v), _) => Err(Error::Usage(format!(
+            "{field} {v} contradicts what {seen}; pass --force to import anyway"
+        ))),
+    }
+}
+
+fn flag_name(field: &str) -> &'static str {
+    match field {
+        "Architecture" => "architecture",
+        "OSType" => "os-type",
+        "BootMode" => "boot-mode",
+        "LicenseType" => "license-type",
+        _ => "platform",
+    }
+}
+
+fn default_platform(os_type: &str) -> &'static str {
+    if os_type == "windows" {
+        "Other Windows"
+    } else {
+        "Others Linux"
+    }
+}
+
+/// arm64 boots only with UEFI, so that is its default.
+fn default_boot_mode(arch: &str) -> &'static str {
+    if arch == "arm64" { "UEFI" } else { "BIOS" }
+}
+
+pub fn check_arch_boot(arch: &str, boot: &str) -> Result<()> {
+    if arch == "arm64" && boot != "UEFI" {
+        return Err(usage(
+            "InvalidBootMode.Malformed",
+            format!("Architecture arm64 allows only BootMode UEFI, not {boot}"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_platform_os(platform: &str, os_type: &str) -> Result<()> {
+    let windows_platform = platform.contains("Windows");
+    if windows_platform != (os_type == "windows") {
+        // Not a documented API rule, so no error code is claimed; the pair can only produce
+        // an image that boots the wrong way.
+        return Err(Error::Usage(format!(
+            "Platform {platform} does not go with OSType {os_type}"
+        )));
+    }
+    Ok(())
+}
+
+/// The smallest whole number of GiB holding both the virtual disk and what its file
+/// systems need.
+pub fn size_floor_gib(facts: &ImageFacts) -> Result<u64> {
+    let need = facts
+        .min_size
+        .as_ref()
+        .map_or(facts.virtual_size, |m| m.value.max(facts.virtual_size));
+    Ok(need.div_ceil(GIB).max(MIN_DISK_GIB))
+}
+
+fn check_disk_size(asked: Option<u64>, floor: u64, facts: &ImageFacts) -> Result<u64> {
+    let code = "InvalidImageSize";
+    let size = asked.unwrap_or(floor);
+    if asked.is_some() && size < floor {
+        let why = match &facts.min_size {
+            Some(m) if m.value > facts.virtual_size => {
+                format!("the file systems need {} bytes ({})", m.value, m.evidence)
+            }
+            _ => format!("the virtual disk is {} bytes", facts.virtual_size),
+        };
+        return Err(usage(
+            code,
+            format!(
+                "--disk-image-size {size} GiB is below the {floor} GiB the image needs: {why}; \
+             a smaller system disk cuts the file system and the instance does not boot"
+            ),
+        ));
+    }
+    if !(MIN_DISK_GIB..=MAX_DISK_GIB).contains(&size) {
+        return Err(usage(
+            code,
+            format!("DiskImageSize {size} GiB is outside {MIN_DISK_GIB}..{MAX_DISK_GIB} GiB"),
+        ));
+    }
+    Ok(size)
+}
+
+pub fn check_client_token(t: &str) -> Result<String> {
+    if t.is_empty() || t.len() > 64 || !t.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(usage(
+            "InvalidClientToken.Malformed",
+            "ClientToken must be 1..64 printable ASCII characters",
+        ));
+    }
+    Ok(t.to_string())
+}
+
+/// A token fixed by what the import is: re-running the same import sends the same token,
+/// and the API answers with the first ImageId instead of creating a second image.
+pub fn derive_client_token(
+    region: &str,
+    bucket: &str,
+    object: &str,
+    name: &str,
+    identity: &str,
+) -> String {
+    let mut h = Sha1::new();
+    for part in ["imgtool-import-v1", region, bucket, object, name, identity] {
+        h.update(part.as_bytes());
+        // A separator that cannot appear in the parts keeps ("ab","c") apart from ("a","bc").
+        h.update([0u8]);
+    }
+    let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    format!("imgtool-{}", &hex[..32])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts() -> ImageFacts {
+        ImageFacts {
+            path: PathBuf::from("/images/web server.raw"),
+            format: Format::Raw,
+            virtual_size: 10 * GIB + 1,
+            min_size: None,
+            architecture: None,
+            os_type: None,
+            platform: None,
+            boot_mode: None,
+            identity: "size=1;mtime=2".into(),
+        }
+    }
+
+    fn flags() -> Flags {
+        Flags {
+            region: "cn-hangzhou".into(),
+            bucket: "my-bucket".into(),
+            ..Flags::default()
+        }
+    }
+
+    fn err(f: &ImageFacts, fl: &Flags) -> String {
+        build(f, fl).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn defaults_and_params() {
+        let p = build(&facts(), &flags()).unwrap();
+        assert_eq!(p.image_name, "web-server");
+        assert_eq!(p.oss_object, "web server.raw");
+        assert_eq!(p.disk_image_size, 11, "10 GiB + 1 byte rounds up");
+        assert_eq!(
+            (p.architecture.as_str(), p.os_type.as_str()),
+            ("x86_64", "linux")
+        );
+        assert_eq!(
+            (p.platform.as_str(), p.boot_mode.as_str()),
+            ("Others Linux", "BIOS")
+        );
+        let params = p.params();
+        assert!(params.contains(&("DiskDeviceMapping.1.Format".into(), "RAW".into())));
+        assert!(params.contains(&("DiskDeviceMapping.1.DiskImageSize".into(), "11".into())));
+        assert!(p.client_token.len() <= 64 && p.client_token_derived);
+    }
+
+    #[test]
+    fn image_name_rules() {
+        for good in ["ab", "Web-1.2:x_y", "镜像-ubuntu", &"a".repeat(128)] {
+            assert!(check_image_name(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "a",
+            "1abc",
+            "-ab",
+            "web server",
+            "aliyun-x",
+            "AliyunX",
+            "http://x",
+            "https://x",
+            "acs:x",
+            "ab/c",
+            &"a".repeat(129),
+        ] {
+            let e = check_image_name(bad).unwrap_err().to_string();
+            assert!(e.contains("InvalidImageName.Malformed"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn derived_names_pass_the_rules() {
+        for path in [
+            "/x/1.raw",
+            "/x/aliyun.raw",
+            "/x/a.raw",
+            "/x/.raw",
+            "/x/名字 1.vhd",
+            "/x/http:.raw",
+        ] {
+            let f = ImageFacts {
+                path: path.into(),
+                ..facts()
+            };
+            let n = derive_image_name(&f);
+            assert!(check_image_name(&n).is_ok(), "{path} -> {n}");
+        }
+    }
+
+    #[test]
+    fn description_rules() {
+        assert!(check_description(&"d".repeat(256)).is_ok());
+        assert!(check_description("ok").is_ok());
+        for bad in ["x", "http://x", "HTTPS://x", &"d".repeat(257)] {
+            assert!(
+                check_description(bad)
+                    .unwrap_err()
+                    .to_string()
+                    .contains("InvalidDescription.Malformed")
+            );
+        }
+    }
+
+    #[test]
+    fn enumerations() {
+        let mut fl = flags();
+        fl.platform = Some("rocky linux".into());
+        assert_eq!(build(&facts(), &fl).unwrap().platform, "Rocky Linux");
+        fl.platform = Some("Arch".into());
+        assert!(err(&facts(), &fl).contains("InvalidPlatform.Malformed"));
+        let mut fl = flags();
+        fl.architecture = Some("amd64".into());
+        assert!(err(&facts(), &fl).contains("InvalidArchitecture.Malformed"));
+        let mut fl = flags();
+        fl.os_type = Some("Windows".into());
+        let p = build(&facts(), &fl).unwrap();
+        assert_eq!(
+            (p.os_type.as_str(), p.platform.as_str()),
+            ("windows", "Other Windows")
+        );
+        fl.platform = Some("Ubuntu".into());
+        assert!(err(&facts(), &fl).contains("does not go with OSType windows"));
+        let mut fl = flags();
+        fl.license_type = Some("GPL".into());
+        assert!(err(&facts(), &fl).contains("InvalidLicenseType.Malformed"));
+    }
+
+    #[test]
+    fn arm64_needs_uefi() {
+        let mut fl = flags();
+        fl.architecture = Some("arm64".into());
+        assert_eq!(build(&facts(), &fl).unwrap().boot_mode, "UEFI");
+        fl.boot_mode = Some("BIOS".into());
+        assert!(err(&facts(), &fl).contains("InvalidBootMode.Malformed"));
+    }
+
+    #[test]
+    fn disk_size_floor_and_range() {
+        let f = ImageFacts {
+            min_size: Some(Fact {
+                value: 20 * GIB,
+                evidence: "ext4 ends at 20 GiB".into(),
+            }),
+            ..facts()
+        };
+        assert_eq!(build(&f, &flags()).unwrap().disk_image_size, 20);
+        let mut fl = flags();
+        fl.disk_image_size = Some(19);
+        let e = err(&f, &fl);
+        assert!(
+            e.contains("19 GiB") && e.contains("20 GiB") && e.contains("InvalidImageSize"),
+            "{e}"
+        );
+        fl.disk_image_size = Some(20);
+        assert!(build(&f, &fl).is_ok());
+        fl.disk_image_size = Some(2049);
+        assert!(err(&f, &fl).contains("InvalidImageSize"));
+        fl.disk_image_size = Some(501);
+        assert!(
+            build(&f, &fl)
+                .unwrap()
+                .warnings
+                .iter()
+                .any(|w| w.contains("500"))
+        );
+        let tiny = ImageFacts {
+            virtual_size: 512,
+            ..facts()
+        };
+        assert_eq!(build(&tiny, &flags()).unwrap().disk_image_size, 1);
+        let huge = ImageFacts {
+            virtual_size: 3000 * GIB,
+            ..facts()
+        };
+        assert!(err(&huge, &flags()).contains("InvalidImageSize"));
+    }
+
+    #[test]
+    fn contradiction_needs_force() {
+        let f = ImageFacts {
+            architecture: Some(Fact {
+                value: "arm64".into(),
+                evidence: "ELF e_machine".into(),
+            }),
+            ..facts()
+        };
+        assert_eq!(build(&f, &flags()).unwrap().architecture, "arm64");
+        let mut fl = flags();
+        fl.architecture = Some("x86_64".into());
+        let e = err(&f, &fl);
+        assert!(e.contains("--force") && e.contains("ELF e_machine"), "{e}");
+        fl.force = true;
+        let p = build(&f, &fl).unwrap();
+        assert_eq!(p.architecture, "x86_64");
+        assert!(p.warnings.iter().any(|w| w.contains("--force")));
+        fl.architecture = Some("ARM64".into());
+        fl.force = false;
+        assert!(
+            build(&f, &fl).is_ok(),
+            "same value in another case is no contradiction"
+        );
+    }
+
+    #[test]
+    fn unknown_detected_values() {
+        let f = ImageFacts {
+            architecture: Fact::found(Some("riscv64"), "ELF e_machine 243"),
+            ..facts()
+        };
+        let e = err(&f, &flags());
+        assert!(
+            e.contains("riscv64") && e.contains("--architecture and --force"),
+            "{e}"
+        );
+        let mut fl = flags();
+        fl.architecture = Some("x86_64".into());
+        assert!(err(&f, &fl).contains("--force"));
+        fl.force = true;
+        assert_eq!(build(&f, &fl).unwrap().architecture, "x86_64");
+        let f = ImageFacts {
+            platform: Fact::found(Some("Arch Linux"), "os-release ID=arch"),
+            ..facts()
+        };
+        let p = build(&f, &flags()).unwrap();
+        assert_eq!(p.platform, "Others Linux");
+        assert!(p.warnings.iter().any(|w| w.contains("Arch Linux")));
+        assert_eq!(Fact::found(None, "x"), None);
+    }
+
+    #[test]
+    fn client_token_rules_and_derivation() {
+        assert!(check_client_token(&"t".repeat(64)).is_ok());
+        for bad in ["", "with space", "ü", &"t".repeat(65)] {
+            assert!(check_client_token(bad).is_err(), "{bad}");
+        }
+        let a = derive_client_token("r", "b", "o", "n", "i");
+        assert_eq!(a, derive_client_token("r", "b", "o", "n", "i"));
+        assert_ne!(a, derive_client_token("r", "b", "o", "n", "i2"));
+        assert_ne!(
+            derive_client_token("ab", "c", "o", "n", "i"),
+            derive_client_token("a", "bc", "o", "n", "i")
+        );
+        let mut fl = flags();
+        fl.client_token = Some("mine".into());
+        let p = build(&facts(), &fl).unwrap();
+        assert_eq!(
+            (p.client_token.as_str(), p.client_token_derived),
+            ("mine", false)
+        );
+    }
+
+    #[test]
+    fn region_bucket_object_rules() {
+        assert!(check_region("cn-hangzhou").is_ok());
+        assert!(
+            check_region("")
+                .unwrap_err()
+                .to_string()
+                .contains("MissingParameter")
+        );
+        assert!(check_region("evil.com/").is_err());
+        assert!(check_bucket("abc").is_ok());
+        for bad in ["ab", "Abc", "-abc", "a_b", ""] {
+            assert!(check_bucket(bad).is_err(), "{bad}");
+        }
+        assert!(check_object("dir/x.raw").is_ok());
+        assert!(check_object("/x.raw").is_err());
+    }
+}

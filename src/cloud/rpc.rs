@@ -1,0 +1,386 @@
+//! The RPC-style client for ECS and RAM: signs each attempt afresh (new SignatureNonce and
+//! Timestamp), bounds every request with a timeout, and retries what the API says is
+//! transient (throttling, 5xx, dropped connections) with exponential backoff and jitter.
+//! Parameters, ClientToken included, are the same on every attempt, so a retry of a request
+//! that did reach the server cannot do the work twice.
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+
+use super::credentials::Credentials;
+use super::sign::{canonical_query, rpc_signature};
+
+/// One RPC service: where it is and which API version it speaks.
+#[derive(Debug, Clone)]
+pub struct Service {
+    /// Base URL without a trailing slash, e.g. `https://ecs.cn-hangzhou.aliyuncs.com`.
+    pub endpoint: String,
+    pub version: &'static str,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included.
+    pub attempts: u32,
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            attempts: 6,
+            base_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(20),
+        }
+    }
+}
+
+/// Why a call failed.
+#[derive(Debug, Clone)]
+pub enum CallError {
+    /// The server answered with an error document.
+    Api {
+        status: u16,
+        code: String,
+        message: String,
+        request_id: String,
+    },
+    /// No usable answer: connection refused or dropped, timeout, unreadable body.
+    Transport(String),
+}
+
+impl CallError {
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            CallError::Api { code, .. } => Some(code),
+            CallError::Transport(_) => None,
+        }
+    }
+
+    /// Transient failures worth another attempt with the same parameters.
+    pub fn retryable(&self) -> bool {
+        match self {
+            CallError::Transport(_) => true,
+            CallError::Api { status, code, .. } => {
+                code.starts_with("Throttling")
+                    || code == "ServiceUnavailable"
+                    || code == "SignatureNonceUsed"
+                    || *status >= 500
+            }
+        }
+    }
+}
+
+/// A request as dry-run shows it: the secret-bearing values replaced.
+#[derive(Debug, Clone)]
+pub struct Preview {
+    pub method: &'static str,
+    pub url: String,
+    pub params: Vec<(String, String)>,
+}
+
+pub struct Client {
+    http: reqwest::blocking::Client,
+    creds: Credentials,
+    retry: RetryPolicy,
+}
+
+impl Client {
+    pub fn new(
+        creds: Credentials,
+        retry: RetryPolicy,
+        timeout: Duration,
+    ) -> Result<Self, CallError> {
+        let http = reqwest::blocking::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("imgtool/", env!("CARGO_PKG_VERSION")))
+            // A redirect would re-send the signed parameters (and any STS token) to a host
+            // nobody chose; the RPC endpoints never redirect.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| {
+                CallError::Transport(format!("cannot set up HTTP: {}", e.without_url()))
+            })?;
+        Ok(Client { http, creds, retry })
+    }
+
+    /// Call `action`, retrying transient failures. Returns the response document.
+    pub fn call(
+        &self,
+        svc: &Service,
+        method: Method,
+        action: &str,
+        params: &[(String, String)],
+    ) -> Result<Value, CallError> {
+        let mut attempt = 1;
+        loop {
+            match self.once(svc, method, action, params) {
+                Err(e) if e.retryable() && attempt < self.retry.attempts => {
+                    std::thread::sleep(backoff(&self.retry, attempt));
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn once(
+        &self,
+        svc: &Service,
+        method: Method,
+        action: &str,
+        params: &[(String, String)],
+    ) -> Result<Value, CallError> {
+        let mut all = common_params(&self.creds, svc, action);
+        all.extend(params.iter().cloned());
+        all.push(("Timestamp".into(), timestamp(SystemTime::now())));
+        all.push(("SignatureNonce".into(), nonce()));
+        let signature = rpc_signature(&self.creds.access_key_secret, method.as_str(), &all);
+        all.push(("Signature".into(), signature));
+        let query = canonical_query(&all);
+        let url = format!("{}/", svc.endpoint);
+        let req = match method {
+            Method::Get => self.http.get(format!("{url}?{query}")),
+            Method::Post => self
+                .http
+                .post(url)
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .body(query),
+        };
+        // without_url: a GET URL carries the AccessKeyId, SecurityToken and Signature.
+        let resp = req
+            .send()
+            .map_err(|e| CallError::Transport(e.without_url().to_string()))?;
+        let status = resp.status().as_u16();
+        let body = resp
+            .text()
+            .map_err(|e| CallError::Transport(e.without_url().to_string()))?;
+        parse_response(status, &body)
+    }
+
+    /// What `call` would send, with secrets masked; nothing is sent.
+    pub fn preview(
+        creds: Option<&Credentials>,
+        svc: &Service,
+        method: Method,
+        action: &str,
+        params: &[(String, String)],
+    ) -> Preview {
+        let mut all = match creds {
+            Some(c) => common_params(c, svc, action),
+            None => common_params_without(svc, action, "(no credentials found)"),
+        };
+        for (k, v) in all.iter_mut() {
+            match k.as_str() {
+                "AccessKeyId" => *v = creds.map_or(v.clone(), Credentials::masked_key_id),
+                "SecurityToken" => *v = "(redacted)".into(),
+                _ => {}
+            }
+        }
+        all.extend(params.iter().cloned());
+        all.push(("Timestamp".into(), "(time of sending)".into()));
+        all.push(("SignatureNonce".into(), "(fresh for every attempt)".into()));
+        all.push(("Signature".into(), "(redacted)".into()));
+        Preview {
+            method: method.as_str(),
+            url: format!("{}/", svc.endpoint),
+            params: all,
+        }
+    }
+}
+
+/// Owned parameter pairs from borrowed ones.
+pub fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
+    p.iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn common_params(creds: &Credentials, svc: &Service, action: &str) -> Vec<(String, String)> {
+    let mut p = common_params_without(svc, action, &creds.access_key_id);
+    if let Some(t) = &creds.security_token {
+        p.push(("SecurityToken".into(), t.expose().to_string()));
+    }
+    p
+}
+
+fn common_params_without(svc: &Service, action: &str, key_id: &str) -> Vec<(String, String)> {
+    [
+        ("Action", action),
+        ("Version", svc.version),
+        ("AccessKeyId", key_id),
+        ("SignatureMethod", "HMAC-SHA1"),
+        ("SignatureVersion", "1.0"),
+        ("Format", "JSON"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+fn field(v: &Value, k: &str) -> String {
+    v.get(k)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Success is a 2xx with a JSON object; anything else becomes a `CallError`.
+pub fn parse_response(status: u16, body: &str) -> Result<Value, CallError> {
+    let doc: Option<Value> = serde_json::from_str(body).ok();
+    if (200..300).contains(&status) {
+        return doc.filter(Value::is_object).ok_or_else(|| {
+            CallError::Transport(format!(
+                "HTTP {status} with a body that is not a JSON object"
+            ))
+        });
+    }
+    let doc = doc.unwrap_or(Value::Null);
+    let code = match field(&doc, "Code") {
+        c if c.is_empty() => format!("HTTP{status}"),
+        c => c,
+    };
+    Err(CallError::Api {
+        status,
+        code,
+        message: field(&doc, "Message"),
+        request_id: field(&doc, "RequestId"),
+    })
+}
+
+/// Delay before attempt `attempt + 1`: base * 2^(attempt-1), capped, with "full jitter" in
+/// its upper half so that many clients throttled together do not return together.
+pub fn backoff(p: &RetryPolicy, attempt: u32) -> Duration {
+    let exp = p
+        .base_delay
+        .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
+        .min(p.max_delay);
+    let half = exp / 2;
+    let jitter_ms = random_u64() % (half.as_millis() as u64 + 1);
+    half + Duration::from_millis(jitter_ms)
+}
+
+/// Unpredictable enough for nonces and jitter without a random-number crate: std seeds each
+/// `RandomState` from the OS, and a counter keeps values distinct within the process.
+fn random_u64() -> u64 {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut h = RandomState::new().build_hasher();
+    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    h.write_u128(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.finish()
+}
+
+/// A fresh SignatureNonce: 32 hex digits.
+pub fn nonce() -> String {
+    format!("{:016x}{:016x}", random_u64(), random_u64())
+}
+
+/// UTC `YYYY-MM-DDThh:mm:ssZ`, as the RPC Timestamp wants.
+pub fn timestamp(t: SystemTime) -> String {
+    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamp_format() {
+        let t = UNIX_EPOCH + Duration::from_secs(1_456_231_584);
+        assert_eq!(timestamp(t), "2016-02-23T12:46:24Z");
+        assert_eq!(timestamp(UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        let leap = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
+        assert_eq!(timestamp(leap), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn nonces_differ() {
+        let a = nonce();
+        assert_eq!(a.len(), 32);
+        assert_ne!(a, nonce());
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let p = RetryPolicy {
+            attempts: 10,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_millis(1000),
+        };
+        let d1 = backoff(&p, 1);
+        assert!(
+            d1 >= Duration::from_millis(50) && d1 <= Duration::from_millis(100),
+            "{d1:?}"
+        );
+        let d3 = backoff(&p, 3);
+        assert!(
+            d3 >= Duration::from_millis(200) && d3 <= Duration::from_millis(400),
+            "{d3:?}"
+        );
+        assert!(backoff(&p, 30) <= Duration::from_millis(1000));
+    }
+
+    #[test]
+    fn response_classification() {
+        assert!(parse_response(200, r#"{"ImageId":"m-1"}"#).is_ok());
+        assert!(parse_response(200, "<xml/>").unwrap_err().retryable());
+        let e = parse_response(
+            400,
+            r#"{"Code":"Throttling.User","Message":"slow","RequestId":"r"}"#,
+        )
+        .unwrap_err();
+        assert!(e.retryable());
+        let e = parse_response(503, "").unwrap_err();
+        assert_eq!(e.code(), Some("HTTP503"));
+        assert!(e.retryable());
+        let e = parse_response(400, r#"{"Code":"InvalidImageName.Duplicated"}"#).unwrap_err();
+        assert!(!e.retryable());
+    }
+}

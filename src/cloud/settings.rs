@@ -1,0 +1,146 @@
+//! Endpoints and timing. Endpoints come from a flag, else `IMGTOOL_ECS_ENDPOINT` /
+//! `IMGTOOL_RAM_ENDPOINT`, else the public defaults. Plain `http://` is refused unless
+//! `--allow-http` is given, however the endpoint was chosen: an environment variable left
+//! over in a shell must not send signed requests (and STS tokens) over the network in clear.
+//!
+//! Timing is tunable through the environment so tests run in milliseconds:
+//! `IMGTOOL_POLL_INTERVAL_MS` (default 10000), `IMGTOOL_RETRY_BASE_MS` (500),
+//! `IMGTOOL_RETRY_ATTEMPTS` (6), `IMGTOOL_HTTP_TIMEOUT_MS` (30000),
+//! `IMGTOOL_ROLE_WAIT_MS` (120000: how long ImportImage is retried after creating the role).
+
+use std::time::Duration;
+
+use super::rpc::RetryPolicy;
+use super::{ecs, ram};
+use crate::error::{Error, Result};
+
+pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// The process environment, as an [`Env`].
+pub fn env(k: &str) -> Option<String> {
+    std::env::var(k).ok()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoints {
+    pub ecs: String,
+    pub ram: String,
+}
+
+pub fn endpoints(
+    region: &str,
+    ecs_flag: Option<&str>,
+    ram_flag: Option<&str>,
+    allow_http: bool,
+    env: Env<'_>,
+) -> Result<Endpoints> {
+    let pick = |flag: Option<&str>, var: &str, default: String| -> Result<String> {
+        let (url, from) = match (flag, env(var).filter(|v| !v.is_empty())) {
+            (Some(f), _) => (f.to_string(), "flag"),
+            (None, Some(v)) => (v, var),
+            (None, None) => (default, "default"),
+        };
+        check_endpoint(&url, from, allow_http)
+    };
+    Ok(Endpoints {
+        ecs: pick(
+            ecs_flag,
+            "IMGTOOL_ECS_ENDPOINT",
+            ecs::default_endpoint(region),
+        )?,
+        ram: pick(
+            ram_flag,
+            "IMGTOOL_RAM_ENDPOINT",
+            ram::DEFAULT_ENDPOINT.to_string(),
+        )?,
+    })
+}
+
+/// A base URL: scheme and host (and port), nothing after a trailing slash.
+fn check_endpoint(url: &str, from: &str, allow_http: bool) -> Result<String> {
+    let rest = if let Some(r) = url.strip_prefix("https://") {
+        r
+    } else if let Some(r) = url.strip_prefix("http://") {
+        if !allow_http {
+            return Err(Error::Usage(format!(
+                "endpoint {url} (from {from}) is plain http; pass --allow-http to send signed requests unencrypted"
+            )));
+        }
+        r
+    } else {
+        return Err(Error::Usage(format!(
+            "endpoint {url:?} (from {from}) must start with https://"
+        )));
+    };
+    let host = rest.trim_end_matches('/');
+    if host.is_empty() || host.contains(['/', '?', '#', '@', ' ']) {
+        return Err(Error::Usage(format!(
+            "endpoint {url:?} (from {from}) must be a scheme and host[:port] only"
+        )));
+    }
+    Ok(url.trim_end_matches('/').to_string())
+}
+
+#[derive(Debug, Clone)]
+pub struct Timing {
+    pub poll: Duration,
+    pub retry: RetryPolicy,
+    pub http_timeout: Duration,
+    pub role_wait: Duration,
+}
+
+fn millis(env: Env<'_>, var: &str, default: u64) -> Result<u64> {
+    match env(var) {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| Error::Usage(format!("{var}={v:?} is not a whole number"))),
+    }
+}
+
+pub fn timing(env: Env<'_>) -> Result<Timing> {
+    let retry = RetryPolicy {
+        attempts: u32::try_from(millis(env, "IMGTOOL_RETRY_ATTEMPTS", 6)?.clamp(1, 100))
+            .unwrap_or(6),
+        base_delay: Duration::from_millis(millis(env, "IMGTOOL_RETRY_BASE_MS", 500)?),
+        ..RetryPolicy::default()
+    };
+    Ok(Timing {
+        poll: Duration::from_millis(millis(env, "IMGTOOL_POLL_INTERVAL_MS", 10_000)?.max(1)),
+        retry,
+        http_timeout: Duration::from_millis(millis(env, "IMGTOOL_HTTP_TIMEOUT_MS", 30_000)?.max(1)),
+        role_wait: Duration::from_millis(millis(env, "IMGTOOL_ROLE_WAIT_MS", 120_000)?),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn defaults_and_overrides() {
+        let e = endpoints("cn-hangzhou", None, None, false, &no_env).unwrap();
+        assert_eq!(e.ecs, "https://ecs.cn-hangzhou.aliyuncs.com");
+        assert_eq!(e.ram, "https://ram.aliyuncs.com");
+        let env =
+            |k: &str| (k == "IMGTOOL_ECS_ENDPOINT").then(|| "https://ecs.example/".to_string());
+        let e = endpoints("r", None, None, false, &env).unwrap();
+        assert_eq!(e.ecs, "https://ecs.example");
+        let e = endpoints("r", Some("https://flag.example"), None, false, &env).unwrap();
+        assert_eq!(e.ecs, "https://flag.example");
+    }
+
+    #[test]
+    fn http_needs_allow_http() {
+        let err = endpoints("r", Some("http://127.0.0.1:1"), None, false, &no_env).unwrap_err();
+        assert!(err.to_string().contains("--allow-http"));
+        assert!(endpoints("r", Some("http://127.0.0.1:1"), None, true, &no_env).is_ok());
+        assert!(endpoints("r", Some("ftp://x"), None, true, &no_env).is_err());
+        assert!(endpoints("r", Some("https://x/path"), None, true, &no_env).is_err());
+    }
+}

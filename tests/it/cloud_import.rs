@@ -1,0 +1,574 @@
+//! `imgtool import` against the fake cloud.
+
+use std::collections::HashSet;
+
+use crate::cloud_support::{assert_no_secrets, endpoint_args, run, setup};
+use crate::fake_cloud::{FakeCloud, Glitch, Scenario};
+use crate::util::{stderr, stdout};
+
+#[test]
+fn import_follows_progress_to_available() {
+    let fake = FakeCloud::start(Scenario {
+        polls: 3,
+        ..Scenario::default()
+    });
+    let s = setup();
+    let o = run(s.cmd(), &s.import_args(&fake), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("m-fake0001") && stdout(&o).contains("is Available"),
+        "{}",
+        stdout(&o)
+    );
+    let imp = fake.calls("ImportImage");
+    assert_eq!(imp.len(), 1);
+    let p = &imp[0].params;
+    assert_eq!(imp[0].method, "POST");
+    assert_eq!(
+        p["DiskDeviceMapping.1.DiskImageSize"], "4",
+        "3 GiB + 1 byte needs 4 GiB"
+    );
+    assert_eq!(p["DiskDeviceMapping.1.Format"], "RAW");
+    assert_eq!(p["DiskDeviceMapping.1.OSSObject"], "disk.raw");
+    assert_eq!(p["ImageName"], "disk");
+    assert!(p["ClientToken"].starts_with("imgtool-"));
+    let images = fake.calls("DescribeImages");
+    assert!(images.len() >= 3, "followed over several polls");
+    assert!(
+        images
+            .iter()
+            .all(|r| r.params["Status"] == "Creating,Waiting,Available,UnAvailable,CreateFailed")
+    );
+    let tasks = fake.calls("DescribeTasks");
+    assert!(tasks.iter().all(|r| r.params["TaskAction"] == "ImportImage" && r.params["TaskIds"] == "t-fake0001"));
+    assert!(!fake.calls("DescribeTaskAttribute").is_empty());
+    assert_eq!(
+        fake.actions()[0],
+        "GetRole",
+        "the role is checked before ImportImage"
+    );
+    assert_no_secrets(&o);
+}
+
+#[test]
+fn create_failed_image_exits_1_with_the_reason() {
+    let fake = FakeCloud::start(Scenario {
+        polls: 1,
+        create_fails: true,
+        ..Scenario::default()
+    });
+    let s = setup();
+    let o = run(s.cmd(), &s.import_args(&fake), &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("CreateFailed") && stderr(&o).contains("no bootable partition"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn failed_task_exits_1() {
+    let fake = FakeCloud::start(Scenario {
+        polls: 2,
+        task_fails: true,
+        ..Scenario::default()
+    });
+    let s = setup();
+    let o = run(s.cmd(), &s.import_args(&fake), &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("Failed") && stderr(&o).contains("ImageCheckFailed"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn missing_role_without_flag_names_the_fix_and_imports_nothing() {
+    let fake = FakeCloud::start(Scenario {
+        role_exists: false,
+        ..Scenario::default()
+    });
+    let s = setup();
+    let o = run(s.cmd(), &s.import_args(&fake), &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains("--create-role")
+            && e.contains("aliyun ram CreateRole")
+            && e.contains("AttachPolicyToRole"),
+        "{e}"
+    );
+    assert!(fake.calls("ImportImage").is_empty());
+    assert!(fake.calls("CreateRole").is_empty());
+}
+
+fn create_role_rides_out_delay(spelling: &'static str) {
+    let fake = FakeCloud::start(Scenario {
+        role_exists: false,
+        role_delay: 2,
+        role_error: spelling,
+        ..Scenario::default()
+    });
+    let s = setup();
+    let o = run(s.cmd(), &s.import_args(&fake), &["--create-role"]);
+    assert_eq!(o.status.code(), Some(0), "{spelling}: {}", stderr(&o));
+    assert_eq!(fake.calls("CreateRole").len(), 1);
+    assert_eq!(fake.calls("AttachPolicyToRole").len(), 1);
+    let imports = fake.calls("ImportImage");
+    assert_eq!(imports.len(), 3, "two role errors, then success");
+    let tokens: HashSet<_> = imports
+        .iter()
+        .map(|r| r.params["ClientToken"].clone())
+        .collect();
+    assert_eq!(tokens.len(), 1, "every retry sends the same ClientToken");
+}
+
+#[test]
+fn create_role_then_retry_import_old_spelling() {
+    create_role_rides_out_delay("NoSetRoletoECSServiceAcount");
+}
+
+#[test]
+fn create_role_then_retry_import_new_spelling() {
+    create_role_rides_out_delay("NoSetRoletoECSServiceAccount");
+}
+
+#[test]
+fn role_wait_is_bounded() {
+    let fake = FakeCloud::start(Scenario {
+        role_exists: false,
+        role_delay: 1000,
+        ..Scenario::default()
+    });
+    let s = setup();
+    let mut c = s.cmd();
+    c.env("IMGTOOL_ROLE_WAIT_MS", "200");
+    let o = run(c, &s.import_args(&fake), &["--create-role"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("NoSetRoletoECSServiceAcount"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn retries_throttling_503_and_dropped_connection() {
+    let glitches = vec![Glitch::Drop, Glitch::Throttle, Glitch::Unavailable];
+    let fake = FakeCloud::start(Scenario {
+        glitches,
+        polls: 1,
+        ..Scenario::default()
+    });
+    let s = setup();
+    let o = run(s.cmd(), &s.import_args(&fake), &["--no-wait"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let seen = fake.seen();
+    let nonces: HashSet<_> = seen
+        .iter()
+        .filter_map(|r| r.params.get("SignatureNonce"))
+        .collect();
+    assert_eq!(nonces.len(), seen.len(), "every attempt has a fresh nonce");
+    assert_eq!(
+        seen.iter().filter(|r| r.action == "GetRole").count(),
+        4,
+        "three glitches, then an answer"
+    );
+}
+
+#[test]
+fn rerunning_the_same_import_reuses_the_image() {
+    let fake = FakeCloud::start(Scenario {
+        glitches: vec![],
+        ..Scenario::default()
+    });
+    let s = setup();
+    // GetRole answers at once; the first two ImportImage attempts hit glitches.
+    let fake2 = FakeCloud::start(Scenario {
+        glitches: vec![],
+        ..Scenario::default()
+    });
+    drop(fake2);
+    let o = run(s.cmd(), &s.import_args(&fake), &["--no-wait"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o2 = run(s.cmd(), &s.import_args(&fake), &["--no-wait"]);
+    assert_eq!(o2.status.code(), Some(0), "{}", stderr(&o2));
+    let imports = fake.calls("ImportImage");
+    assert_eq!(imports.len(), 2);
+    assert_eq!(
+        imports[0].params["ClientToken"],
+        imports[1].params["ClientToken"]
+    );
+    assert_eq!(
+        fake.image_count(),
+        1,
+        "re-running the same import creates no second image"
+    );
+    assert!(stdout(&o2).contains("m-fake0001"));
+}
+
+#[test]
+fn retries_are_bounded() {
+    let fake = FakeCloud::start(Scenario {
+        glitches: vec![Glitch::Throttle; 20],
+        ..Scenario::default()
+    });
+    let s = setup();
+    let mut c = s.cmd();
+    c.env("IMGTOOL_RETRY_ATTEMPTS", "3");
+    let o = run(c, &s.import_args(&fake), &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("Throttling.User"), "{}", stderr(&o));
+    // GetRole gives up after 3 attempts (the import goes on: ImportImage reports a missing
+    // role itself), then ImportImage gives up after 3.
+    assert!(
+        stderr(&o).contains("could not check the RAM role"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(fake.calls("GetRole").len(), 3);
+    assert_eq!(fake.calls("ImportImage").len(), 3);
+}
+
+#[test]
+fn duplicated_name_is_explained() {
+    let fake = FakeCloud::start(Scenario {
+        existing_names: vec!["disk".into()],
+        ..Scenario::default()
+    });
+    let s = setup();
+    let o = run(s.cmd(), &s.import_args(&fake), &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains("InvalidImageName.Duplicated")
+            && e.contains("--image-name")
+            && e.contains("FAKE-REQ-1"),
+        "{e}"
+    );
+}
+
+#[test]
+fn missing_bucket_is_explained() {
+    let fake = FakeCloud::start(Scenario::default());
+    let s = setup();
+    let mut args = s.import_args(&fake);
+    let i = args.iter().position(|a| a == "bkt").expect("bucket arg");
+    args[i] = "missing-bucket".into();
+    let o = run(s.cmd(), &args, &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("InvalidOSSBucket.NotFound") && stderr(&o).contains("--bucket"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn server_text_is_escaped() {
+    let fake = FakeCloud::start(Scenario::default());
+    let s = setup();
+    let mut args = s.import_args(&fake);
+    let i = args.iter().position(|a| a == "bkt").expect("bucket arg");
+    args[i] = "evil-bucket".into();
+    let o = run(s.cmd(), &args, &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!o.stderr.contains(&0x1b), "raw ESC reached the terminal");
+    assert!(stderr(&o).contains("\\u{1b}[31mgone"), "{}", stderr(&o));
+}
+
+#[test]
+fn wrong_secret_is_signature_mismatch_and_not_printed() {
+    let fake = FakeCloud::start(Scenario::default());
+    let s = setup();
+    let mut c = s.cmd();
+    c.env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "wrong-secret-123");
+    let o = run(c, &s.import_args(&fake), &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("SignatureDoesNotMatch") && stderr(&o).contains("secret is wrong"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("wrong-secret-123"));
+}
+
+#[test]
+fn dry_run_sends_nothing_and_masks() {
+    let fake = FakeCloud::start(Scenario::default());
+    let s = setup();
+    let mut c = s.cmd();
+    c.env("ALIBABA_CLOUD_SECURITY_TOKEN", crate::fake_cloud::STS_TOKEN);
+    let o = run(c, &s.import_args(&fake), &["--dry-run", "--create-role"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(fake.seen().is_empty());
+    let out = stdout(&o);
+    for want in [
+        "ImportImage: POST",
+        "GetRole: GET",
+        "CreateRole: POST",
+        "AccessKeyId=LTAI****0001",
+        "SecurityToken=(redacted)",
+        "Signature=(redacted)",
+        "DiskDeviceMapping.1.DiskImageSize=4",
+        "ClientToken=imgtool-",
+    ] {
+        assert!(out.contains(want), "{want} missing:\n{out}");
+    }
+    assert!(!out.contains(crate::fake_cloud::KEY_ID));
+    assert_no_secrets(&o);
+}
+
+#[test]
+fn dry_run_json_is_one_document() {
+    let fake = FakeCloud::start(Scenario::default());
+    let s = setup();
+    let o = run(s.cmd(), &s.import_args(&fake), &["--dry-run", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON document");
+    assert_eq!(v["schema"], "imgtool.import/1");
+    assert_eq!(v["dry_run"], true);
+    assert_eq!(v["status"], "planned");
+    assert_eq!(v["plan"]["DiskDeviceMapping.1.DiskImageSize"], "4");
+    assert_eq!(v["requests"].as_array().map(Vec::len), Some(2));
+    assert_eq!(v["requests"][1]["params"]["Signature"], "(redacted)");
+}
+
+#[test]
+fn json_after_import_has_ids() {
+    let fake = FakeCloud::start(Scenario {
+        polls: 1,
+        ..Scenario::default()
+    });
+    let s = setup();
+    let o = run(s.cmd(), &s.import_args(&fake), &["--json", "--quiet"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON document");
+    assert_eq!(v["status"], "Available");
+    assert_eq!(v["image_id"], "m-fake0001");
+    assert_eq!(v["task_id"], "t-fake0001");
+}
+
+#[test]
+fn no_wait_prints_how_to_follow() {
+    let fake = FakeCloud::start(Scenario::default());
+    let s = setup();
+    let o = run(s.cmd(), &s.import_args(&fake), &["--no-wait"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("imgtool task wait t-fake0001 --region cn-hangzhou"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(fake.calls("DescribeImages").is_empty());
+}
+
+#[test]
+fn timeout_stops_following_and_says_how_to_resume() {
+    let fake = FakeCloud::start(Scenario {
+        polls: 1_000_000,
+        ..Scenario::default()
+    });
+    let s = setup();
+    let o = run(s.cmd(), &s.import_args(&fake), &["--timeout", "1"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("imgtool task wait t-fake0001"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn ctrl_c_stops_following_and_says_how_to_resume_and_cancel() {
+    let fake = FakeCloud::start(Scenario {
+        polls: 1_000_000,
+        ..Scenario::default()
+    });
+    let s = setup();
+    let mut c = s.cmd();
+    c.args(s.import_args(&fake))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = c.spawn().expect("spawn");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while fake.calls("DescribeImages").len() < 2 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let pid = libc::pid_t::try_from(child.id()).expect("pid");
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(pid, libc::SIGINT) };
+    let o = child.wait_with_output().expect("wait");
+    assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains("imgtool task wait t-fake0001") && e.contains("imgtool task cancel t-fake0001"),
+        "{e}"
+    );
+}
+
+#[test]
+fn upload_is_not_implemented_yet() {
+    let fake = FakeCloud::start(Scenario::default());
+    let s = setup();
+    let args: Vec<String> = s
+        .import_args(&fake)
+        .into_iter()
+        .filter(|a| a != "--skip-upload")
+        .collect();
+    let o = run(s.cmd(), &args, &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("not implemented yet") && stderr(&o).contains("--skip-upload"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(fake.seen().is_empty());
+}
+
+#[test]
+fn plan_errors_stop_before_sending() {
+    let fake = FakeCloud::start(Scenario::default());
+    let s = setup();
+    let o = run(s.cmd(), &s.import_args(&fake), &["--disk-image-size", "3"]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(
+        e.contains("3 GiB") && e.contains("4 GiB") && e.contains("InvalidImageSize"),
+        "{e}"
+    );
+    let o = run(
+        s.cmd(),
+        &s.import_args(&fake),
+        &["--image-name", "aliyun-x"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("InvalidImageName.Malformed"));
+    let o = run(
+        s.cmd(),
+        &s.import_args(&fake),
+        &["--architecture", "arm64", "--boot-mode", "BIOS"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("UEFI"));
+    assert!(fake.seen().is_empty());
+}
+
+#[test]
+fn chinese_name_and_platform_with_space_are_signed_right() {
+    let fake = FakeCloud::start(Scenario {
+        polls: 1,
+        ..Scenario::default()
+    });
+    let s = setup();
+    let o = run(
+        s.cmd(),
+        &s.import_args(&fake),
+        &[
+            "--image-name",
+            "镜像-web:1.0",
+            "--platform",
+            "Rocky Linux",
+            "--description",
+            "a*b~c/d+e f",
+            "--no-wait",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let p = &fake.calls("ImportImage")[0].params;
+    assert_eq!(p["ImageName"], "镜像-web:1.0");
+    assert_eq!(p["Platform"], "Rocky Linux");
+    assert_eq!(p["Description"], "a*b~c/d+e f");
+}
+
+#[test]
+fn plain_http_needs_allow_http() {
+    let fake = FakeCloud::start(Scenario::default());
+    let s = setup();
+    let args: Vec<String> = s
+        .import_args(&fake)
+        .into_iter()
+        .filter(|a| a != "--allow-http")
+        .collect();
+    let o = run(s.cmd(), &args, &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--allow-http"));
+    let mut c = s.cmd();
+    c.env("IMGTOOL_ECS_ENDPOINT", &fake.url);
+    let o = run(
+        c,
+        &[
+            "import".into(),
+            s.image.display().to_string(),
+            "--region".into(),
+            "cn-hangzhou".into(),
+            "--bucket".into(),
+            "bkt".into(),
+            "--skip-upload".into(),
+        ],
+        &[],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "an http endpoint from the environment needs the flag too"
+    );
+    assert!(fake.seen().is_empty());
+    let _ = endpoint_args(&fake);
+}
+
+#[test]
+fn a_silent_server_times_out_and_is_retried() {
+    let fake = FakeCloud::start(Scenario {
+        glitches: vec![Glitch::Hang],
+        ..Scenario::default()
+    });
+    let s = setup();
+    let mut c = s.cmd();
+    c.env("IMGTOOL_HTTP_TIMEOUT_MS", "300");
+    let started = std::time::Instant::now();
+    let o = run(c, &s.import_args(&fake), &["--no-wait"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(4),
+        "the timeout, not the server, ended the first attempt"
+    );
+    assert_eq!(fake.calls("GetRole").len(), 2);
+}
+
+#[test]
+fn redirects_are_not_followed() {
+    let fake = FakeCloud::start(Scenario {
+        glitches: vec![Glitch::Redirect; 10],
+        ..Scenario::default()
+    });
+    let s = setup();
+    let o = run(s.cmd(), &s.import_args(&fake), &["--no-wait"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("HTTP307"), "{}", stderr(&o));
+    // GetRole got a 307 (not retried, not followed: the import goes on without the role
+    // check), then ImportImage got one too; nothing reached the redirect target.
+    assert_eq!(fake.actions(), ["GetRole", "ImportImage"]);
+    assert_no_secrets(&o);
+}
+
+#[test]
+fn losing_sight_of_the_import_says_how_to_resume() {
+    let fake = FakeCloud::start(Scenario {
+        forbid_describe: true,
+        ..Scenario::default()
+    });
+    let s = setup();
+    let o = run(s.cmd(), &s.import_args(&fake), &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains("Forbidden.RAM")
+            && e.contains(
+                "imgtool task wait t-fake0001 --region cn-hangzhou --image-id m-fake0001"
+            ),
+        "{e}"
+    );
+}

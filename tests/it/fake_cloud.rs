@@ -1,0 +1,826 @@
+//! A fake ECS + RAM endpoint on 127.0.0.1 for the integration tests. It verifies every
+//! request's signature with its own implementation of the documented RPC v1.0 algorithm
+//! (never the crate's signer, so a bug shared by both cannot pass), checks parameters the
+//! way the API does and answers with the API's error codes and status codes, remembers
+//! ClientTokens, and plays scripted scenarios: progress then Available, CreateFailed, a
+//! failed task, a missing role, throttling, 503 and dropped connections.
+#![allow(dead_code)]
+
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::thread;
+
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use serde_json::{Value, json};
+use sha1::Sha1;
+
+pub const KEY_ID: &str = "LTAIfakeEnvKey000001";
+pub const SECRET: &str = "env-secret-Zq8!x y";
+pub const CFG_KEY_ID: &str = "LTAIfakeCfgKey000002";
+pub const CFG_SECRET: &str = "cfg-secret-Pw4";
+pub const STS_KEY_ID: &str = "STS.fakeStsKey000003";
+pub const STS_SECRET: &str = "sts-secret-Kk1";
+pub const STS_TOKEN: &str = "sts-token-CAIS-Xyz";
+
+/// Something that goes wrong before the request is handled normally, one per request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Glitch {
+    /// Close the connection without answering.
+    Drop,
+    /// 400 Throttling.User.
+    Throttle,
+    /// 503 ServiceUnavailable.
+    Unavailable,
+    /// 307 to another address (port 9 on loopback, the discard port): must not be followed.
+    Redirect,
+    /// Say nothing for 5 seconds, then close: the client's timeout must fire first.
+    Hang,
+}
+
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// DescribeImages calls while Creating before the final state.
+    pub polls: u32,
+    /// The image ends CreateFailed (and the task Failed) instead of Available.
+    pub create_fails: bool,
+    /// The task ends Failed while the image still says Creating.
+    pub task_fails: bool,
+    pub role_exists: bool,
+    /// After the role is created and its policy attached, ImportImage still answers the
+    /// role error this many times (a new role takes a while to be effective).
+    pub role_delay: u32,
+    /// The role error's spelling.
+    pub role_error: &'static str,
+    /// Applied to the first requests, in order.
+    pub glitches: Vec<Glitch>,
+    /// Image names that already exist.
+    pub existing_names: Vec<String>,
+    /// DescribeTasks answers 403 Forbidden (a key allowed to import but not to look).
+    pub forbid_describe: bool,
+}
+
+impl Default for Scenario {
+    fn default() -> Self {
+        Scenario {
+            polls: 2,
+            create_fails: false,
+            task_fails: false,
+            role_exists: true,
+            role_delay: 0,
+            role_error: "NoSetRoletoECSServiceAcount",
+            glitches: Vec::new(),
+            existing_names: Vec::new(),
+            forbid_describe: false,
+        }
+    }
+}
+
+/// One request as received (already authenticated or not).
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: String,
+    pub action: String,
+    pub params: HashMap<String, String>,
+    /// The raw request text, head and body, to check nothing secret travels.
+    pub raw: String,
+}
+
+#[derive(Debug, Clone)]
+struct Image {
+    id: String,
+    task: String,
+    name: String,
+    polls: u32,
+    cancelled: bool,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    scenario: Option<Scenario>,
+    seen: Vec<Seen>,
+    nonces: HashSet<String>,
+    /// ClientToken -> (request fingerprint, image index).
+    tokens: HashMap<String, (String, usize)>,
+    images: Vec<Image>,
+    role_created: bool,
+    policy_attached: bool,
+    role_delay_left: u32,
+    glitch_next: usize,
+}
+
+pub struct FakeCloud {
+    pub url: String,
+    state: Arc<Mutex<State>>,
+}
+
+impl FakeCloud {
+    pub fn start(scenario: Scenario) -> FakeCloud {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let state = Arc::new(Mutex::new(State {
+            role_delay_left: scenario.role_delay,
+            scenario: Some(scenario),
+            ..State::default()
+        }));
+        let st = state.clone();
+        thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let st = st.clone();
+                thread::spawn(move || serve(stream, &st));
+            }
+        });
+        FakeCloud { url, state }
+    }
+
+    pub fn seen(&self) -> Vec<Seen> {
+        self.state.lock().expect("state").seen.clone()
+    }
+
+    pub fn actions(&self) -> Vec<String> {
+        self.seen().into_iter().map(|s| s.action).collect()
+    }
+
+    pub fn calls(&self, action: &str) -> Vec<Seen> {
+        self.seen()
+            .into_iter()
+            .filter(|s| s.action == action)
+            .collect()
+    }
+
+    pub fn image_count(&self) -> usize {
+        self.state.lock().expect("state").images.len()
+    }
+}
+
+// ---- the documented signing algorithm, written again on purpose ----
+
+fn enc(s: &str) -> String {
+    let mut o = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                o.push(b as char)
+            }
+            _ => o.push_str(&format!("%{b:02X}")),
+        }
+    }
+    o
+}
+
+fn expected_signature(method: &str, params: &HashMap<String, String>, secret: &str) -> String {
+    let mut keys: Vec<&String> = params.keys().filter(|k| *k != "Signature").collect();
+    keys.sort();
+    let canonical: Vec<String> = keys
+        .iter()
+        .map(|k| format!("{}={}", enc(k), enc(&params[*k])))
+        .collect();
+    let to_sign = format!("{method}&{}&{}", enc("/"), enc(&canonical.join("&")));
+    let mut mac = Hmac::<Sha1>::new_from_slice(format!("{secret}&").as_bytes()).expect("hmac key");
+    mac.update(to_sign.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+fn decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' if i + 2 < b.len() => {
+                let h = std::str::from_utf8(&b[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
+                match h {
+                    Some(v) => {
+                        out.push(v);
+                        i += 3;
+                    }
+                    None => {
+                        out.push(b'%');
+                        i += 1;
+                    }
+                }
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn parse_form(s: &str) -> HashMap<String, String> {
+    s.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+// ---- HTTP ----
+
+struct Reply {
+    status: u16,
+    body: Value,
+}
+
+fn ok(body: Value) -> Option<Reply> {
+    Some(Reply { status: 200, body })
+}
+
+fn err(status: u16, code: &str, message: &str) -> Option<Reply> {
+    Some(Reply {
+        status,
+        body: json!({"RequestId": "FAKE-REQ-1", "Code": code, "Message": message}),
+    })
+}
+
+fn serve(stream: TcpStream, st: &Arc<Mutex<State>>) {
+    let Some((method, target, body, raw)) = read_request(&stream) else {
+        return;
+    };
+    let query = target.split_once('?').map(|(_, q)| q).unwrap_or("");
+    let params = if method == "POST" {
+        parse_form(&body)
+    } else {
+        parse_form(query)
+    };
+    let reply = {
+        let mut s = st.lock().expect("state");
+        s.seen.push(Seen {
+            method: method.clone(),
+            action: params.get("Action").cloned().unwrap_or_default(),
+            params: params.clone(),
+            raw,
+        });
+        handle(&mut s, &method, &params)
+    };
+    let Some(reply) = reply else { return }; // dropped connection
+    if reply.status == 0 {
+        // Outside the lock, so the client's next attempt is served meanwhile.
+        thread::sleep(std::time::Duration::from_secs(5));
+        return;
+    }
+    let body = reply.body.to_string();
+    let reason = match reply.status {
+        200 => "OK",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        307 => "Temporary Redirect\r\nLocation: http://127.0.0.1:9/",
+        409 => "Conflict",
+        503 => "Service Unavailable",
+        _ => "Error",
+    };
+    let mut w = stream;
+    let _ = write!(
+        w,
+        "HTTP/1.1 {} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        reply.status,
+        body.len()
+    );
+}
+
+fn read_request(stream: &TcpStream) -> Option<(String, String, String, String)> {
+    let mut r = BufReader::new(stream.try_clone().ok()?);
+    let mut line = String::new();
+    r.read_line(&mut line).ok()?;
+    let mut parts = line.split_whitespace();
+    let method = parts.next()?.to_string();
+    let target = parts.next()?.to_string();
+    let mut raw = line.clone();
+    let mut len = 0usize;
+    loop {
+        let mut h = String::new();
+        r.read_line(&mut h).ok()?;
+        raw.push_str(&h);
+        if h == "\r\n" || h.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            if k.eq_ignore_ascii_case("content-length") {
+                len = v.trim().parse().ok()?;
+            }
+        }
+    }
+    let mut body = vec![0u8; len];
+    r.read_exact(&mut body).ok()?;
+    let body = String::from_utf8_lossy(&body).into_owned();
+    raw.push_str(&body);
+    Some((method, target, body, raw))
+}
+
+// ---- the API ----
+
+fn handle(s: &mut State, method: &str, p: &HashMap<String, String>) -> Option<Reply> {
+    let glitches = s
+        .scenario
+        .as_ref()
+        .map(|sc| sc.glitches.clone())
+        .unwrap_or_default();
+    if let Some(g) = glitches.get(s.glitch_next) {
+        s.glitch_next += 1;
+        return match g {
+            Glitch::Drop => None,
+            Glitch::Redirect => Some(Reply {
+                status: 307,
+                body: json!({}),
+            }),
+            Glitch::Hang => Some(Reply {
+                status: 0,
+                body: Value::Null,
+            }),
+            Glitch::Throttle => err(
+                400,
+                "Throttling.User",
+                "Request was denied due to user flow control.",
+            ),
+            Glitch::Unavailable => err(
+                503,
+                "ServiceUnavailable",
+                "The request has failed due to a temporary failure of the server.",
+            ),
+        };
+    }
+    if let Some(r) = authenticate(s, method, p) {
+        return Some(r);
+    }
+    let action = p.get("Action").map(String::as_str).unwrap_or("");
+    match (p.get("Version").map(String::as_str), action) {
+        (Some("2014-05-26"), "ImportImage") => import_image(s, p),
+        (Some("2014-05-26"), "DescribeTasks") => describe_tasks(s, p),
+        (Some("2014-05-26"), "DescribeTaskAttribute") => describe_task_attribute(s, p),
+        (Some("2014-05-26"), "DescribeImages") => describe_images(s, p),
+        (Some("2014-05-26"), "CancelTask") => cancel_task(s, p),
+        (Some("2015-05-01"), "GetRole") => get_role(s, p),
+        (Some("2015-05-01"), "CreateRole") => create_role(s, p),
+        (Some("2015-05-01"), "AttachPolicyToRole") => attach_policy(s, p),
+        _ => err(
+            400,
+            "InvalidAction.NotFound",
+            "Specified api is not found, please check your url and method.",
+        ),
+    }
+}
+
+fn authenticate(s: &mut State, method: &str, p: &HashMap<String, String>) -> Option<Reply> {
+    for k in [
+        "Action",
+        "Version",
+        "AccessKeyId",
+        "Signature",
+        "SignatureMethod",
+        "SignatureVersion",
+        "SignatureNonce",
+        "Timestamp",
+        "Format",
+    ] {
+        if !p.contains_key(k) {
+            return err(
+                400,
+                "MissingParameter",
+                &format!(
+                    "The input parameter \"{k}\" that is mandatory for processing this request is not supplied."
+                ),
+            );
+        }
+    }
+    if p["SignatureMethod"] != "HMAC-SHA1"
+        || p["SignatureVersion"] != "1.0"
+        || p["Format"] != "JSON"
+    {
+        return err(
+            400,
+            "InvalidParameter",
+            "SignatureMethod, SignatureVersion or Format",
+        );
+    }
+    let ts = &p["Timestamp"];
+    let ts_ok = ts.len() == 20 && ts.as_bytes()[10] == b'T' && ts.ends_with('Z');
+    if !ts_ok {
+        return err(
+            400,
+            "InvalidTimeStamp.Format",
+            "Specified time stamp or date value is not well formatted.",
+        );
+    }
+    let secret = match p["AccessKeyId"].as_str() {
+        KEY_ID => SECRET,
+        CFG_KEY_ID => CFG_SECRET,
+        STS_KEY_ID => STS_SECRET,
+        _ => {
+            return err(
+                404,
+                "InvalidAccessKeyId.NotFound",
+                "Specified access key is not found.",
+            );
+        }
+    };
+    if p["AccessKeyId"] == STS_KEY_ID
+        && p.get("SecurityToken").map(String::as_str) != Some(STS_TOKEN)
+    {
+        return err(
+            400,
+            "InvalidSecurityToken.Malformed",
+            "The security token is missing or wrong.",
+        );
+    }
+    if expected_signature(method, p, secret) != p["Signature"] {
+        return err(
+            400,
+            "SignatureDoesNotMatch",
+            "Specified signature is not matched with our calculation.",
+        );
+    }
+    if !s.nonces.insert(p["SignatureNonce"].clone()) {
+        return err(
+            400,
+            "SignatureNonceUsed",
+            "Specified signature nonce was used already.",
+        );
+    }
+    None
+}
+
+const PLATFORMS: &[&str] = &[
+    "Aliyun",
+    "Anolis",
+    "CentOS",
+    "Ubuntu",
+    "CoreOS",
+    "SUSE",
+    "Debian",
+    "OpenSUSE",
+    "FreeBSD",
+    "RedHat",
+    "Kylin",
+    "UOS",
+    "Fedora",
+    "Fedora CoreOS",
+    "CentOS Stream",
+    "AlmaLinux",
+    "Rocky Linux",
+    "Gentoo",
+    "Customized Linux",
+    "Others Linux",
+    "Windows Server 2022",
+    "Windows Server 2019",
+    "Windows Server 2016",
+    "Windows Server 2012",
+    "Windows Server 2008",
+    "Windows Server 2003",
+    "Other Windows",
+];
+
+fn name_ok(n: &str) -> bool {
+    let chinese = |c: char| ('\u{4E00}'..='\u{9FFF}').contains(&c);
+    let len = n.chars().count();
+    let lower = n.to_lowercase();
+    (2..=128).contains(&len)
+        && n.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || chinese(c))
+        && n.chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".:_-".contains(c) || chinese(c))
+        && !["http://", "https://", "aliyun", "acs:"]
+            .iter()
+            .any(|p| lower.starts_with(p))
+}
+
+fn check_import(p: &HashMap<String, String>) -> Option<Reply> {
+    for k in [
+        "RegionId",
+        "DiskDeviceMapping.1.OSSBucket",
+        "DiskDeviceMapping.1.OSSObject",
+    ] {
+        if p.get(k).is_none_or(|v| v.is_empty()) {
+            return err(400, "MissingParameter", &format!("{k} is mandatory"));
+        }
+    }
+    let get = |k: &str| p.get(k).map(String::as_str);
+    if get("ImageName").is_some_and(|n| !name_ok(n)) {
+        return err(
+            400,
+            "InvalidImageName.Malformed",
+            "Specified image name is not valid.",
+        );
+    }
+    if get("Architecture").is_some_and(|a| !["i386", "x86_64", "arm64"].contains(&a)) {
+        return err(
+            400,
+            "InvalidArchitecture.Malformed",
+            "Specified Architecture is not valid.",
+        );
+    }
+    if get("OSType").is_some_and(|a| !["linux", "windows"].contains(&a)) {
+        return err(
+            400,
+            "InvalidOSType.Malformed",
+            "Specified OSType is not valid.",
+        );
+    }
+    if get("Platform").is_some_and(|a| !PLATFORMS.contains(&a)) {
+        return err(
+            400,
+            "InvalidPlatform.Malformed",
+            "Specified Platform is not valid.",
+        );
+    }
+    if get("Architecture") == Some("arm64") && get("BootMode") != Some("UEFI") {
+        return err(
+            400,
+            "InvalidBootMode.Malformed",
+            "arm64 supports only UEFI.",
+        );
+    }
+    if get("DiskDeviceMapping.1.Format").is_some_and(|f| !["RAW", "VHD", "QCOW2"].contains(&f)) {
+        return err(
+            400,
+            "InvalidImageFormat.Malformed",
+            "Specified format is not valid.",
+        );
+    }
+    let size_ok = get("DiskDeviceMapping.1.DiskImageSize")
+        .is_none_or(|v| v.parse::<u64>().is_ok_and(|n| (1..=2048).contains(&n)));
+    if !size_ok {
+        return err(
+            400,
+            "InvalidImageSize",
+            "Specified DiskImageSize is not valid.",
+        );
+    }
+    if get("ClientToken").is_some_and(|t| t.len() > 64 || !t.is_ascii()) {
+        return err(
+            400,
+            "InvalidClientToken.Malformed",
+            "ClientToken is not valid.",
+        );
+    }
+    match get("DiskDeviceMapping.1.OSSBucket") {
+        Some("missing-bucket") => {
+            return err(
+                404,
+                "InvalidOSSBucket.NotFound",
+                "The specified OSS bucket does not exist.",
+            );
+        }
+        Some("evil-bucket") => {
+            return err(
+                400,
+                "InvalidOSSObject.NotFound",
+                "object \u{1b}[31mgone\u{1b}[0m",
+            );
+        }
+        _ => {}
+    }
+    None
+}
+
+/// The request minus the per-attempt transport fields: what idempotency compares.
+fn fingerprint(p: &HashMap<String, String>) -> String {
+    let mut kv: Vec<String> = p
+        .iter()
+        .filter(|(k, _)| {
+            ![
+                "Signature",
+                "SignatureNonce",
+                "Timestamp",
+                "AccessKeyId",
+                "SecurityToken",
+            ]
+            .contains(&k.as_str())
+        })
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    kv.sort();
+    kv.join("&")
+}
+
+fn import_image(s: &mut State, p: &HashMap<String, String>) -> Option<Reply> {
+    if let Some(r) = check_import(p) {
+        return Some(r);
+    }
+    let sc = s.scenario.clone().unwrap_or_default();
+    let role_ready = sc.role_exists || (s.role_created && s.policy_attached);
+    if !role_ready {
+        return err(
+            403,
+            sc.role_error,
+            "The specified role AliyunECSImageImportDefaultRole is not set.",
+        );
+    }
+    if !sc.role_exists && s.role_delay_left > 0 {
+        s.role_delay_left -= 1;
+        return err(
+            403,
+            sc.role_error,
+            "The specified role is not effective yet.",
+        );
+    }
+    let token = p.get("ClientToken").cloned().unwrap_or_default();
+    let fp = fingerprint(p);
+    if let Some((old_fp, idx)) = s.tokens.get(&token) {
+        if *old_fp != fp {
+            return err(
+                400,
+                "IdempotentParameterMismatch",
+                "The same ClientToken was used with other parameters.",
+            );
+        }
+        let img = &s.images[*idx];
+        return ok(
+            json!({"RequestId": "FAKE-REQ-2", "ImageId": img.id, "TaskId": img.task, "RegionId": p["RegionId"]}),
+        );
+    }
+    let name = p.get("ImageName").cloned().unwrap_or_default();
+    if sc.existing_names.contains(&name) || s.images.iter().any(|i| i.name == name) {
+        return err(
+            400,
+            "InvalidImageName.Duplicated",
+            "The specified image name is already in use.",
+        );
+    }
+    let n = s.images.len() + 1;
+    let img = Image {
+        id: format!("m-fake{n:04}"),
+        task: format!("t-fake{n:04}"),
+        name,
+        polls: 0,
+        cancelled: false,
+    };
+    let reply = json!({"RequestId": "FAKE-REQ-3", "ImageId": img.id, "TaskId": img.task, "RegionId": p["RegionId"]});
+    if !token.is_empty() {
+        s.tokens.insert(token, (fp, s.images.len()));
+    }
+    s.images.push(img);
+    ok(reply)
+}
+
+/// (task status, task progress, image status, image progress) for an image after its polls.
+fn progress(sc: &Scenario, img: &Image) -> (&'static str, String, &'static str, String) {
+    if img.cancelled {
+        return ("Deleted", "0%".into(), "CreateFailed", "0%".into());
+    }
+    if img.polls < sc.polls {
+        let pct = format!("{}%", img.polls * 100 / sc.polls.max(1));
+        let task = if sc.task_fails && img.polls + 1 >= sc.polls {
+            "Failed"
+        } else {
+            "Processing"
+        };
+        return (task, pct.clone(), "Creating", pct);
+    }
+    if sc.create_fails || sc.task_fails {
+        return ("Failed", "100%".into(), "CreateFailed", "100%".into());
+    }
+    ("Finished", "100%".into(), "Available", "100%".into())
+}
+
+fn find_task<'a>(s: &'a State, id: &str) -> Option<&'a Image> {
+    s.images.iter().find(|i| i.task == id)
+}
+
+fn describe_tasks(s: &mut State, p: &HashMap<String, String>) -> Option<Reply> {
+    let sc = s.scenario.clone().unwrap_or_default();
+    if sc.forbid_describe {
+        return err(
+            403,
+            "Forbidden.RAM",
+            "User not authorized to operate on the specified resource.",
+        );
+    }
+    let ids: Vec<&str> = p
+        .get("TaskIds")
+        .map(|t| t.split(',').collect())
+        .unwrap_or_default();
+    let tasks: Vec<Value> = s
+        .images
+        .iter()
+        .filter(|i| ids.contains(&i.task.as_str()))
+        .map(|i| {
+            let (st, _, _, _) = progress(&sc, i);
+            json!({"TaskId": i.task, "TaskAction": "ImportImage", "TaskStatus": st})
+        })
+        .collect();
+    ok(json!({"RequestId": "FAKE-REQ-4", "TaskSet": {"Task": tasks}, "TotalCount": tasks.len()}))
+}
+
+fn describe_task_attribute(s: &mut State, p: &HashMap<String, String>) -> Option<Reply> {
+    let sc = s.scenario.clone().unwrap_or_default();
+    let Some(img) = find_task(s, p.get("TaskId").map(String::as_str).unwrap_or("")) else {
+        return err(
+            404,
+            "InvalidTaskId.NotFound",
+            "The specified task is not found.",
+        );
+    };
+    let (st, pct, _, _) = progress(&sc, img);
+    let ops = if st == "Failed" {
+        json!({"OperationProgress": [{"ErrorCode": "ImageCheckFailed", "ErrorMsg": "no bootable partition", "OperationStatus": "Failed"}]})
+    } else {
+        json!({"OperationProgress": []})
+    };
+    ok(
+        json!({"RequestId": "FAKE-REQ-5", "TaskId": img.task, "TaskStatus": st, "TaskProcess": pct, "OperationProgressSet": ops}),
+    )
+}
+
+fn describe_images(s: &mut State, p: &HashMap<String, String>) -> Option<Reply> {
+    let sc = s.scenario.clone().unwrap_or_default();
+    // The real default filter is Available only.
+    let statuses: Vec<String> = p.get("Status").map_or(vec!["Available".into()], |v| {
+        v.split(',').map(str::to_string).collect()
+    });
+    let id = p.get("ImageId").cloned().unwrap_or_default();
+    let mut found = Vec::new();
+    if let Some(img) = s.images.iter_mut().find(|i| i.id == id) {
+        img.polls += 1;
+        let (_, _, st, pct) = progress(&sc, img);
+        if statuses.iter().any(|x| x == st) {
+            found.push(
+                json!({"ImageId": img.id, "ImageName": img.name, "Status": st, "Progress": pct}),
+            );
+        }
+    }
+    ok(json!({"RequestId": "FAKE-REQ-6", "Images": {"Image": found}, "TotalCount": found.len()}))
+}
+
+fn cancel_task(s: &mut State, p: &HashMap<String, String>) -> Option<Reply> {
+    let id = p.get("TaskId").cloned().unwrap_or_default();
+    match s.images.iter_mut().find(|i| i.task == id) {
+        Some(img) => {
+            img.cancelled = true;
+            ok(json!({"RequestId": "FAKE-REQ-7"}))
+        }
+        None => err(
+            404,
+            "InvalidTaskId.NotFound",
+            "The specified task is not found.",
+        ),
+    }
+}
+
+const ROLE: &str = "AliyunECSImageImportDefaultRole";
+const TRUST: &str = r#"{"Statement":[{"Action":"sts:AssumeRole","Effect":"Allow","Principal":{"Service":["ecs.aliyuncs.com"]}}],"Version":"1"}"#;
+
+fn get_role(s: &mut State, p: &HashMap<String, String>) -> Option<Reply> {
+    let exists = s.scenario.as_ref().is_some_and(|sc| sc.role_exists) || s.role_created;
+    if p.get("RoleName").map(String::as_str) != Some(ROLE) || !exists {
+        return err(404, "EntityNotExist.Role", "The role does not exist.");
+    }
+    ok(json!({"RequestId": "FAKE-REQ-8", "Role": {"RoleName": ROLE}}))
+}
+
+fn create_role(s: &mut State, p: &HashMap<String, String>) -> Option<Reply> {
+    if p.get("RoleName").map(String::as_str) != Some(ROLE) {
+        return err(400, "InvalidParameter.RoleName", "unexpected role name");
+    }
+    let doc: Option<Value> = p
+        .get("AssumeRolePolicyDocument")
+        .and_then(|d| serde_json::from_str(d).ok());
+    if doc != serde_json::from_str(TRUST).ok() {
+        return err(
+            400,
+            "MalformedPolicyDocument",
+            "The trust policy is not the documented one.",
+        );
+    }
+    if s.role_created || s.scenario.as_ref().is_some_and(|sc| sc.role_exists) {
+        return err(409, "EntityAlreadyExists.Role", "The role already exists.");
+    }
+    s.role_created = true;
+    ok(json!({"RequestId": "FAKE-REQ-9", "Role": {"RoleName": ROLE}}))
+}
+
+fn attach_policy(s: &mut State, p: &HashMap<String, String>) -> Option<Reply> {
+    let want = [
+        ("PolicyType", "System"),
+        ("PolicyName", "AliyunECSImageImportRolePolicy"),
+        ("RoleName", ROLE),
+    ];
+    if want
+        .iter()
+        .any(|(k, v)| p.get(*k).map(String::as_str) != Some(*v))
+    {
+        return err(
+            400,
+            "InvalidParameter",
+            "PolicyType, PolicyName or RoleName",
+        );
+    }
+    if !s.role_created {
+        return err(404, "EntityNotExist.Role", "The role does not exist.");
+    }
+    s.policy_attached = true;
+    ok(json!({"RequestId": "FAKE-REQ-10"}))
+}
