@@ -161,33 +161,50 @@ pub fn run(a: Args) -> Result<i32> {
 fn image_facts(path: &std::path::Path) -> Result<ImageFacts> {
     let img = image::open(path)?;
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
-    let mtime = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos());
     Ok(ImageFacts {
         path: path.to_path_buf(),
-        format: format_of(&img),
+        format: format_of(path, &img)?,
         virtual_size: img.size(),
         min_size: None,
         architecture: None,
         os_type: None,
         platform: None,
         boot_mode: None,
-        identity: format!("size={};mtime={mtime}", meta.len()),
+        identity: identity(&meta, &img),
     })
 }
 
-fn format_of(img: &Image) -> Format {
+/// The format ImportImage is told. A differencing VHD cannot go up as it is: only its chain
+/// as a whole is a disk, so it must be converted to RAW first.
+fn format_of(path: &std::path::Path, img: &Image) -> Result<Format> {
     match img {
-        Image::Raw(_) => Format::Raw,
-        // Written before the VHD reader landed, so it compiles both before and after the
-        // merge: the only other variant is VHD (foreign formats are refused by `open`).
-        // Replace with an explicit `Image::Vhd(_)` arm once merged.
-        #[allow(unreachable_patterns)]
-        _ => Format::Vhd,
+        Image::Raw(_) => Ok(Format::Raw),
+        Image::Vhd(v) if v.layers.len() > 1 => Err(Error::Usage(format!(
+            "{}: a differencing VHD holds only the changes to its parent, and ECS cannot import it \
+             as it is; convert the chain to RAW first (imgtool convert {} disk.raw) and import that",
+            path.display(),
+            path.display()
+        ))),
+        Image::Vhd(_) => Ok(Format::Vhd),
     }
+}
+
+/// What identifies this image's content for the ClientToken: size and mtime, and for a VHD
+/// its unique id.
+fn identity(meta: &std::fs::Metadata, img: &Image) -> String {
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    let mut id = format!("size={};mtime={mtime}", meta.len());
+    if let Image::Vhd(v) = img {
+        id.push_str(&format!(
+            ";vhd={}",
+            crate::image::vhd::footer::uuid_string(&v.top().footer.unique_id)
+        ));
+    }
+    id
 }
 
 fn region_of(flag: Option<&str>, creds: Option<&Credentials>) -> Result<String> {

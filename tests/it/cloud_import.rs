@@ -572,3 +572,22 @@ fn losing_sight_of_the_import_says_how_to_resume() {
         "{e}"
     );
 }
+
+#[test]
+fn vhd_is_planned_as_vhd_and_a_differencing_chain_is_refused() {
+    let fake = FakeCloud::start(Scenario::default());
+    let mut s = setup();
+    crate::vhd_read::generate(s.dir.path(), &["small-dynamic", "small-chain"]);
+    s.image = s.dir.path().join("small-dynamic.vhd");
+    let o = run(s.cmd(), &s.import_args(&fake), &["--dry-run", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["plan"]["DiskDeviceMapping.1.Format"], "VHD");
+    assert_eq!(v["plan"]["DiskDeviceMapping.1.DiskImageSize"], "1");
+
+    s.image = s.dir.path().join("small-chain.vhd");
+    let o = run(s.cmd(), &s.import_args(&fake), &["--dry-run"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("differencing VHD"), "{}", stderr(&o));
+    assert!(fake.seen().is_empty());
+}
