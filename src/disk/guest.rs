@@ -41,6 +41,11 @@ pub trait GuestFs {
     fn list_dir(&mut self, _path: &str, _max: usize) -> Vec<String> {
         Vec::new()
     }
+    /// The volume label, for file systems whose label is not in a superblock (NTFS keeps it
+    /// in the $Volume file).
+    fn volume_label(&mut self) -> Option<String> {
+        None
+    }
 }
 
 /// Resolve `path` inside the guest: absolute targets start again at the guest's root, `..`
@@ -320,6 +325,10 @@ fn ntfs_lookup<'n>(
 }
 
 impl GuestFs for NtfsGuest<'_> {
+    fn volume_label(&mut self) -> Option<String> {
+        let name = self.ntfs.volume_name(&mut self.r)?.ok()?;
+        Some(name.name().to_string_lossy()).filter(|n| !n.is_empty())
+    }
     fn kind(&mut self, path: &str) -> Option<NodeKind> {
         let f = ntfs_lookup(&self.ntfs, &mut self.r, path)?;
         Some(if f.is_directory() {

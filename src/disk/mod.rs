@@ -47,10 +47,10 @@ pub fn inspect_disk(disk: &dyn VirtualDisk) -> DiskReport {
     let d: &dyn VirtualDisk = &counting;
     let mut warnings = Vec::new();
     let table = partition::read_table(d, &mut warnings);
-    let volumes = probe_volumes(d, &table, &mut warnings);
+    let mut volumes = probe_volumes(d, &table, &mut warnings);
     let mut os_found = Vec::new();
     let mut loaders = Vec::new();
-    look_inside(d, &volumes, &mut os_found, &mut loaders, &mut warnings);
+    look_inside(d, &mut volumes, &mut os_found, &mut loaders, &mut warnings);
     let bios = bios_evidence(d, &table);
     let os = pick_os(os_found, &mut warnings);
     let import = report::import_facts(
@@ -129,12 +129,12 @@ fn volume_name(v: &Volume) -> String {
 /// Open the readable file systems: Linux and Windows roots, and EFI loaders on FAT.
 fn look_inside(
     disk: &dyn VirtualDisk,
-    volumes: &[Volume],
+    volumes: &mut [Volume],
     os_found: &mut Vec<OsFacts>,
     loaders: &mut Vec<EfiLoader>,
     warnings: &mut Vec<String>,
 ) {
-    let readable = volumes.iter().filter(|v| {
+    let readable = volumes.iter_mut().filter(|v| {
         v.fs.as_ref().is_some_and(|f| {
             matches!(
                 f.kind,
@@ -150,34 +150,71 @@ fn look_inside(
             break;
         }
         let kind = v.fs.as_ref().map_or("", |f| f.kind);
-        let slice = Slice::new(disk, v.start, v.size);
         let what = format!("{} ({kind})", volume_name(v));
-        let part = v.partition;
-        let found = guest::with_guest_fs(slice, kind, &what, warnings, |g, w| {
-            let mut os = None;
-            if guest::is_linux_root(g) {
-                os = Some(guest::linux_facts(g, w));
-            } else if let Some(win) = guest::windows_facts(g) {
-                os = Some(win);
-            }
+        let Some(found) = open_and_look(disk, v, &what, warnings) else {
+            continue;
+        };
+        if let Some(mut os) = found.os {
+            os.partition = v.partition;
+            os_found.push(os);
+        }
+        if !found.efi.is_empty() && v.role != Role::EfiSystem && v.partition.is_some() {
+            warnings.push(format!(
+                "{what} holds EFI loaders but its partition type is not EFI System"
+            ));
+        }
+        loaders.extend(found.efi);
+        if let (Some(fs), Some(label)) = (v.fs.as_mut(), found.label) {
+            fs.label.get_or_insert(label);
+        }
+    }
+}
+
+/// What one file system holds.
+struct Inside {
+    os: Option<OsFacts>,
+    efi: Vec<EfiLoader>,
+    label: Option<String>,
+}
+
+/// Open one volume's file system and look for an OS root and EFI loaders. The crates are
+/// written not to panic on bad data; should one still do so, that volume becomes a warning
+/// instead of ending the whole inspection.
+fn open_and_look(
+    disk: &dyn VirtualDisk,
+    v: &Volume,
+    what: &str,
+    warnings: &mut Vec<String>,
+) -> Option<Inside> {
+    let kind = v.fs.as_ref().map_or("", |f| f.kind);
+    let slice = Slice::new(disk, v.start, v.size);
+    let part = v.partition;
+    let run = || {
+        guest::with_guest_fs(slice, kind, what, warnings, |g, w| {
+            let os = if guest::is_linux_root(g) {
+                Some(guest::linux_facts(g, w))
+            } else {
+                guest::windows_facts(g)
+            };
             let efi = if kind.starts_with("fat") {
                 guest::efi_loaders(g, part)
             } else {
                 Vec::new()
             };
-            (os, efi)
-        });
-        if let Some((os, efi)) = found {
-            if let Some(mut os) = os {
-                os.partition = part;
-                os_found.push(os);
+            Inside {
+                os,
+                efi,
+                label: g.volume_label(),
             }
-            if !efi.is_empty() && v.role != Role::EfiSystem && v.partition.is_some() {
-                warnings.push(format!(
-                    "{what} holds EFI loaders but its partition type is not EFI System"
-                ));
-            }
-            loaders.extend(efi);
+        })
+    };
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
+        Ok(found) => found,
+        Err(_) => {
+            warnings.push(format!(
+                "{what}: the {kind} reader panicked; its contents were not inspected"
+            ));
+            None
         }
     }
 }
