@@ -193,7 +193,10 @@ fixture_tests!(
 fn check_windows(r: &DiskReport) {
     let os = r.os.as_ref().expect("Windows found");
     assert_eq!(os.os_type, "windows");
-    assert_eq!(r.volumes[0].fs.as_ref().unwrap().kind, "ntfs");
+    let ntfs = r.volumes[0].fs.as_ref().unwrap();
+    assert_eq!(ntfs.kind, "ntfs");
+    // mkntfs -L Windows: NTFS keeps the label in $Volume, read through the ntfs crate.
+    assert_eq!(ntfs.label.as_deref(), Some("Windows"));
     assert_eq!(value(&r.import.os_type), Some("windows"));
     // cmd.exe in the fixture is a real PE32+ x86-64 (shimx64.efi from Debian's shim-signed).
     assert_eq!(value(&r.import.architecture), Some("x86_64"));
