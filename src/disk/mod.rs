@@ -223,7 +223,9 @@ fn open_and_look(
 /// core image lives there).
 fn bios_evidence(disk: &dyn VirtualDisk, table: &PartitionTable) -> Vec<String> {
     let mut out = Vec::new();
-    if partition::mbr::has_boot_code(disk) {
+    // Without a partition table, sector 0 is a file system's boot sector (FAT and NTFS put
+    // code there even when they cannot boot), so it says nothing about BIOS booting.
+    if table.kind != TableKind::None && partition::mbr::has_boot_code(disk) {
         out.push("non-zero boot code in MBR bytes 0..440".to_string());
     }
     for p in table.partitions.iter().filter(|p| p.role == Role::BiosBoot) {

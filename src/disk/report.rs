@@ -560,3 +560,90 @@ fn import_text(i: &ImportFacts) -> String {
     ));
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::disk::guest::ArchFact;
+
+    fn linux(id: &str, arch: &str) -> OsFacts {
+        OsFacts {
+            os_type: "linux".into(),
+            partition: Some(2),
+            id: Some(id.into()),
+            release_file: Some("/etc/os-release".into()),
+            arch: Some(ArchFact {
+                arch: arch.into(),
+                evidence: "ELF header of /bin/bash".into(),
+            }),
+            ..OsFacts::default()
+        }
+    }
+
+    fn loader(arch: &str) -> EfiLoader {
+        EfiLoader {
+            partition: Some(1),
+            path: "/EFI/BOOT/BOOTX64.EFI".into(),
+            arch: Some(arch.into()),
+        }
+    }
+
+    #[test]
+    fn platform_names_are_the_apis() {
+        let cases = [
+            ("centos", "CentOS"),
+            ("rhel", "RedHat"),
+            ("sles", "SUSE"),
+            ("opensuse-leap", "OpenSUSE"),
+            ("alinux", "Aliyun"),
+            ("rocky", "Rocky Linux"),
+            ("almalinux", "AlmaLinux"),
+            ("fedora-coreos", "Fedora CoreOS"),
+            ("arch", "Others Linux"),
+        ];
+        for (id, want) in cases {
+            assert_eq!(
+                platform(&linux(id, "x86_64")).value.as_deref(),
+                Some(want),
+                "{id}"
+            );
+        }
+        let mut stream = linux("centos", "x86_64");
+        stream.name = Some("CentOS Stream".into());
+        assert_eq!(platform(&stream).value.as_deref(), Some("CentOS Stream"));
+        let mut fcos = linux("fedora", "x86_64");
+        fcos.variant_id = Some("coreos".into());
+        assert_eq!(platform(&fcos).value.as_deref(), Some("Fedora CoreOS"));
+    }
+
+    #[test]
+    fn arm64_root_with_x86_64_loader_is_a_contradiction() {
+        let mut w = Vec::new();
+        let os = linux("debian", "arm64");
+        let a = architecture(Some(&os), &[loader("x86_64")], &mut w);
+        assert_eq!(a.value.as_deref(), Some("arm64"));
+        assert!(
+            w[0].starts_with("contradiction: the root file system is arm64"),
+            "{w:?}"
+        );
+    }
+
+    #[test]
+    fn unsupported_arch_is_unknown_with_a_reason() {
+        let mut w = Vec::new();
+        let a = architecture(Some(&linux("debian", "riscv64")), &[], &mut w);
+        assert_eq!(a.value, None);
+        assert!(a.because.contains("accepts only"));
+    }
+
+    #[test]
+    fn both_boot_modes_are_reported() {
+        let mut w = Vec::new();
+        let bios = ["non-zero boot code in MBR bytes 0..440".to_string()];
+        let f = boot_mode(Some("x86_64"), &[loader("x86_64")], &bios, &mut w);
+        assert_eq!(f.value.as_deref(), Some("BIOS"));
+        assert!(f.because.starts_with("both: UEFI"), "{}", f.because);
+        let f = boot_mode(Some("arm64"), &[loader("arm64")], &bios, &mut w);
+        assert_eq!(f.value.as_deref(), Some("UEFI"));
+    }
+}
