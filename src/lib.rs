@@ -7,6 +7,7 @@ pub mod cli;
 pub mod disk;
 pub mod error;
 pub mod image;
+pub mod text;
 
 pub use error::{Error, Result};
 pub use image::VirtualDisk;

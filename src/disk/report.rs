@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use super::Volume;
 use super::guest::{EfiLoader, OsFacts};
 use super::partition::PartitionTable;
-use crate::cli::output::escape;
+use crate::text;
 
 const GIB: u64 = 1 << 30;
 
@@ -388,6 +388,12 @@ fn os_json(o: &OsFacts) -> Value {
 
 // ---------------------------------------------------------------------------------------
 // Text
+
+/// Untrusted text for one line of the report: terminal controls escaped, and newlines and
+/// tabs too, so a GPT name or a label cannot forge lines of its own.
+fn escape(s: &str) -> String {
+    text::escape(s).replace('\n', "\\n").replace('\t', "\\t")
+}
 
 /// `Some(s)` escaped for a terminal, or `-`.
 fn opt(s: Option<&str>) -> String {

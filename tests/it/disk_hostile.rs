@@ -218,7 +218,7 @@ fn garbage_group_descriptors_are_a_warning() {
 fn gpt_name_is_escaped_in_text_but_kept_in_json() {
     let mut b = fixture_bytes("uefi-x86_64");
     let name_at = 1024 + 56; // entry 1 at LBA 2, name at +56 (UTF-16LE)
-    for (i, u) in "x\u{1b}[2Jy\0".encode_utf16().enumerate() {
+    for (i, u) in "x\u{1b}[2J\ny\0".encode_utf16().enumerate() {
         b[name_at + 2 * i..name_at + 2 * i + 2].copy_from_slice(&u.to_le_bytes());
     }
     let crc = crc32fast::hash(&b[1024..1024 + 128 * 128]);
@@ -228,10 +228,10 @@ fn gpt_name_is_escaped_in_text_but_kept_in_json() {
     assert_eq!(r.table.gpt_header, Some("primary"), "{:?}", r.warnings);
     let text = r.render_text();
     assert!(!text.contains('\u{1b}'));
-    assert!(text.contains("x\\u{1b}[2Jy"), "{text}");
+    assert!(text.contains("x\\u{1b}[2J\\ny"), "{text}");
     assert_eq!(
         r.to_json()["partition_table"]["partitions"][0]["name"],
-        "x\u{1b}[2Jy"
+        "x\u{1b}[2J\ny"
     );
 }
 
