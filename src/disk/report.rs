@@ -307,6 +307,29 @@ pub fn platform(o: &OsFacts) -> Fact {
 
 impl DiskReport {
     /// The report as JSON. Strings from the disk are JSON-escaped, not terminal-escaped.
+    /// Sizes and offsets are bytes; `null` means unknown.
+    ///
+    /// ```text
+    /// { "virtual_size": u64,
+    ///   "partition_table": { "type": "mbr"|"gpt"|"none", "sector_size": 512|4096,
+    ///       "disk_id": str|null, "gpt_header": "primary"|"backup"|null,
+    ///       "protective_mbr": bool, "hybrid_mbr": bool,
+    ///       "partitions": [ { "number", "kind": "primary"|"extended"|"logical"|"gpt",
+    ///           "start", "end" (exclusive), "size", "type_code" ("0x83" or GUID),
+    ///           "type_name", "bootable", "guid", "name", "attributes" } ] },
+    ///   "file_systems": [ { "partition": n|null (whole disk), "start", "size" (region),
+    ///       "type": "ext4"|...|null, "label", "uuid", "block_size", "fs_size"
+    ///       (what the superblock claims), "features": [str] } ],
+    ///   "guest": { "os": null | { "os_type", "partition", "id", "version_id",
+    ///           "pretty_name", "release_file", "arch": {"value","evidence"}|null,
+    ///           "arch_reason" },
+    ///       "efi_loaders": [ { "partition", "path", "arch" } ], "bios_boot": [str] },
+    ///   "import": { "format"|"architecture"|"os_type"|"platform"|"boot_mode":
+    ///           {"value": str, "evidence": str} | {"value": null, "reason": str},
+    ///       "min_disk_bytes": {"value": u64, "evidence": str},
+    ///       "min_disk_image_size_gib": u64 },
+    ///   "warnings": [str], "bytes_read": u64 }
+    /// ```
     pub fn to_json(&self) -> Value {
         json!({
             "virtual_size": self.virtual_size,
