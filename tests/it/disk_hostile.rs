@@ -288,3 +288,21 @@ fn noise_never_panics() {
         }
     }
 }
+
+#[test]
+fn grown_gpt_disk_is_reported() {
+    let mut b = fixture_bytes("uefi-x86_64");
+    b.resize(b.len() + MIB as usize, 0); // as `qemu-img resize +1M` would leave it
+    let r = inspect_disk(&Mem(b));
+    assert_eq!(r.table.gpt_header, Some("primary"));
+    assert!(
+        has(
+            &r.warnings,
+            "puts the backup at LBA 32767, but the last LBA is 34815"
+        ),
+        "{:?}",
+        r.warnings
+    );
+    // Nothing else changes: the guest is still read.
+    assert_eq!(r.import.platform.value.as_deref(), Some("Debian"));
+}

@@ -22,6 +22,9 @@ pub const TYPE_BIOS_BOOT: &str = "21686148-6449-6E6F-744E-656564454649";
 #[derive(Debug, Clone)]
 struct Header {
     my_lba: u64,
+    alternate_lba: u64,
+    first_usable: u64,
+    last_usable: u64,
     disk_guid: String,
     entries_lba: u64,
     entry_count: u32,
@@ -92,7 +95,10 @@ fn read_at_sector_size(
 ) -> Result<PartitionTable, String> {
     let primary = read_one(disk, sector, 1);
     let (header, entries, which) = match primary {
-        Ok((h, e)) => (h, e, "primary"),
+        Ok((h, e)) => {
+            check_backup_place(&h, backup_lba(disk, sector), warnings);
+            (h, e, "primary")
+        }
         Err(pe) => {
             let last = backup_lba(disk, sector);
             match read_one(disk, sector, last) {
@@ -112,6 +118,7 @@ fn read_at_sector_size(
         }
     };
     let partitions = parse_entries(&header, &entries, sector, warnings);
+    check_usable_range(&header, &partitions, sector, warnings);
     Ok(PartitionTable {
         kind: TableKind::Gpt,
         sector_size: sector as u32,
@@ -121,6 +128,31 @@ fn read_at_sector_size(
         hybrid_mbr: false,
         partitions,
     })
+}
+
+/// The primary names where its backup is; anywhere but the last LBA means the disk was
+/// grown or cut after partitioning, and the backup a firmware looks for is not there.
+fn check_backup_place(h: &Header, last: u64, warnings: &mut Vec<String>) {
+    if h.alternate_lba != last {
+        warnings.push(format!(
+            "primary GPT header (LBA {}) puts the backup at LBA {}, but the last LBA is {last}: \
+             the disk was resized after partitioning",
+            h.my_lba, h.alternate_lba
+        ));
+    }
+}
+
+/// Partitions must lie between the header's first and last usable LBA.
+fn check_usable_range(h: &Header, parts: &[Partition], sector: u64, warnings: &mut Vec<String>) {
+    for p in parts {
+        let (first, last) = (p.start / sector, (p.end() / sector).saturating_sub(1));
+        if first < h.first_usable || last > h.last_usable {
+            warnings.push(format!(
+                "GPT partition {}: LBAs {first}..={last} are outside the usable range {}..={}",
+                p.number, h.first_usable, h.last_usable
+            ));
+        }
+    }
 }
 
 /// Read and check the header at `lba` and its entry array.
@@ -177,6 +209,9 @@ fn parse_header(buf: &[u8], lba: u64, at: u64) -> Result<Header, String> {
     }
     let h = Header {
         my_lba,
+        alternate_lba: le_u64(buf, 32),
+        first_usable: le_u64(buf, 40),
+        last_usable: le_u64(buf, 48),
         disk_guid: format_guid(&buf[56..72]),
         entries_lba: le_u64(buf, 72),
         entry_count: le_u32(buf, 80),
