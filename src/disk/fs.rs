@@ -1,6 +1,8 @@
 //! File-system probes: each reads a superblock and reports the kind, label, UUID, block size
 //! and the size the superblock claims. Only fixed, small buffers are read.
 
+use byteorder::{BigEndian, ByteOrder};
+
 use crate::disk::partition::{le_u16, le_u32, le_u64};
 use crate::image::VirtualDisk;
 
@@ -146,11 +148,8 @@ fn probe_xfs(head: &[u8]) -> Option<FsInfo> {
     if &head[0..4] != b"XFSB" {
         return None;
     }
-    let be32 = |at: usize| u32::from_be_bytes([head[at], head[at + 1], head[at + 2], head[at + 3]]);
-    let block = u64::from(be32(4));
-    let mut d = [0u8; 8];
-    d.copy_from_slice(&head[8..16]);
-    let dblocks = u64::from_be_bytes(d);
+    let block = u64::from(BigEndian::read_u32(&head[4..]));
+    let dblocks = BigEndian::read_u64(&head[8..]);
     Some(FsInfo {
         kind: "xfs",
         label: text(&head[108..120]),
@@ -305,4 +304,106 @@ fn probe_btrfs(part: &dyn VirtualDisk) -> Option<FsInfo> {
         size: Some(le_u64(&sb, 0xC9 + 8)),
         features: Vec::new(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Result;
+
+    struct Mem(Vec<u8>);
+    impl VirtualDisk for Mem {
+        fn size(&self) -> u64 {
+            self.0.len() as u64
+        }
+        fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
+            let o = offset as usize;
+            buf.copy_from_slice(&self.0[o..o + buf.len()]);
+            Ok(())
+        }
+    }
+
+    fn probe_bytes(b: Vec<u8>) -> (Option<FsInfo>, Vec<String>) {
+        let mut w = Vec::new();
+        (probe(&Mem(b), &mut w), w)
+    }
+
+    #[test]
+    fn xfs_superblock() {
+        let mut b = vec![0u8; 8192];
+        b[0..4].copy_from_slice(b"XFSB"); // sb_magicnum
+        b[4..8].copy_from_slice(&4096u32.to_be_bytes()); // sb_blocksize
+        b[8..16].copy_from_slice(&1000u64.to_be_bytes()); // sb_dblocks
+        b[32] = 0xAB; // sb_uuid
+        b[108..112].copy_from_slice(b"root"); // sb_fname
+        let f = probe_bytes(b).0.unwrap();
+        assert_eq!(
+            (f.kind, f.size, f.label.as_deref()),
+            ("xfs", Some(4_096_000), Some("root"))
+        );
+        assert_eq!(
+            f.uuid.as_deref(),
+            Some("ab000000-0000-0000-0000-000000000000")
+        );
+    }
+
+    #[test]
+    fn btrfs_superblock_at_64k() {
+        let mut b = vec![0u8; 0x20000];
+        let sb = 0x10000;
+        b[sb + 0x40..sb + 0x48].copy_from_slice(b"_BHRfS_M"); // magic
+        b[sb + 0x90..sb + 0x94].copy_from_slice(&4096u32.to_le_bytes()); // sectorsize
+        b[sb + 0xD1..sb + 0xD9].copy_from_slice(&(1u64 << 30).to_le_bytes()); // dev_item.total_bytes
+        b[sb + 0x12B..sb + 0x12F].copy_from_slice(b"data"); // label
+        let f = probe_bytes(b).0.unwrap();
+        assert_eq!(
+            (f.kind, f.size, f.label.as_deref()),
+            ("btrfs", Some(1 << 30), Some("data"))
+        );
+    }
+
+    #[test]
+    fn lvm2_label_in_sector_1() {
+        let mut b = vec![0u8; 8192];
+        b[512..520].copy_from_slice(b"LABELONE"); // label id
+        b[532..536].copy_from_slice(&32u32.to_le_bytes()); // offset of the PV header
+        b[536..544].copy_from_slice(b"LVM2 001"); // type
+        b[544..576].copy_from_slice(b"abcdefghijklmnopqrstuvwxyz012345"); // PV uuid
+        b[576..584].copy_from_slice(&(8u64 << 30).to_le_bytes()); // device size
+        let f = probe_bytes(b).0.unwrap();
+        assert_eq!(f.kind, "lvm2_pv");
+        assert_eq!(
+            f.uuid.as_deref(),
+            Some("abcdef-ghij-klmn-opqr-stuv-wxyz-012345")
+        );
+        assert_eq!(f.size, Some(8 << 30));
+    }
+
+    #[test]
+    fn fat32_by_cluster_count() {
+        let mut b = vec![0u8; 8192];
+        b[11..13].copy_from_slice(&512u16.to_le_bytes()); // bytes per sector
+        b[13] = 8; // sectors per cluster
+        b[14..16].copy_from_slice(&32u16.to_le_bytes()); // reserved sectors
+        b[16] = 2; // FATs
+        b[32..36].copy_from_slice(&(1u32 << 21).to_le_bytes()); // total sectors: 1 GiB
+        b[36..40].copy_from_slice(&2048u32.to_le_bytes()); // sectors per FAT
+        b[0x52..0x5A].copy_from_slice(b"FAT32   ");
+        b[0x47..0x4B].copy_from_slice(b"BOOT"); // label
+        let f = probe_bytes(b).0.unwrap();
+        assert_eq!(
+            (f.kind, f.size, f.block_size),
+            ("fat32", Some(1 << 30), Some(4096))
+        );
+        assert_eq!(f.label.as_deref(), Some("BOOT"));
+    }
+
+    #[test]
+    fn fat_with_zero_bytes_per_sector_is_refused_with_a_warning() {
+        let mut b = vec![0u8; 8192];
+        b[0x36..0x3E].copy_from_slice(b"FAT16   ");
+        let (f, w) = probe_bytes(b);
+        assert!(f.is_none());
+        assert!(w[0].contains("0 bytes per sector at offset 11"), "{w:?}");
+    }
 }

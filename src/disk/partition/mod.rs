@@ -4,6 +4,8 @@
 pub mod gpt;
 pub mod mbr;
 
+use byteorder::{ByteOrder, LittleEndian};
+
 use crate::image::VirtualDisk;
 
 /// Which partition table the disk has.
@@ -172,15 +174,14 @@ fn check_layout(disk_size: u64, parts: &[Partition], warnings: &mut Vec<String>)
     }
 }
 
-/// Little-endian readers over a byte slice; callers pass offsets inside the slice they read.
+/// Little-endian readers over a byte slice (the project's `byteorder`); callers pass offsets
+/// inside the fixed-size buffers they read.
 pub(crate) fn le_u16(b: &[u8], at: usize) -> u16 {
-    u16::from_le_bytes([b[at], b[at + 1]])
+    LittleEndian::read_u16(&b[at..])
 }
 pub(crate) fn le_u32(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+    LittleEndian::read_u32(&b[at..])
 }
 pub(crate) fn le_u64(b: &[u8], at: usize) -> u64 {
-    let mut x = [0u8; 8];
-    x.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(x)
+    LittleEndian::read_u64(&b[at..])
 }
