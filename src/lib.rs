@@ -5,8 +5,10 @@
 
 pub mod cli;
 pub mod cloud;
+pub mod disk;
 pub mod error;
 pub mod image;
+pub mod text;
 
 pub use error::{Error, Result};
 pub use image::VirtualDisk;

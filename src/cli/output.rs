@@ -3,21 +3,7 @@
 
 use std::io::{IsTerminal, Write};
 
-/// Escape control characters (and the escape character itself) in text that came from an
-/// image or a server, so it cannot move the cursor or change colours when printed.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if c == '\n' || c == '\t' {
-            out.push(c);
-        } else if c.is_control() || c == '\u{1b}' {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
+pub use crate::text::escape;
 
 /// Print a JSON value to stdout, pretty, with a trailing newline.
 pub fn print_json(v: &serde_json::Value) {

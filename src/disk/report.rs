@@ -1,0 +1,678 @@
+//! The inspection report, the import facts derived from it, and its JSON and text forms.
+
+use serde_json::{Value, json};
+
+use super::Volume;
+use super::guest::{EfiLoader, OsFacts};
+use super::partition::PartitionTable;
+use crate::text;
+
+const GIB: u64 = 1 << 30;
+
+/// A value with what said so, or no value with why not. Never a guess.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fact {
+    pub value: Option<String>,
+    /// The evidence when `value` is set; the reason it is unknown otherwise.
+    pub because: String,
+}
+
+impl Fact {
+    pub fn known(value: impl Into<String>, evidence: impl Into<String>) -> Self {
+        Fact {
+            value: Some(value.into()),
+            because: evidence.into(),
+        }
+    }
+    pub fn unknown(reason: impl Into<String>) -> Self {
+        Fact {
+            value: None,
+            because: reason.into(),
+        }
+    }
+    pub fn to_json(&self) -> Value {
+        match &self.value {
+            Some(v) => json!({"value": v, "evidence": self.because}),
+            None => json!({"value": null, "reason": self.because}),
+        }
+    }
+}
+
+/// What ImportImage needs, as far as the disk tells (parameter names in the comments).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportFacts {
+    /// DiskDeviceMapping.N.Format: set by the caller, which knows the image format.
+    pub format: Fact,
+    /// Architecture: `x86_64`, `i386` or `arm64`.
+    pub architecture: Fact,
+    /// OSType: `linux` or `windows`.
+    pub os_type: Fact,
+    /// Platform: one of the API's exact names.
+    pub platform: Fact,
+    /// BootMode: `BIOS` or `UEFI`.
+    pub boot_mode: Fact,
+    /// The smallest disk that holds the virtual disk, every partition and every file system.
+    pub min_disk_bytes: u64,
+    pub min_disk_evidence: String,
+    /// DiskDeviceMapping.N.DiskImageSize: `min_disk_bytes` rounded up to whole GiB.
+    pub min_disk_image_size_gib: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiskReport {
+    pub virtual_size: u64,
+    pub table: PartitionTable,
+    pub volumes: Vec<Volume>,
+    /// The operating system root, if one was found.
+    pub os: Option<OsFacts>,
+    pub efi_loaders: Vec<EfiLoader>,
+    /// Why the disk can boot by BIOS (empty: no sign of it).
+    pub bios_boot: Vec<String>,
+    pub import: ImportFacts,
+    pub warnings: Vec<String>,
+    /// Bytes read from the virtual disk during inspection.
+    pub bytes_read: u64,
+}
+
+impl DiskReport {
+    /// Record the image format (`RAW`, `VHD`): only the image layer knows it.
+    pub fn set_format(&mut self, format: &str, evidence: &str) {
+        self.import.format = Fact::known(format, evidence);
+    }
+}
+
+/// Derive the import facts; contradictions between witnesses go to `warnings`.
+pub fn import_facts(
+    virtual_size: u64,
+    table: &PartitionTable,
+    volumes: &[Volume],
+    os: Option<&OsFacts>,
+    loaders: &[EfiLoader],
+    bios: &[String],
+    warnings: &mut Vec<String>,
+) -> ImportFacts {
+    let architecture = architecture(os, loaders, warnings);
+    let boot_mode = boot_mode(architecture.value.as_deref(), loaders, bios, warnings);
+    let (min_disk_bytes, min_disk_evidence) = min_disk(virtual_size, table, volumes);
+    ImportFacts {
+        format: Fact::unknown("set by the image layer"),
+        architecture,
+        os_type: match os {
+            Some(o) => Fact::known(o.os_type.clone(), os_root_evidence(o)),
+            None => Fact::unknown("no Linux or Windows root file system found"),
+        },
+        platform: match os {
+            Some(o) => platform(o),
+            None => Fact::unknown("no operating system found"),
+        },
+        boot_mode,
+        min_disk_bytes,
+        min_disk_evidence,
+        min_disk_image_size_gib: min_disk_bytes.div_ceil(GIB),
+    }
+}
+
+fn where_is(partition: Option<u32>) -> String {
+    partition.map_or("the whole-disk file system".into(), |n| {
+        format!("partition {n}")
+    })
+}
+
+fn os_root_evidence(o: &OsFacts) -> String {
+    match o.os_type.as_str() {
+        "windows" => format!(
+            "Windows/System32/cmd.exe and System32/config on {}",
+            where_is(o.partition)
+        ),
+        _ => format!(
+            "/etc, /bin and /etc/fstab or /etc/hosts on {}",
+            where_is(o.partition)
+        ),
+    }
+}
+
+const API_ARCHES: &[&str] = &["x86_64", "i386", "arm64"];
+
+fn architecture(os: Option<&OsFacts>, loaders: &[EfiLoader], warnings: &mut Vec<String>) -> Fact {
+    let loader_arches: Vec<&str> = loaders.iter().filter_map(|l| l.arch.as_deref()).collect();
+    if let Some(a) = os.and_then(|o| o.arch.as_ref()) {
+        if !loader_arches.is_empty() && !loader_arches.contains(&a.arch.as_str()) {
+            warnings.push(format!(
+                "contradiction: the root file system is {} ({}) but the EFI loaders are {}",
+                a.arch,
+                a.evidence,
+                loaders
+                    .iter()
+                    .map(|l| format!("{} ({})", l.arch.as_deref().unwrap_or("?"), l.path))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        if API_ARCHES.contains(&a.arch.as_str()) {
+            return Fact::known(
+                a.arch.clone(),
+                format!(
+                    "{} on {}",
+                    a.evidence,
+                    where_is(os.and_then(|o| o.partition))
+                ),
+            );
+        }
+        return Fact::unknown(format!(
+            "the guest is {} ({}); ImportImage accepts only i386, x86_64, arm64",
+            a.arch, a.evidence
+        ));
+    }
+    // No userland witness: an EFI loader is still a witness of the machine the disk boots on.
+    if let Some(l) = loaders
+        .iter()
+        .find(|l| l.arch.as_deref().is_some_and(|a| API_ARCHES.contains(&a)))
+    {
+        let arch = l.arch.clone().unwrap_or_default();
+        return Fact::known(
+            arch,
+            format!(
+                "PE header of EFI loader {} on {} (no OS binary read)",
+                l.path,
+                where_is(l.partition)
+            ),
+        );
+    }
+    match os {
+        Some(o) => Fact::unknown(
+            o.arch_reason
+                .clone()
+                .unwrap_or_else(|| "no binary read".into()),
+        ),
+        None => Fact::unknown("no operating system root and no EFI loader found"),
+    }
+}
+
+fn boot_mode(
+    arch: Option<&str>,
+    loaders: &[EfiLoader],
+    bios: &[String],
+    warnings: &mut Vec<String>,
+) -> Fact {
+    let uefi: Vec<String> = loaders
+        .iter()
+        .map(|l| format!("{} on {}", l.path, where_is(l.partition)))
+        .collect();
+    match (uefi.is_empty(), bios.is_empty()) {
+        (false, true) => Fact::known("UEFI", format!("EFI loader {}", uefi.join(", "))),
+        (true, false) => {
+            if arch == Some("arm64") {
+                warnings.push("contradiction: arm64 guest with only BIOS boot evidence; ECS boots arm64 by UEFI only".into());
+            }
+            Fact::known("BIOS", bios.join(", "))
+        }
+        (false, false) => {
+            // The disk boots either way; arm64 allows only UEFI, otherwise BIOS is the API's
+            // default. Both witnesses are listed so the user can choose otherwise.
+            let pick = if arch == Some("arm64") {
+                "UEFI"
+            } else {
+                "BIOS"
+            };
+            Fact::known(
+                pick,
+                format!(
+                    "both: UEFI ({}) and BIOS ({}); {pick} chosen as the {}",
+                    uefi.join(", "),
+                    bios.join(", "),
+                    if pick == "UEFI" {
+                        "only mode arm64 allows"
+                    } else {
+                        "API default"
+                    }
+                ),
+            )
+        }
+        (true, true) => Fact::unknown(
+            "no EFI loader on a FAT file system, no MBR boot code, no BIOS boot partition",
+        ),
+    }
+}
+
+fn min_disk(virtual_size: u64, table: &PartitionTable, volumes: &[Volume]) -> (u64, String) {
+    let mut best = (virtual_size, "virtual size".to_string());
+    for p in &table.partitions {
+        if p.end() > best.0 {
+            best = (p.end(), format!("end of partition {}", p.number));
+        }
+    }
+    for v in volumes {
+        if let Some(end) = v.fs_end().filter(|&e| e > best.0) {
+            let kind = v.fs.as_ref().map_or("", |f| f.kind);
+            best = (
+                end,
+                format!("end of the {kind} file system on {}", where_is(v.partition)),
+            );
+        }
+    }
+    best
+}
+
+/// Map os-release facts to the API's Platform names (docs/aliyun-import.md section 2).
+pub fn platform(o: &OsFacts) -> Fact {
+    if o.os_type == "windows" {
+        return Fact::known(
+            "Other Windows",
+            "Windows root found; its version (SOFTWARE hive) is not read yet",
+        );
+    }
+    let Some(id) = o.id.as_deref() else {
+        return Fact::known(
+            "Others Linux",
+            "Linux root without a readable os-release, lsb-release or release file",
+        );
+    };
+    let src = o.release_file.as_deref().unwrap_or("release file");
+    let stream = [&o.name, &o.version, &o.pretty_name]
+        .iter()
+        .any(|s| s.as_deref().is_some_and(|s| s.contains("Stream")));
+    let name = match id {
+        "centos" if stream => "CentOS Stream",
+        "centos" => "CentOS",
+        "rhel" => "RedHat",
+        "sles" | "sled" | "sles_sap" => "SUSE",
+        i if i.starts_with("opensuse") => "OpenSUSE",
+        "alinux" => "Aliyun",
+        "anolis" => "Anolis",
+        "ubuntu" => "Ubuntu",
+        "debian" => "Debian",
+        "fedora" if o.variant_id.as_deref() == Some("coreos") => "Fedora CoreOS",
+        "fedora-coreos" => "Fedora CoreOS",
+        "fedora" => "Fedora",
+        // Container Linux (the original CoreOS) says ID=coreos; the API names it CoreOS.
+        "coreos" => "CoreOS",
+        "rocky" => "Rocky Linux",
+        "almalinux" => "AlmaLinux",
+        "kylin" => "Kylin",
+        "uos" => "UOS",
+        "gentoo" => "Gentoo",
+        "freebsd" => "FreeBSD",
+        _ => {
+            return Fact::known(
+                "Others Linux",
+                format!("ID={id} in {src} has no Platform of its own"),
+            );
+        }
+    };
+    Fact::known(name, format!("ID={id} in {src}"))
+}
+
+// ---------------------------------------------------------------------------------------
+// JSON
+
+impl DiskReport {
+    /// The report as JSON. Strings from the disk are JSON-escaped, not terminal-escaped.
+    /// Sizes and offsets are bytes; `null` means unknown.
+    ///
+    /// ```text
+    /// { "virtual_size": u64,
+    ///   "partition_table": { "type": "mbr"|"gpt"|"none", "sector_size": 512|4096,
+    ///       "disk_id": str|null, "gpt_header": "primary"|"backup"|null,
+    ///       "protective_mbr": bool, "hybrid_mbr": bool,
+    ///       "partitions": [ { "number", "kind": "primary"|"extended"|"logical"|"gpt",
+    ///           "start", "end" (exclusive), "size", "type_code" ("0x83" or GUID),
+    ///           "type_name", "bootable", "guid", "name", "attributes" } ] },
+    ///   "file_systems": [ { "partition": n|null (whole disk), "start", "size" (region),
+    ///       "type": "ext4"|...|null, "label", "uuid", "block_size", "fs_size"
+    ///       (what the superblock claims), "features": [str] } ],
+    ///   "guest": { "os": null | { "os_type", "partition", "id", "version_id",
+    ///           "pretty_name", "release_file", "arch": {"value","evidence"}|null,
+    ///           "arch_reason" },
+    ///       "efi_loaders": [ { "partition", "path", "arch" } ], "bios_boot": [str] },
+    ///   "import": { "format"|"architecture"|"os_type"|"platform"|"boot_mode":
+    ///           {"value": str, "evidence": str} | {"value": null, "reason": str},
+    ///       "min_disk_bytes": {"value": u64, "evidence": str},
+    ///       "min_disk_image_size_gib": u64 },
+    ///   "warnings": [str], "bytes_read": u64 }
+    /// ```
+    pub fn to_json(&self) -> Value {
+        json!({
+            "virtual_size": self.virtual_size,
+            "partition_table": table_json(&self.table),
+            "file_systems": self.volumes.iter().map(volume_json).collect::<Vec<_>>(),
+            "guest": {
+                "os": self.os.as_ref().map(os_json),
+                "efi_loaders": self.efi_loaders.iter().map(|l| json!({
+                    "partition": l.partition, "path": l.path, "arch": l.arch,
+                })).collect::<Vec<_>>(),
+                "bios_boot": self.bios_boot,
+            },
+            "import": {
+                "format": self.import.format.to_json(),
+                "architecture": self.import.architecture.to_json(),
+                "os_type": self.import.os_type.to_json(),
+                "platform": self.import.platform.to_json(),
+                "boot_mode": self.import.boot_mode.to_json(),
+                "min_disk_bytes": {"value": self.import.min_disk_bytes, "evidence": self.import.min_disk_evidence},
+                "min_disk_image_size_gib": self.import.min_disk_image_size_gib,
+            },
+            "warnings": self.warnings,
+            "bytes_read": self.bytes_read,
+        })
+    }
+}
+
+fn table_json(t: &PartitionTable) -> Value {
+    json!({
+        "type": t.kind.as_str(),
+        "sector_size": t.sector_size,
+        "disk_id": t.disk_id,
+        "gpt_header": t.gpt_header,
+        "protective_mbr": t.protective_mbr,
+        "hybrid_mbr": t.hybrid_mbr,
+        "partitions": t.partitions.iter().map(|p| json!({
+            "number": p.number,
+            "kind": p.kind.as_str(),
+            "start": p.start,
+            "end": p.end(),
+            "size": p.size,
+            "type_code": p.type_code,
+            "type_name": p.type_name,
+            "bootable": p.bootable,
+            "guid": p.guid,
+            "name": p.name,
+            "attributes": p.attributes,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn volume_json(v: &Volume) -> Value {
+    let f = v.fs.as_ref();
+    json!({
+        "partition": v.partition,
+        "start": v.start,
+        "size": v.size,
+        "type": f.map(|f| f.kind),
+        "label": f.and_then(|f| f.label.clone()),
+        "uuid": f.and_then(|f| f.uuid.clone()),
+        "block_size": f.and_then(|f| f.block_size),
+        "fs_size": f.and_then(|f| f.size),
+        "features": f.map(|f| f.features.clone()).unwrap_or_default(),
+    })
+}
+
+fn os_json(o: &OsFacts) -> Value {
+    json!({
+        "os_type": o.os_type,
+        "partition": o.partition,
+        "id": o.id,
+        "version_id": o.version_id,
+        "pretty_name": o.pretty_name,
+        "release_file": o.release_file,
+        "arch": o.arch.as_ref().map(|a| json!({"value": a.arch, "evidence": a.evidence})),
+        "arch_reason": o.arch_reason,
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Text
+
+/// Untrusted text for one line of the report: terminal controls escaped, and newlines and
+/// tabs too, so a GPT name or a label cannot forge lines of its own.
+fn escape(s: &str) -> String {
+    text::escape(s).replace('\n', "\\n").replace('\t', "\\t")
+}
+
+/// `Some(s)` escaped for a terminal, or `-`.
+fn opt(s: Option<&str>) -> String {
+    s.map_or("-".into(), escape)
+}
+
+impl DiskReport {
+    /// A human-readable report, `key: value` aligned like `qemu-img info`; every string from
+    /// the disk is escaped.
+    pub fn render_text(&self) -> String {
+        let mut out = String::new();
+        let mut line = |k: &str, v: String| out.push_str(&format!("{k:<22}{v}\n"));
+        line(
+            "virtual size:",
+            format!("{} ({} bytes)", human(self.virtual_size), self.virtual_size),
+        );
+        line("partition table:", table_summary(&self.table));
+        let mut s = out;
+        s.push_str(&partitions_text(&self.table));
+        s.push_str(&volumes_text(&self.volumes));
+        s.push_str(&guest_text(self));
+        s.push_str(&import_text(&self.import));
+        if !self.warnings.is_empty() {
+            s.push_str("warnings:\n");
+            for w in &self.warnings {
+                s.push_str(&format!("    {}\n", escape(w)));
+            }
+        }
+        s.push_str(&format!("{:<22}{}\n", "bytes read:", self.bytes_read));
+        s
+    }
+}
+
+fn human(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.3} {}", UNITS[u]).replace(".000 ", " ")
+    }
+}
+
+fn table_summary(t: &PartitionTable) -> String {
+    let mut s = format!("{} ({}-byte sectors", t.kind.as_str(), t.sector_size);
+    if let Some(h) = t.gpt_header {
+        s.push_str(&format!(", {h} header"));
+    }
+    if t.hybrid_mbr {
+        s.push_str(", hybrid MBR");
+    }
+    if let Some(id) = &t.disk_id {
+        s.push_str(&format!(", disk id {}", escape(id)));
+    }
+    s + ")"
+}
+
+fn partitions_text(t: &PartitionTable) -> String {
+    if t.partitions.is_empty() {
+        return String::new();
+    }
+    let mut s = format!(
+        "partitions:\n    {:>3} {:>12} {:>12} {:>12}  {:<10} {}\n",
+        "#", "start", "end", "size", "kind", "type"
+    );
+    for p in &t.partitions {
+        let mut ty = format!("{} {}", p.type_code, p.type_name);
+        if let Some(n) = p.name.as_deref().filter(|n| !n.is_empty()) {
+            ty.push_str(&format!(" \"{}\"", escape(n)));
+        }
+        if p.bootable {
+            ty.push_str(" (boot)");
+        }
+        s.push_str(&format!(
+            "    {:>3} {:>12} {:>12} {:>12}  {:<10} {ty}\n",
+            p.number,
+            p.start,
+            p.end(),
+            p.size,
+            p.kind.as_str()
+        ));
+    }
+    s
+}
+
+fn volumes_text(vs: &[Volume]) -> String {
+    let mut s = String::from("file systems:\n");
+    for v in vs {
+        let place = v.partition.map_or("disk".into(), |n| n.to_string());
+        let desc = match &v.fs {
+            None => "(none recognised)".to_string(),
+            Some(f) => format!(
+                "{} label {} uuid {} block {} size {}{}",
+                f.kind,
+                opt(f.label.as_deref()),
+                opt(f.uuid.as_deref()),
+                f.block_size.map_or("-".into(), |b| b.to_string()),
+                f.size.map_or("-".into(), |b| b.to_string()),
+                if f.features.is_empty() {
+                    String::new()
+                } else {
+                    format!(" [{}]", f.features.join(","))
+                }
+            ),
+        };
+        s.push_str(&format!("    {place:>4}  {desc}\n"));
+    }
+    s
+}
+
+fn guest_text(r: &DiskReport) -> String {
+    let mut s = String::from("guest:\n");
+    match &r.os {
+        Some(o) => {
+            s.push_str(&format!(
+                "    os: {} {} {} ({}) on {}, from {}\n",
+                o.os_type,
+                opt(o.id.as_deref()),
+                opt(o.version_id.as_deref()),
+                opt(o.pretty_name.as_deref()),
+                where_is(o.partition),
+                opt(o.release_file.as_deref())
+            ));
+            match &o.arch {
+                Some(a) => s.push_str(&format!("    arch: {} ({})\n", a.arch, escape(&a.evidence))),
+                None => s.push_str(&format!(
+                    "    arch: unknown ({})\n",
+                    opt(o.arch_reason.as_deref())
+                )),
+            }
+        }
+        None => s.push_str("    os: none found\n"),
+    }
+    for l in &r.efi_loaders {
+        s.push_str(&format!(
+            "    efi loader: {} on {} ({})\n",
+            escape(&l.path),
+            where_is(l.partition),
+            opt(l.arch.as_deref())
+        ));
+    }
+    for b in &r.bios_boot {
+        s.push_str(&format!("    bios boot: {b}\n"));
+    }
+    s
+}
+
+fn import_text(i: &ImportFacts) -> String {
+    let mut s = String::from("import:\n");
+    let mut fact = |k: &str, f: &Fact| {
+        let v = f.value.as_deref().map_or("unknown".to_string(), escape);
+        s.push_str(&format!("    {k:<18}{v:<14}({})\n", escape(&f.because)));
+    };
+    fact("Format", &i.format);
+    fact("Architecture", &i.architecture);
+    fact("OSType", &i.os_type);
+    fact("Platform", &i.platform);
+    fact("BootMode", &i.boot_mode);
+    s.push_str(&format!(
+        "    {:<18}{:<14}({} bytes: {})\n",
+        "DiskImageSize",
+        format!("{} GiB", i.min_disk_image_size_gib),
+        i.min_disk_bytes,
+        i.min_disk_evidence
+    ));
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::disk::guest::ArchFact;
+
+    fn linux(id: &str, arch: &str) -> OsFacts {
+        OsFacts {
+            os_type: "linux".into(),
+            partition: Some(2),
+            id: Some(id.into()),
+            release_file: Some("/etc/os-release".into()),
+            arch: Some(ArchFact {
+                arch: arch.into(),
+                evidence: "ELF header of /bin/bash".into(),
+            }),
+            ..OsFacts::default()
+        }
+    }
+
+    fn loader(arch: &str) -> EfiLoader {
+        EfiLoader {
+            partition: Some(1),
+            path: "/EFI/BOOT/BOOTX64.EFI".into(),
+            arch: Some(arch.into()),
+        }
+    }
+
+    #[test]
+    fn platform_names_are_the_apis() {
+        let cases = [
+            ("centos", "CentOS"),
+            ("rhel", "RedHat"),
+            ("sles", "SUSE"),
+            ("opensuse-leap", "OpenSUSE"),
+            ("alinux", "Aliyun"),
+            ("rocky", "Rocky Linux"),
+            ("almalinux", "AlmaLinux"),
+            ("fedora-coreos", "Fedora CoreOS"),
+            ("arch", "Others Linux"),
+        ];
+        for (id, want) in cases {
+            assert_eq!(
+                platform(&linux(id, "x86_64")).value.as_deref(),
+                Some(want),
+                "{id}"
+            );
+        }
+        let mut stream = linux("centos", "x86_64");
+        stream.name = Some("CentOS Stream".into());
+        assert_eq!(platform(&stream).value.as_deref(), Some("CentOS Stream"));
+        let mut fcos = linux("fedora", "x86_64");
+        fcos.variant_id = Some("coreos".into());
+        assert_eq!(platform(&fcos).value.as_deref(), Some("Fedora CoreOS"));
+    }
+
+    #[test]
+    fn arm64_root_with_x86_64_loader_is_a_contradiction() {
+        let mut w = Vec::new();
+        let os = linux("debian", "arm64");
+        let a = architecture(Some(&os), &[loader("x86_64")], &mut w);
+        assert_eq!(a.value.as_deref(), Some("arm64"));
+        assert!(
+            w[0].starts_with("contradiction: the root file system is arm64"),
+            "{w:?}"
+        );
+    }
+
+    #[test]
+    fn unsupported_arch_is_unknown_with_a_reason() {
+        let mut w = Vec::new();
+        let a = architecture(Some(&linux("debian", "riscv64")), &[], &mut w);
+        assert_eq!(a.value, None);
+        assert!(a.because.contains("accepts only"));
+    }
+
+    #[test]
+    fn both_boot_modes_are_reported() {
+        let mut w = Vec::new();
+        let bios = ["non-zero boot code in MBR bytes 0..440".to_string()];
+        let f = boot_mode(Some("x86_64"), &[loader("x86_64")], &bios, &mut w);
+        assert_eq!(f.value.as_deref(), Some("BIOS"));
+        assert!(f.because.starts_with("both: UEFI"), "{}", f.because);
+        let f = boot_mode(Some("arm64"), &[loader("arm64")], &bios, &mut w);
+        assert_eq!(f.value.as_deref(), Some("UEFI"));
+    }
+}
