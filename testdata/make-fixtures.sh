@@ -21,3 +21,11 @@ python3 "$here/vhdgen.py" "$out" small-dynamic small-chain
 # The expected RAW bytes are what the tests compare with; they are large and mostly zero, so
 # they are not committed: the tests regenerate them.
 rm -f "$out"/*.raw
+
+# The README's sample: the Debian 12 UEFI guest fixture (see make-guest-fixtures.sh) as a
+# dynamic VHD, the way a user would bring it.
+mkdir -p "$here/sample"
+gunzip -c "$here/guest/uefi-x86_64.img.gz" > "$here/sample/.uefi.raw"
+qemu-img convert -f raw -O vpc -o subformat=dynamic,force_size=on \
+  "$here/sample/.uefi.raw" "$here/sample/debian-12-uefi.vhd"
+rm -f "$here/sample/.uefi.raw"

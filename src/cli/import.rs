@@ -158,18 +158,28 @@ pub fn run(a: Args) -> Result<i32> {
 
 /// The facts this version knows: format and size. Guest detection (architecture, OS, boot
 /// mode, file-system extent) fills the other fields once inspect provides them.
+/// What the image says about itself: its format and size, and what `inspect` found inside
+/// (architecture, OS, platform, boot mode, the space its partitions and file systems need),
+/// each with its evidence.
 fn image_facts(path: &std::path::Path) -> Result<ImageFacts> {
     let img = image::open(path)?;
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    let format = format_of(path, &img)?;
+    let disk = super::inspect::disk_report(&img);
+    let f = &disk.import;
+    let fact = |x: &crate::disk::report::Fact| plan::Fact::found(x.value.as_deref(), &x.because);
     Ok(ImageFacts {
         path: path.to_path_buf(),
-        format: format_of(path, &img)?,
+        format,
         virtual_size: img.size(),
-        min_size: None,
-        architecture: None,
-        os_type: None,
-        platform: None,
-        boot_mode: None,
+        min_size: Some(plan::Fact {
+            value: f.min_disk_bytes,
+            evidence: f.min_disk_evidence.clone(),
+        }),
+        architecture: fact(&f.architecture),
+        os_type: fact(&f.os_type),
+        platform: fact(&f.platform),
+        boot_mode: fact(&f.boot_mode),
         identity: identity(&meta, &img),
     })
 }

@@ -18,26 +18,65 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<i32> {
-    let doc = report(&args.file)?;
+    let (doc, disk_text) = report(&args.file)?;
     if args.json {
         print_json(&doc);
     } else {
-        print!("{}", render_text(&doc));
+        print!("{}", render_text(&doc, &disk_text));
     }
     Ok(0)
 }
 
-/// The whole `inspect` document for a file.
-pub fn report(path: &std::path::Path) -> Result<Value> {
+/// The whole `inspect` document for a file: the image layer, then what is on the disk.
+pub fn report(path: &std::path::Path) -> Result<(Value, String)> {
     let img = image::open(path)?;
     let mut doc = image::info::image_json(&img)?;
-    doc.as_object_mut()
-        .map(|o| o.insert("schema".into(), Value::from("imgtool.inspect/1")));
-    Ok(doc)
+    let disk = disk_report(&img);
+    let body = disk.render_body();
+    merge(&mut doc, disk.to_json());
+    Ok((doc, body))
 }
 
-/// Text rendering of the JSON document, aligned like `qemu-img info`.
-pub fn render_text(d: &Value) -> String {
+/// Inspect the virtual disk, with the ImportImage format this image would go up as.
+pub fn disk_report(img: &image::Image) -> crate::disk::DiskReport {
+    let mut r = crate::disk::inspect_disk(img);
+    match img {
+        image::Image::Raw(_) => r.set_format("RAW", "the file is a RAW disk image"),
+        image::Image::Vhd(v) if v.layers.len() > 1 => r.set_format(
+            "RAW",
+            "a differencing VHD chain is imported as RAW (ECS cannot take the chain itself)",
+        ),
+        image::Image::Vhd(v) => r.set_format(
+            "VHD",
+            &format!("the file is a {} VHD", v.top().disk_type().name()),
+        ),
+    }
+    r
+}
+
+/// Put the disk report's sections into the image document; warnings are appended.
+fn merge(doc: &mut Value, disk: Value) {
+    let Value::Object(disk) = disk else { return };
+    let Some(o) = doc.as_object_mut() else { return };
+    for (k, v) in disk {
+        match k.as_str() {
+            "virtual_size" => {}
+            "warnings" => {
+                if let (Some(Value::Array(w)), Value::Array(more)) = (o.get_mut("warnings"), v) {
+                    w.extend(more);
+                }
+            }
+            _ => {
+                o.insert(k, v);
+            }
+        }
+    }
+    o.insert("schema".into(), Value::from("imgtool.inspect/1"));
+}
+
+/// Text rendering of the JSON document, aligned like `qemu-img info`; `disk_text` is the disk
+/// report's own rendering of its sections.
+pub fn render_text(d: &Value, disk_text: &str) -> String {
     let mut t = Table::default();
     t.row("image", s(&d["file"]));
     t.row("file format", s(&d["format"]));
@@ -48,6 +87,7 @@ pub fn render_text(d: &Value) -> String {
     if let Some(v) = d.get("vhd") {
         out.push_str(&vhd_text(v));
     }
+    out.push_str(disk_text);
     if let Some(w) = d["warnings"].as_array().filter(|w| !w.is_empty()) {
         out.push_str("warnings:\n");
         for x in w {

@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 use super::Volume;
 use super::guest::{EfiLoader, OsFacts};
 use super::partition::PartitionTable;
+use crate::image::info::human;
 use crate::text;
 
 const GIB: u64 = 1 << 30;
@@ -427,18 +428,13 @@ impl DiskReport {
     /// A human-readable report, `key: value` aligned like `qemu-img info`; every string from
     /// the disk is escaped.
     pub fn render_text(&self) -> String {
-        let mut out = String::new();
-        let mut line = |k: &str, v: String| out.push_str(&format!("{k:<22}{v}\n"));
-        line(
+        let mut s = format!(
+            "{:<22}{} ({} bytes)\n",
             "virtual size:",
-            format!("{} ({} bytes)", human(self.virtual_size), self.virtual_size),
+            human(self.virtual_size),
+            self.virtual_size
         );
-        line("partition table:", table_summary(&self.table));
-        let mut s = out;
-        s.push_str(&partitions_text(&self.table));
-        s.push_str(&volumes_text(&self.volumes));
-        s.push_str(&guest_text(self));
-        s.push_str(&import_text(&self.import));
+        s.push_str(&self.render_body());
         if !self.warnings.is_empty() {
             s.push_str("warnings:\n");
             for w in &self.warnings {
@@ -448,20 +444,16 @@ impl DiskReport {
         s.push_str(&format!("{:<22}{}\n", "bytes read:", self.bytes_read));
         s
     }
-}
 
-fn human(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.3} {}", UNITS[u]).replace(".000 ", " ")
+    /// The partition table, file systems, guest and import sections, for a caller that prints
+    /// the size and the warnings itself (`imgtool inspect`).
+    pub fn render_body(&self) -> String {
+        let mut s = format!("{:<22}{}\n", "partition table:", table_summary(&self.table));
+        s.push_str(&partitions_text(&self.table));
+        s.push_str(&volumes_text(&self.volumes));
+        s.push_str(&guest_text(self));
+        s.push_str(&import_text(&self.import));
+        s
     }
 }
 

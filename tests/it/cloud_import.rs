@@ -591,3 +591,61 @@ fn vhd_is_planned_as_vhd_and_a_differencing_chain_is_refused() {
     assert!(stderr(&o).contains("differencing VHD"), "{}", stderr(&o));
     assert!(fake.seen().is_empty());
 }
+
+/// The plan's guest parameters come from what inspect finds inside the image.
+fn dry_run_plan(
+    s: &crate::cloud_support::Setup,
+    fake: &FakeCloud,
+    extra: &[&str],
+) -> (Option<i32>, serde_json::Value, String) {
+    let mut args: Vec<&str> = vec!["--dry-run", "--json"];
+    args.extend(extra);
+    let o = run(s.cmd(), &s.import_args(fake), &args);
+    let v = serde_json::from_slice(&o.stdout).unwrap_or(serde_json::Value::Null);
+    (o.status.code(), v, stderr(&o))
+}
+
+#[test]
+fn guest_facts_fill_the_plan() {
+    let fake = FakeCloud::start(Scenario::default());
+    for (fixture, arch, platform, boot) in [
+        ("uefi-x86_64", "x86_64", "Debian", "UEFI"),
+        ("uefi-arm64", "arm64", "Debian", "UEFI"),
+        ("bios-i386", "i386", "Debian", "BIOS"),
+        ("windows-ntfs", "x86_64", "Other Windows", "BIOS"),
+    ] {
+        let u = crate::disk_util::unpack(fixture);
+        let mut s = setup();
+        s.image = u.raw.clone();
+        let (code, v, err) = dry_run_plan(&s, &fake, &[]);
+        assert_eq!(code, Some(0), "{fixture}: {err}");
+        let p = &v["plan"];
+        assert_eq!(p["Architecture"], arch, "{fixture}");
+        assert_eq!(p["Platform"], platform, "{fixture}");
+        assert_eq!(p["BootMode"], boot, "{fixture}");
+        let os = if platform.contains("Windows") {
+            "windows"
+        } else {
+            "linux"
+        };
+        assert_eq!(p["OSType"], os, "{fixture}");
+    }
+    assert!(fake.seen().is_empty());
+}
+
+#[test]
+fn a_flag_contradicting_the_image_needs_force() {
+    let fake = FakeCloud::start(Scenario::default());
+    let u = crate::disk_util::unpack("uefi-x86_64");
+    let mut s = setup();
+    s.image = u.raw.clone();
+    let (code, _, err) = dry_run_plan(&s, &fake, &["--architecture", "arm64"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("contradicts") && err.contains("ELF header of /bin/bash"),
+        "{err}"
+    );
+    let (code, v, err) = dry_run_plan(&s, &fake, &["--boot-mode", "BIOS", "--force"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(v["plan"]["BootMode"], "BIOS");
+}

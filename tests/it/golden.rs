@@ -67,6 +67,14 @@ fn golden_inspect_and_check() {
         golden(&format!("{f}.inspect.json"), &["inspect", "--json", f], 0);
         golden(&format!("{f}.check.json"), &["check", "--json", f], 0);
     }
+    // The README's sample: a Debian 12 UEFI guest as a dynamic VHD made by qemu-img.
+    let sample = "../sample/debian-12-uefi.vhd";
+    golden("debian-12-uefi.vhd.inspect.txt", &["inspect", sample], 0);
+    golden(
+        "debian-12-uefi.vhd.inspect.json",
+        &["inspect", "--json", sample],
+        0,
+    );
 }
 
 #[test]
