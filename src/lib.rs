@@ -7,6 +7,7 @@ pub mod cli;
 pub mod cloud;
 pub mod disk;
 pub mod error;
+pub mod fuzzing;
 pub mod image;
 pub mod text;
 

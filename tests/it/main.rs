@@ -8,6 +8,7 @@ mod disk_guest;
 mod disk_hostile;
 mod disk_util;
 mod fake_cloud;
+mod fuzz_corpus;
 mod golden;
 mod inspect;
 mod util;

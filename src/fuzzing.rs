@@ -1,0 +1,91 @@
+//! Entry points shared by the fuzz targets (`fuzz/`) and by the test that replays their corpora
+//! (`tests/it/fuzz_corpus.rs`), so CI exercises every committed input without libFuzzer.
+//! Each takes arbitrary bytes and must never panic, hang or allocate without bound.
+#![doc(hidden)]
+
+use std::path::{Path, PathBuf};
+
+use crate::VirtualDisk;
+
+/// A scratch folder for this process and thread (inputs are written to files: the readers work
+/// on files; tests replay corpora on several threads at once).
+fn scratch() -> Option<PathBuf> {
+    let thread =
+        format!("{:?}", std::thread::current().id()).replace(|c: char| !c.is_ascii_digit(), "");
+    let dir = std::env::temp_dir().join(format!("imgtool-fuzz-{}-{thread}", std::process::id()));
+    std::fs::create_dir_all(&dir).ok()?;
+    Some(dir)
+}
+
+/// Open, read, report and check one image file.
+fn exercise(path: &Path) {
+    if let Ok(img) = crate::image::open(path) {
+        let size = img.size();
+        let mut buf = vec![0u8; 64 * 1024];
+        for off in [0, size / 3, size.saturating_sub(buf.len() as u64)] {
+            let n = buf.len().min(size.saturating_sub(off) as usize);
+            let _ = img.read_at(off, &mut buf[..n]);
+        }
+        let mut off = 0;
+        for _ in 0..64 {
+            match img.extent(off) {
+                Ok(e) if off < size => off += e.len,
+                _ => break,
+            }
+        }
+        let _ = crate::image::info::image_json(&img);
+        let _ = crate::disk::inspect_disk(&img).to_json();
+    }
+    let _ = crate::image::vhd::check::check(path);
+}
+
+/// Any bytes as one image file.
+pub fn vhd_open(data: &[u8]) {
+    let Some(dir) = scratch() else { return };
+    let p = dir.join("input.vhd");
+    if std::fs::write(&p, data).is_ok() {
+        exercise(&p);
+    }
+}
+
+/// Any bytes as a differencing chain: the input is cut into up to three files at the offsets
+/// its first eight bytes name, written as `child.vhd`, `parent.vhd` and `base.vhd` (the names
+/// the seed corpus's locators use).
+pub fn vhd_chain(data: &[u8]) {
+    let Some(dir) = scratch() else { return };
+    if data.len() < 8 {
+        return;
+    }
+    let cut =
+        |i: usize| u32::from_le_bytes([data[i], data[i + 1], data[i + 2], data[i + 3]]) as usize;
+    let rest = &data[8..];
+    let a = cut(0).min(rest.len());
+    let b = cut(4).clamp(a, rest.len());
+    let names = ["child.vhd", "parent.vhd", "base.vhd"];
+    for (name, part) in names.iter().zip([&rest[..a], &rest[a..b], &rest[b..]]) {
+        if std::fs::write(dir.join(name), part).is_err() {
+            return;
+        }
+    }
+    exercise(&dir.join("child.vhd"));
+}
+
+/// Any bytes as a RAW disk: partition tables, file-system probes and guest readers.
+pub fn disk_inspect(data: &[u8]) {
+    let Some(dir) = scratch() else { return };
+    let p = dir.join("disk.img");
+    if std::fs::write(&p, data).is_ok() {
+        if let Ok(img) = crate::image::raw::RawImage::open(&p) {
+            let r = crate::disk::inspect_disk(&img);
+            let _ = r.to_json();
+            let _ = r.render_text();
+        }
+    }
+}
+
+/// Remove this thread's scratch folder.
+pub fn cleanup() {
+    if let Some(d) = scratch() {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
