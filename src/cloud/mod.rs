@@ -2,6 +2,7 @@
 //! client, and the ECS and RAM calls an import needs. Nothing here reads images; it takes a
 //! finished [`plan::Plan`].
 
+pub mod crc64;
 pub mod credentials;
 pub mod ecs;
 pub mod follow;
