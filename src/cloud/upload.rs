@@ -69,9 +69,9 @@ impl Source for FileSource {
 }
 
 /// A virtual disk's bytes: a VHD chain converted to RAW on the fly, with no copy on disk.
-pub struct DiskSource<D: VirtualDisk>(pub D);
+pub struct DiskSource<'a>(pub &'a dyn VirtualDisk);
 
-impl<D: VirtualDisk> Source for DiskSource<D> {
+impl Source for DiskSource<'_> {
     fn len(&self) -> u64 {
         self.0.size()
     }
