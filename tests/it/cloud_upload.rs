@@ -466,7 +466,8 @@ fn object_key_is_encoded_in_the_url_and_signed_raw() {
             .data
             == data
     );
-    let head = &oss.seen()[0].head;
+    let seen = oss.seen();
+    let head = &seen.iter().find(|r| r.method == "HEAD").expect("HEAD").head;
     assert!(
         head.contains("/bkt/dir/%E9%95%9C%E5%83%8F%201%2Bx.raw"),
         "{head}"
