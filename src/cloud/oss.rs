@@ -172,33 +172,25 @@ impl Payload {
         match self {
             Payload::Empty => Body::from(Vec::new()),
             Payload::Xml(s) => Body::from(s.clone()),
-            Payload::Shared(buf, len) => Body::sized(
-                SharedReader {
-                    buf: buf.clone(),
-                    pos: 0,
-                    len: *len,
-                },
-                *len as u64,
-            ),
+            // Bytes that borrow the part buffer: the body goes out as one chunk, without a
+            // copy, and the buffer is free again once the request drops it.
+            Payload::Shared(buf, len) => Body::from(bytes::Bytes::from_owner(SharedPrefix {
+                buf: buf.clone(),
+                len: *len,
+            })),
         }
     }
 }
 
-/// Reads a prefix of a shared buffer, so a part goes out without a copy and the buffer can be
-/// reused once the request has dropped its reader.
-struct SharedReader {
+/// A prefix of a shared buffer, as the owner of a `Bytes`.
+struct SharedPrefix {
     buf: Arc<Vec<u8>>,
-    pos: usize,
     len: usize,
 }
 
-impl Read for SharedReader {
-    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        let end = self.len.min(self.buf.len());
-        let n = out.len().min(end.saturating_sub(self.pos));
-        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
+impl AsRef<[u8]> for SharedPrefix {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf[..self.len.min(self.buf.len())]
     }
 }
 

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::cloud_support::{Setup, all_output, assert_no_secrets, run, setup};
 use crate::fake_cloud::{self, FakeCloud, Glitch, Scenario};
-use crate::fake_oss::{FakeOss, OssScenario};
+use crate::fake_oss::{self, FakeOss, OssScenario};
 use crate::util::{stderr, stdout};
 
 const PART: u64 = 100 * 1024;
@@ -471,5 +471,46 @@ fn object_key_is_encoded_in_the_url_and_signed_raw() {
     assert!(
         head.contains("/bkt/dir/%E9%95%9C%E5%83%8F%201%2Bx.raw"),
         "{head}"
+    );
+}
+
+// The fake's own algorithms, pinned by the documented check value and vector.
+
+#[test]
+fn fake_crc_is_crc64_xz_and_combines() {
+    assert_eq!(
+        fake_oss::crc64(!0, b"123456789") ^ !0,
+        11_051_210_869_376_104_954
+    );
+    let (a, b) = (b"12345".as_slice(), b"6789".as_slice());
+    let ca = fake_oss::crc64(!0, a) ^ !0;
+    let cb = fake_oss::crc64(!0, b) ^ !0;
+    assert_eq!(fake_oss::combine(ca, cb, 4), 11_051_210_869_376_104_954);
+    assert_eq!(fake_oss::combine(0, ca, 5), ca);
+}
+
+#[test]
+fn fake_signature_matches_the_official_vector() {
+    let headers = vec![
+        (
+            "content-md5".to_string(),
+            "ODBGOERFMDMzQTczRUY3NUE3NzA5QzdFNUYzMDQxNEM=".to_string(),
+        ),
+        ("content-type".to_string(), "text/html".to_string()),
+        (
+            "date".to_string(),
+            "Thu, 17 Nov 2005 18:49:58 GMT".to_string(),
+        ),
+        ("x-oss-meta-author".to_string(), "foo@bar.com".to_string()),
+        ("x-oss-magic".to_string(), "abracadabra".to_string()),
+    ];
+    assert_eq!(
+        fake_oss::expected_signature(
+            "OtxrzxIsfpFjA7SwPzILwy8Bw21TLhquhboDYROV",
+            "PUT",
+            &headers,
+            "/oss-example/nelson"
+        ),
+        "26NBxoKdsyly4EDv6inkoDft/yA="
     );
 }
