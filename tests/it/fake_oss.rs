@@ -194,17 +194,17 @@ fn tables() -> &'static [[u64; 256]; 8] {
     static T: std::sync::OnceLock<[[u64; 256]; 8]> = std::sync::OnceLock::new();
     T.get_or_init(|| {
         let mut t = [[0u64; 256]; 8];
-        for i in 0..256 {
+        for (i, e) in t[0].iter_mut().enumerate() {
             let mut c = i as u64;
             for _ in 0..8 {
                 c = if c & 1 == 1 { (c >> 1) ^ POLY } else { c >> 1 };
             }
-            t[0][i] = c;
+            *e = c;
         }
         for k in 1..8 {
-            for i in 0..256 {
-                let prev = t[k - 1][i];
-                t[k][i] = t[0][(prev & 0xff) as usize] ^ (prev >> 8);
+            let (done, rest) = t.split_at_mut(k);
+            for (e, &prev) in rest[0].iter_mut().zip(done[k - 1].iter()) {
+                *e = done[0][(prev & 0xff) as usize] ^ (prev >> 8);
             }
         }
         t
