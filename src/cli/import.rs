@@ -212,9 +212,26 @@ pub fn run(a: Args) -> Result<i32> {
         let facts = image_facts(&a.image, &img, a.format.as_deref())?;
         Ok((img, facts))
     })?;
+    step(
+        &a,
+        "inspect",
+        &format!(
+            "{}: {}, virtual size {} bytes",
+            a.image.display(),
+            img.format_name(),
+            img.size()
+        ),
+    );
     // Kept as a Result: dry-run works without credentials, and the upload notice comes first.
     let creds = credentials::resolve(a.cloud.profile.as_deref(), &env);
     let region = region_of(a.region.as_deref(), creds.as_ref().ok())?;
+    if a.region.is_none() {
+        let from = creds.as_ref().map_or("", |c| c.source.as_str());
+        note(
+            &a,
+            &format!("region: {region} (from {from}; --region to choose)"),
+        );
+    }
     let converted = matches!(img, Image::Vhd(_)) && facts.format == Format::Raw;
     if converted {
         note(
@@ -234,6 +251,17 @@ pub fn run(a: Args) -> Result<i32> {
     let plan = steps.time("plan", || {
         plan::build(&facts, &flags(&a, &region, &bucket, &object))
     })?;
+    step(
+        &a,
+        "plan",
+        &format!(
+            "ImportImage {} from oss://{}/{}, DiskImageSize {} GiB",
+            plan.format.api_name(),
+            plan.oss_bucket,
+            plan.oss_object,
+            plan.disk_image_size
+        ),
+    );
     for w in &plan.warnings {
         warn(&a, w);
     }

@@ -348,6 +348,13 @@ fn multipart(
         .into_inner()
         .map_err(|_| Error::Failed("an upload worker panicked".into()))?;
     if let Some(e) = err {
+        if shared.state_path.is_some() {
+            note(format!(
+                "{} parts are uploaded; re-running the same command sends only the rest \
+                 (--restart starts over)",
+                state.parts.len()
+            ));
+        }
         return Err(e);
     }
     let crc = finish(oss, &state, shared.jobs.len(), note)?;
