@@ -545,10 +545,19 @@ fn finish(oss: &Oss, state: &State, count: usize, note: &mut dyn FnMut(String)) 
         left -= len;
     }
     let list: Vec<(u32, String)> = parts.iter().map(|p| (p.number, p.etag.clone())).collect();
-    let reply = oss
-        .complete(&state.bucket, &state.key, &state.upload_id, &list)
-        .map_err(|e| explain("CompleteMultipartUpload", &e))?;
-    match reply.crc64() {
+    let theirs = match oss.complete(&state.bucket, &state.key, &state.upload_id, &list) {
+        Ok(reply) => reply.crc64(),
+        // A retried Complete whose first attempt did complete: the object tells.
+        Err(e) if e.code() == Some("NoSuchUpload") => {
+            oss.head_object(&state.bucket, &state.key)
+                .map_err(|e| explain("HeadObject", &e))?
+                .filter(|m| m.size == state.size)
+                .ok_or_else(|| explain("CompleteMultipartUpload", &e))?
+                .crc64
+        }
+        Err(e) => return Err(explain("CompleteMultipartUpload", &e)),
+    };
+    match theirs {
         Some(c) if c == crc => {
             note(format!("upload complete; CRC-64 {crc} verified"));
             Ok(crc)

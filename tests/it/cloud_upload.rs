@@ -151,7 +151,10 @@ fn differencing_chain_goes_up_as_the_raw_of_the_whole_chain() {
 fn killed_upload_resumes_sending_only_the_missing_parts() {
     let cloud = FakeCloud::start(Scenario::default());
     let oss = oss_with_bucket("cn-hangzhou");
-    oss.set_scenario(|sc| sc.stall_after = Some(6));
+    oss.set_scenario(|sc| {
+        sc.stall_after = Some(6);
+        sc.page_limit = Some(4);
+    });
     let mut s = setup();
     let data = raw_image(&mut s, 20 * PART as usize + 777);
     let mut child = s
@@ -203,6 +206,12 @@ fn killed_upload_resumes_sending_only_the_missing_parts() {
         .filter(|r| r.query.iter().any(|(k, _)| k == "uploads"))
         .count();
     assert_eq!(inits, 1, "the second run continued the first upload");
+    let list_pages = oss
+        .seen()
+        .iter()
+        .filter(|r| r.method == "GET" && r.query.iter().any(|(k, _)| k == "uploadId"))
+        .count();
+    assert_eq!(list_pages, 2, "6 parts listed 4 a page");
     assert!(oss.object("bkt", "imgtool/disk.raw").unwrap().data == data);
     assert!(state_files(s.home()).is_empty());
 }
@@ -270,6 +279,27 @@ fn part_failures_and_rpc_throttling_still_finish() {
     assert_eq!(attempts(2), 2, "503 then success");
     assert_eq!(attempts(3), 2, "dropped then success");
     assert_no_secrets(&o);
+}
+
+#[test]
+fn completion_answer_lost_is_confirmed_by_the_object() {
+    let cloud = FakeCloud::start(Scenario::default());
+    let oss = FakeOss::start(OssScenario {
+        buckets: vec![("bkt".into(), "cn-hangzhou".into())],
+        drop_first_complete: true,
+        ..OssScenario::default()
+    });
+    let mut s = setup();
+    let data = raw_image(&mut s, 3 * PART as usize + 3);
+    let o = run(s.cmd(), &args(&s, &cloud, &oss), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(oss.object("bkt", "imgtool/disk.raw").unwrap().data == data);
+    let completes = oss
+        .seen()
+        .iter()
+        .filter(|r| r.method == "POST" && r.query.iter().any(|(k, _)| k == "uploadId"))
+        .count();
+    assert_eq!(completes, 2, "retried once, then confirmed by HEAD");
 }
 
 #[test]

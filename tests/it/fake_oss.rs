@@ -49,6 +49,11 @@ pub struct OssScenario {
     pub bad_object_crc: bool,
     /// Keep no object bytes (the bench: gigabytes), only sizes and CRCs.
     pub discard_data: bool,
+    /// ListParts pages hold at most this many parts (the real limit is 1000), so a small
+    /// test exercises the paging.
+    pub page_limit: Option<usize>,
+    /// The first CompleteMultipartUpload completes, then the connection drops unanswered.
+    pub drop_first_complete: bool,
 }
 
 /// One request as received.
@@ -589,7 +594,15 @@ fn handle(s: &mut State, req: &Request, len: u64, crc: u64, data: Vec<u8>) -> Ac
         ("POST", Some(_), _) => Action::Answer(initiate(s, req)),
         ("PUT", _, Some(id)) => upload_part(s, req, id, len, crc, data),
         ("GET", _, Some(id)) => Action::Answer(list_parts(s, req, id)),
-        ("POST", _, Some(id)) => Action::Answer(complete(s, req, id, &data)),
+        ("POST", _, Some(id)) => {
+            let r = complete(s, req, id, &data);
+            let drop = s.sc.drop_first_complete && s.first_attempt_done.insert(("complete", 0));
+            if drop {
+                Action::Drop
+            } else {
+                Action::Answer(r)
+            }
+        }
         ("DELETE", _, Some(id)) => Action::Answer(abort(s, id)),
         ("PUT", None, None) => Action::Answer(put_object(s, req, len, crc, data)),
         ("HEAD", None, None) => Action::Answer(head(s, req)),
@@ -750,7 +763,8 @@ fn list_parts(s: &mut State, req: &Request, id: &str) -> Reply {
         .q("max-parts")
         .and_then(|m| m.parse().ok())
         .unwrap_or(1000)
-        .min(1000);
+        .min(1000)
+        .min(s.sc.page_limit.unwrap_or(1000));
     let marker: u32 = req
         .q("part-number-marker")
         .and_then(|m| m.parse().ok())
