@@ -199,7 +199,12 @@ pub struct Oss {
     creds: Credentials,
     pub endpoint: Endpoint,
     retry: RetryPolicy,
+    timeout: Duration,
 }
+
+/// The slowest link a data request is given time for: a 64 MiB part may take 256 s more
+/// than the plain timeout before it is cut off and retried.
+const SLOWEST_BYTES_PER_SEC: u64 = 256 * 1024;
 
 /// One listed part of a multipart upload.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -225,6 +230,7 @@ impl Oss {
         timeout: Duration,
     ) -> Result<Oss, CallError> {
         let http = Client::builder()
+            // Requests that carry data get more time, in `send`.
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .user_agent(concat!("imgtool/", env!("CARGO_PKG_VERSION")))
@@ -238,6 +244,7 @@ impl Oss {
             creds,
             endpoint,
             retry,
+            timeout,
         })
     }
 
@@ -280,6 +287,12 @@ impl Oss {
                 format!("OSS {}:{sig}", self.creds.access_key_id),
             )
             .body(payload.body());
+        if let Payload::Shared(_, len) = payload {
+            // The client's timeout covers the whole exchange, body included: a fixed 30 s
+            // would cut every large part on a slow link, forever.
+            let extra = Duration::from_secs(*len as u64 / SLOWEST_BYTES_PER_SEC);
+            req = req.timeout(self.timeout.saturating_add(extra));
+        }
         if !payload.content_type().is_empty() {
             req = req.header("Content-Type", payload.content_type());
         }
