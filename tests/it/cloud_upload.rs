@@ -148,6 +148,28 @@ fn differencing_chain_goes_up_as_the_raw_of_the_whole_chain() {
 }
 
 #[test]
+fn format_raw_converts_a_single_vhd_while_uploading() {
+    let cloud = FakeCloud::start(Scenario::default());
+    let oss = oss_with_bucket("cn-hangzhou");
+    let mut s = setup();
+    crate::vhd_read::generate(s.dir.path(), &["small-dynamic"]);
+    s.image = s.dir.path().join("small-dynamic.vhd");
+    let want = std::fs::read(s.dir.path().join("small-dynamic.raw")).unwrap();
+    let o = run(s.cmd(), &args(&s, &cloud, &oss), &["--format", "raw"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let obj = oss
+        .object("bkt", "imgtool/small-dynamic.raw")
+        .expect("object");
+    assert!(
+        obj.data == want,
+        "the object is the virtual disk, not the file"
+    );
+    let v = json_of(&o);
+    assert_eq!(v["plan"]["DiskDeviceMapping.1.Format"], "RAW");
+    assert_eq!(v["upload"]["object_size"], want.len() as u64);
+}
+
+#[test]
 fn killed_upload_resumes_sending_only_the_missing_parts() {
     let cloud = FakeCloud::start(Scenario::default());
     let oss = oss_with_bucket("cn-hangzhou");
