@@ -1,6 +1,6 @@
 //! `imgtool import`: plan an ECS image import from an image file, check every rule locally,
-//! then (with `--skip-upload`, while upload is not written yet) call ImportImage and follow
-//! the import to the end.
+//! check the RAM role and the bucket, upload the image to OSS (resuming an earlier upload),
+//! call ImportImage and follow the import to the end. Each step is reported on stderr.
 //!
 //! JSON output (`--json`): one document on stdout when the command succeeds; errors go to
 //! stderr only, as text. Schema (see also docs/json.md):
@@ -16,23 +16,33 @@
 //!   "requests": [ { "action": str, "method": "GET"|"POST", "url": str,
 //!                   "params": { name: value } } ],  // dry-run only; secrets redacted
 //!   "image_id": str|null, "task_id": str|null, "request_id": str|null,
-//!   "status": "planned" | "submitted" | "Available" | "interrupted" | "timed_out"
+//!   "status": "planned" | "submitted" | "Available" | "interrupted" | "timed_out",
+//!   "upload": null | { "bucket", "object", "object_size", "crc64" (decimal string),
+//!              "parts", "resumed_parts", "sent_bytes", "already_there": bool,
+//!              "bucket_created": bool, "converted_to_raw": bool },
+//!   "object_deleted": bool,
+//!   "timings_ms": { "<step>": int }       // inspect, plan, role, bucket, upload, import, follow
 //! }
 //! ```
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use serde_json::{Map, Value, json};
 
-use super::output::{escape, print_json};
+use super::output::{escape, print_json, progress_allowed};
+use crate::cloud::bucket::{self, Found};
 use crate::cloud::credentials::{self, Credentials};
 use crate::cloud::ecs::{self, Imported};
 use crate::cloud::follow::{self, Outcome};
 use crate::cloud::import::{self, Session};
+use crate::cloud::oss::{Endpoint, Oss};
 use crate::cloud::plan::{self, Format, ImageFacts, Plan};
 use crate::cloud::ram;
 use crate::cloud::rpc::{Client, Method, Preview, Service};
 use crate::cloud::settings::{self, Endpoints, env};
+use crate::cloud::upload::{self, DiskSource, FileSource, Source};
+use crate::cloud::{resume, sts};
 use crate::error::{Error, Result};
 use crate::image::{self, Image, VirtualDisk};
 
@@ -61,12 +71,40 @@ pub struct Args {
     /// Region of the bucket and of the new image [default: from the credentials' source]
     #[arg(long)]
     pub region: Option<String>,
-    /// OSS bucket holding (or to hold) the image
+    /// OSS bucket holding (or to hold) the image [default: imgtool-<account id>-<region>,
+    /// created private if missing]
     #[arg(long)]
-    pub bucket: String,
-    /// OSS object key [default: the image's file name]
+    pub bucket: Option<String>,
+    /// OSS object key [default: imgtool/<file name>; .raw when a VHD goes up as RAW]
     #[arg(long)]
     pub object: Option<String>,
+    /// Format given to ImportImage: vhd uploads a VHD as it is (default for one file), raw
+    /// converts it while uploading (default, and the only choice, for a differencing chain)
+    #[arg(long, value_parser = ["raw", "vhd"])]
+    pub format: Option<String>,
+    /// Multipart part size in bytes, or with K, M, G (KiB...) [default: 64M, grown to stay
+    /// within 10000 parts]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub part_size: Option<u64>,
+    /// Parts in flight [default: min(8, 2 x cores)]; memory is about this times the part size
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub parallel: Option<u16>,
+    /// Abort an earlier unfinished upload of this image and start again
+    #[arg(long)]
+    pub restart: bool,
+    /// Delete the OSS object once the image is Available
+    #[arg(long, conflicts_with = "no_wait")]
+    pub delete_object: bool,
+    /// OSS endpoint [default: https://oss-<region>.aliyuncs.com; env IMGTOOL_OSS_ENDPOINT]
+    #[arg(long, value_name = "URL")]
+    pub oss_endpoint: Option<String>,
+    /// Use oss-<region>-internal.aliyuncs.com (from an ECS instance in the region)
+    #[arg(long)]
+    pub oss_internal: bool,
+    /// STS endpoint, asked for the account id [default: https://sts.aliyuncs.com;
+    /// env IMGTOOL_STS_ENDPOINT]
+    #[arg(long, value_name = "URL")]
+    pub sts_endpoint: Option<String>,
     /// DiskImageSize: the smallest whole GiB holding the disk and its file systems (the default)
     #[arg(long, conflicts_with = "disk_image_size")]
     pub auto_size: bool,
@@ -122,14 +160,84 @@ pub struct Args {
     pub cloud: CloudArgs,
 }
 
+/// `1048576`, `100K`, `64M`, `1G` (binary units).
+fn parse_size(s: &str) -> std::result::Result<u64, String> {
+    let t = s.trim();
+    let (num, mult) = match t.chars().last().map(|c| c.to_ascii_uppercase()) {
+        Some('K') => (&t[..t.len() - 1], 1u64 << 10),
+        Some('M') => (&t[..t.len() - 1], 1 << 20),
+        Some('G') => (&t[..t.len() - 1], 1 << 30),
+        _ => (t, 1),
+    };
+    num.parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .ok_or_else(|| format!("{s:?} is not a size (e.g. 64M)"))
+}
+
+/// Per-step wall times for the JSON document.
+#[derive(Default)]
+struct Steps(Vec<(&'static str, u128)>);
+
+impl Steps {
+    fn time<T>(&mut self, name: &'static str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        let t = Instant::now();
+        let r = f();
+        self.0.push((name, t.elapsed().as_millis()));
+        r
+    }
+
+    fn json(&self) -> Value {
+        Value::Object(
+            self.0
+                .iter()
+                .map(|(k, v)| (k.to_string(), Value::from(*v as u64)))
+                .collect(),
+        )
+    }
+}
+
+/// What the upload step did, for the summary and JSON.
+#[derive(Debug, Default)]
+struct Uploaded {
+    outcome: upload::Outcome,
+    bucket_created: bool,
+    converted: bool,
+}
+
 pub fn run(a: Args) -> Result<i32> {
-    let facts = image_facts(&a.image)?;
+    let mut steps = Steps::default();
+    let (img, facts) = steps.time("inspect", || {
+        let img = image::open(&a.image)?;
+        let facts = image_facts(&a.image, &img, a.format.as_deref())?;
+        Ok((img, facts))
+    })?;
+    step(
+        &a,
+        "inspect",
+        &format!(
+            "{}: {}, virtual size {} bytes",
+            a.image.display(),
+            img.format_name(),
+            img.size()
+        ),
+    );
     // Kept as a Result: dry-run works without credentials, and the upload notice comes first.
     let creds = credentials::resolve(a.cloud.profile.as_deref(), &env);
     let region = region_of(a.region.as_deref(), creds.as_ref().ok())?;
-    let plan = plan::build(&facts, &flags(&a, &region))?;
-    for w in &plan.warnings {
-        warn(&a, w);
+    if a.region.is_none() {
+        let from = creds.as_ref().map_or("", |c| c.source.as_str());
+        note(
+            &a,
+            &format!("region: {region} (from {from}; --region to choose)"),
+        );
+    }
+    let converted = matches!(img, Image::Vhd(_)) && facts.format == Format::Raw;
+    if converted {
+        note(
+            &a,
+            "the VHD goes up as RAW, converted while uploading (no copy on disk)",
+        );
     }
     let eps = settings::endpoints(
         &region,
@@ -138,22 +246,178 @@ pub fn run(a: Args) -> Result<i32> {
         a.cloud.allow_http,
         &env,
     )?;
+    let (bucket, defaulted) = bucket_of(&a, &region, creds.as_ref().ok())?;
+    let object = object_of(&a, converted);
+    let plan = steps.time("plan", || {
+        plan::build(&facts, &flags(&a, &region, &bucket, &object))
+    })?;
+    step(
+        &a,
+        "plan",
+        &format!(
+            "ImportImage {} from oss://{}/{}, DiskImageSize {} GiB",
+            plan.format.api_name(),
+            plan.oss_bucket,
+            plan.oss_object,
+            plan.disk_image_size
+        ),
+    );
+    for w in &plan.warnings {
+        warn(&a, w);
+    }
     if a.dry_run {
         if let Err(e) = &creds {
             warn(&a, &e.to_string());
         }
         return dry_run(&a, &plan, creds.as_ref().ok(), &eps);
     }
-    if !a.skip_upload {
-        return Err(Error::Usage(format!(
-            "uploading is not implemented yet (it comes in a later version): upload {} to oss://{}/{} yourself \
-             (e.g. with ossutil), then re-run with --skip-upload",
-            a.image.display(),
-            plan.oss_bucket,
-            plan.oss_object
-        )));
+    let creds = creds?;
+    let s = session(creds.clone(), &eps)?;
+    if !a.json && !a.quiet {
+        print_plan(&plan);
     }
-    submit_and_follow(&a, &plan, creds?, &eps)
+    let created_role = steps.time("role", || {
+        step(&a, "role", "checking the RAM role");
+        import::ensure_role(&s, a.create_role, &mut |m| note(&a, &m))
+    })?;
+    let oss = oss_client(&a, &region, creds)?;
+    let uploaded = if a.skip_upload {
+        None
+    } else {
+        Some(upload_step(
+            &a, &mut steps, &oss, &img, &plan, &facts, defaulted, converted,
+        )?)
+    };
+    submit_and_follow(
+        &a,
+        &mut steps,
+        &s,
+        &oss,
+        &plan,
+        created_role,
+        uploaded.as_ref(),
+    )
+}
+
+/// The bucket and whether it is imgtool's default (then it may be created).
+fn bucket_of(a: &Args, region: &str, creds: Option<&Credentials>) -> Result<(String, bool)> {
+    if let Some(b) = &a.bucket {
+        return Ok((b.clone(), false));
+    }
+    let account = match creds {
+        Some(c) if !a.dry_run => {
+            let timing = settings::timing(&env)?;
+            let client = Client::new(c.clone(), timing.retry, timing.http_timeout)
+                .map_err(|e| ecs::explain("setup", &e))?;
+            let ep = settings::sts_endpoint(a.sts_endpoint.as_deref(), a.cloud.allow_http, &env)?;
+            sts::account_id(&client, &ep).map_err(|e| ecs::explain("GetCallerIdentity", &e))?
+        }
+        // A dry run sends nothing, so the account id stays a placeholder.
+        _ => "account".to_string(),
+    };
+    let b = bucket::default_name(&account, region);
+    note(
+        a,
+        &format!(
+            "bucket: {b} (default imgtool-<account id>-<region>{}; --bucket to choose)",
+            if a.dry_run {
+                ", account id asked from STS when not a dry run"
+            } else {
+                ""
+            }
+        ),
+    );
+    Ok((b, true))
+}
+
+fn object_of(a: &Args, converted: bool) -> String {
+    if let Some(o) = &a.object {
+        return o.clone();
+    }
+    let name = a
+        .image
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "disk".into());
+    let name = if converted {
+        Path::new(&name).with_extension("raw").display().to_string()
+    } else {
+        name
+    };
+    let o = format!("imgtool/{name}");
+    note(a, &format!("object: {o} (default; --object to choose)"));
+    o
+}
+
+fn oss_client(a: &Args, region: &str, creds: Credentials) -> Result<Oss> {
+    let url = settings::oss_endpoint(
+        region,
+        a.oss_endpoint.as_deref(),
+        a.oss_internal,
+        a.cloud.allow_http,
+        &env,
+    )?;
+    let timing = settings::timing(&env)?;
+    Oss::new(
+        creds,
+        Endpoint::parse(&url),
+        timing.retry,
+        timing.http_timeout,
+    )
+    .map_err(|e| ecs::explain("setup", &e))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn upload_step(
+    a: &Args,
+    steps: &mut Steps,
+    oss: &Oss,
+    img: &Image,
+    plan: &Plan,
+    facts: &ImageFacts,
+    defaulted: bool,
+    converted: bool,
+) -> Result<Uploaded> {
+    let found = steps.time("bucket", || {
+        step(a, "bucket", &format!("checking bucket {}", plan.oss_bucket));
+        bucket::ensure(
+            oss,
+            &plan.oss_bucket,
+            &plan.region_id,
+            defaulted,
+            &mut |m| note(a, &m),
+        )
+    })?;
+    let src: Box<dyn Source + '_> = if converted {
+        Box::new(DiskSource(img))
+    } else {
+        Box::new(FileSource::open(&a.image)?)
+    };
+    let opts = upload::Options {
+        bucket: plan.oss_bucket.clone(),
+        key: plan.oss_object.clone(),
+        part_size: upload::part_size(src.len(), a.part_size)?,
+        parallel: a
+            .parallel
+            .map_or_else(upload::default_parallel, usize::from),
+        restart: a.restart,
+        identity: format!(
+            "{};bytes={}",
+            facts.identity,
+            if converted { "raw" } else { "file" }
+        ),
+        state_dir: resume::dir(&env),
+        progress: progress_allowed(a.quiet),
+    };
+    let outcome = steps.time("upload", || {
+        step(a, "upload", &format!("oss://{}/{}", opts.bucket, opts.key));
+        upload::upload(oss, src.as_ref(), &opts, &mut |m| note(a, &m))
+    })?;
+    Ok(Uploaded {
+        outcome,
+        bucket_created: found == Found::Created,
+        converted,
+    })
 }
 
 /// The facts this version knows: format and size. Guest detection (architecture, OS, boot
@@ -161,11 +425,10 @@ pub fn run(a: Args) -> Result<i32> {
 /// What the image says about itself: its format and size, and what `inspect` found inside
 /// (architecture, OS, platform, boot mode, the space its partitions and file systems need),
 /// each with its evidence.
-fn image_facts(path: &std::path::Path) -> Result<ImageFacts> {
-    let img = image::open(path)?;
+fn image_facts(path: &Path, img: &Image, format: Option<&str>) -> Result<ImageFacts> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
-    let format = format_of(path, &img)?;
-    let disk = super::inspect::disk_report(&img);
+    let format = format_of(path, img, format)?;
+    let disk = super::inspect::disk_report(img);
     let f = &disk.import;
     let fact = |x: &crate::disk::report::Fact| plan::Fact::found(x.value.as_deref(), &x.because);
     Ok(ImageFacts {
@@ -180,22 +443,27 @@ fn image_facts(path: &std::path::Path) -> Result<ImageFacts> {
         os_type: fact(&f.os_type),
         platform: fact(&f.platform),
         boot_mode: fact(&f.boot_mode),
-        identity: identity(&meta, &img),
+        identity: identity(&meta, img),
     })
 }
 
-/// The format ImportImage is told. A differencing VHD cannot go up as it is: only its chain
-/// as a whole is a disk, so it must be converted to RAW first.
-fn format_of(path: &std::path::Path, img: &Image) -> Result<Format> {
-    match img {
-        Image::Raw(_) => Ok(Format::Raw),
-        Image::Vhd(v) if v.layers.len() > 1 => Err(Error::Usage(format!(
-            "{}: a differencing VHD holds only the changes to its parent, and ECS cannot import it \
-             as it is; convert the chain to RAW first (imgtool convert {} disk.raw) and import that",
-            path.display(),
+/// The format ImportImage is told. A differencing VHD cannot go up as it is (only its chain
+/// as a whole is a disk), so it goes up as RAW, read through the chain while uploading.
+fn format_of(path: &Path, img: &Image, asked: Option<&str>) -> Result<Format> {
+    match (img, asked) {
+        (Image::Raw(_), Some("vhd")) => Err(Error::Usage(format!(
+            "{}: --format vhd, but the file is RAW; leave out --format",
             path.display()
         ))),
-        Image::Vhd(_) => Ok(Format::Vhd),
+        (Image::Raw(_), _) => Ok(Format::Raw),
+        (Image::Vhd(v), Some("vhd")) if v.layers.len() > 1 => Err(Error::Usage(format!(
+            "{}: a differencing VHD holds only the changes to its parent, and ECS cannot import it \
+             as it is; leave out --format (or pass --format raw) to upload the whole chain as RAW",
+            path.display()
+        ))),
+        (Image::Vhd(v), None) if v.layers.len() > 1 => Ok(Format::Raw),
+        (Image::Vhd(_), Some("raw")) => Ok(Format::Raw),
+        (Image::Vhd(_), _) => Ok(Format::Vhd),
     }
 }
 
@@ -225,11 +493,11 @@ fn region_of(flag: Option<&str>, creds: Option<&Credentials>) -> Result<String> 
         })
 }
 
-fn flags(a: &Args, region: &str) -> plan::Flags {
+fn flags(a: &Args, region: &str, bucket: &str, object: &str) -> plan::Flags {
     plan::Flags {
         region: region.to_string(),
-        bucket: a.bucket.clone(),
-        object: a.object.clone(),
+        bucket: bucket.to_string(),
+        object: Some(object.to_string()),
         image_name: a.image_name.clone(),
         description: a.description.clone(),
         architecture: a.architecture.clone(),
@@ -247,6 +515,17 @@ fn warn(a: &Args, msg: &str) {
     if !a.quiet {
         eprintln!("imgtool: warning: {}", escape(msg));
     }
+}
+
+fn note(a: &Args, msg: &str) {
+    if !a.quiet {
+        eprintln!("imgtool: {}", escape(msg));
+    }
+}
+
+/// A step of the import starting, on stderr.
+fn step(a: &Args, name: &str, msg: &str) {
+    note(a, &format!("[{name}] {msg}"));
 }
 
 fn services(eps: &Endpoints) -> (Service, Service) {
@@ -309,7 +588,8 @@ fn dry_run(a: &Args, plan: &Plan, creds: Option<&Credentials>, eps: &Endpoints) 
     print_plan(plan);
     if !a.skip_upload {
         println!(
-            "\nupload: not implemented yet; the object must be put in the bucket before import (--skip-upload)"
+            "\nupload: GetBucketLocation, HEAD, then the image to oss://{}/{} (multipart, resumable) before ImportImage",
+            plan.oss_bucket, plan.oss_object
         );
     }
     println!("\nrequests (nothing sent; GetRole decides whether CreateRole runs):");
@@ -349,6 +629,9 @@ fn base_json(plan: &Plan, dry_run: bool, status: &str, imported: Option<&Importe
         "task_id": imported.map(|i| i.task_id.as_str()),
         "request_id": imported.map(|i| i.request_id.as_str()),
         "status": status,
+        "upload": null,
+        "object_deleted": false,
+        "timings_ms": {},
     })
 }
 
@@ -381,16 +664,18 @@ pub fn session(creds: Credentials, eps: &Endpoints) -> Result<Session> {
     })
 }
 
-fn submit_and_follow(a: &Args, plan: &Plan, creds: Credentials, eps: &Endpoints) -> Result<i32> {
-    let s = session(creds, eps)?;
-    if !a.json && !a.quiet {
-        print_plan(plan);
-    }
-    let quiet = a.quiet;
-    let imported = import::submit(&s, plan, a.create_role, &mut |m| {
-        if !quiet {
-            eprintln!("imgtool: {}", escape(&m));
-        }
+fn submit_and_follow(
+    a: &Args,
+    steps: &mut Steps,
+    s: &Session,
+    oss: &Oss,
+    plan: &Plan,
+    created_role: bool,
+    up: Option<&Uploaded>,
+) -> Result<i32> {
+    let imported = steps.time("import", || {
+        step(a, "import", "calling ImportImage");
+        import::import(s, plan, a.create_role, created_role, &mut |m| note(a, &m))
     })?;
     let resume = escape(&follow::resume_hint(
         &imported.task_id,
@@ -404,20 +689,29 @@ fn submit_and_follow(a: &Args, plan: &Plan, creds: Credentials, eps: &Endpoints)
             escape(&imported.task_id)
         );
     }
+    let done = Done {
+        plan,
+        imported: &imported,
+        up,
+    };
     if a.no_wait {
         if !a.quiet && !a.json {
             eprintln!("imgtool: not waiting; {resume}");
         }
-        return finish(a, plan, &imported, "submitted", 0);
+        return finish(a, &done, steps, "submitted", false, 0);
     }
-    match super::task::follow_with_progress(
-        &s,
-        &plan.region_id,
-        &imported.task_id,
-        Some(&imported.image_id),
-        a.timeout,
-        a.quiet,
-    )? {
+    let outcome = steps.time("follow", || {
+        step(a, "follow", "waiting for the image to be Available");
+        super::task::follow_with_progress(
+            s,
+            &plan.region_id,
+            &imported.task_id,
+            Some(&imported.image_id),
+            a.timeout,
+            a.quiet,
+        )
+    })?;
+    match outcome {
         Outcome::Done { .. } => {
             if !a.json {
                 println!(
@@ -426,11 +720,12 @@ fn submit_and_follow(a: &Args, plan: &Plan, creds: Credentials, eps: &Endpoints)
                     plan.region_id
                 );
             }
-            finish(a, plan, &imported, "Available", 0)
+            let deleted = a.delete_object && delete_object(a, oss, plan)?;
+            finish(a, &done, steps, "Available", deleted, 0)
         }
         Outcome::Interrupted => {
             eprintln!("imgtool: interrupted; the import goes on in the cloud. {resume}");
-            finish(a, plan, &imported, "interrupted", 130)
+            finish(a, &done, steps, "interrupted", false, 130)
         }
         Outcome::TimedOut => Err(Error::Failed(format!(
             "stopped following after --timeout; the import goes on in the cloud. {resume}"
@@ -438,9 +733,57 @@ fn submit_and_follow(a: &Args, plan: &Plan, creds: Credentials, eps: &Endpoints)
     }
 }
 
-fn finish(a: &Args, plan: &Plan, imported: &Imported, status: &str, code: i32) -> Result<i32> {
+/// Only once the image is Available: ECS reads the object until then.
+fn delete_object(a: &Args, oss: &Oss, plan: &Plan) -> Result<bool> {
+    oss.delete_object(&plan.oss_bucket, &plan.oss_object)
+        .map_err(|e| ecs::explain("DeleteObject", &e))?;
+    note(
+        a,
+        &format!(
+            "deleted oss://{}/{} (the image is Available, so ECS no longer needs it)",
+            plan.oss_bucket, plan.oss_object
+        ),
+    );
+    Ok(true)
+}
+
+struct Done<'a> {
+    plan: &'a Plan,
+    imported: &'a Imported,
+    up: Option<&'a Uploaded>,
+}
+
+fn upload_json(plan: &Plan, up: Option<&Uploaded>) -> Value {
+    let Some(u) = up else { return Value::Null };
+    let o = &u.outcome;
+    json!({
+        "bucket": plan.oss_bucket,
+        "object": plan.oss_object,
+        "object_size": o.size,
+        "crc64": o.crc64.to_string(),
+        "parts": o.parts,
+        "resumed_parts": o.resumed_parts,
+        "sent_bytes": o.sent_bytes,
+        "already_there": o.already_there,
+        "bucket_created": u.bucket_created,
+        "converted_to_raw": u.converted,
+    })
+}
+
+fn finish(
+    a: &Args,
+    d: &Done<'_>,
+    steps: &Steps,
+    status: &str,
+    deleted: bool,
+    code: i32,
+) -> Result<i32> {
     if a.json {
-        print_json(&base_json(plan, false, status, Some(imported)));
+        let mut doc = base_json(d.plan, false, status, Some(d.imported));
+        doc["upload"] = upload_json(d.plan, d.up);
+        doc["object_deleted"] = Value::Bool(deleted);
+        doc["timings_ms"] = steps.json();
+        print_json(&doc);
     }
     Ok(code)
 }

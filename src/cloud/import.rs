@@ -25,22 +25,41 @@ pub fn submit(
     create_role: bool,
     note: &mut dyn FnMut(String),
 ) -> Result<Imported> {
-    let mut created = false;
+    let created = ensure_role(s, create_role, note)?;
+    import(s, plan, create_role, created, note)
+}
+
+/// Make sure the RAM role exists (creating it if `create_role`); true when it was created.
+/// Run before an upload, so a missing role stops the import before hours of sending.
+pub fn ensure_role(s: &Session, create_role: bool, note: &mut dyn FnMut(String)) -> Result<bool> {
     match ram::role_exists(&s.client, &s.ram) {
-        Ok(true) => {}
+        Ok(true) => Ok(false),
         Ok(false) if create_role => {
             note(format!("creating RAM role {}", ram::ROLE_NAME));
             ram::create_role(&s.client, &s.ram).map_err(|e| ecs::explain("CreateRole", &e))?;
-            created = true;
+            Ok(true)
         }
-        Ok(false) => return Err(role_missing()),
+        Ok(false) => Err(role_missing()),
         // Keys allowed to import but not to read RAM are common; ImportImage will say if the
         // role is really missing.
-        Err(e) => note(format!(
-            "could not check the RAM role ({}); trying the import anyway",
-            ecs::explain("GetRole", &e)
-        )),
+        Err(e) => {
+            note(format!(
+                "could not check the RAM role ({}); trying the import anyway",
+                ecs::explain("GetRole", &e)
+            ));
+            Ok(false)
+        }
     }
+}
+
+/// ImportImage, riding out the minute a role created by [`ensure_role`] takes to work.
+pub fn import(
+    s: &Session,
+    plan: &Plan,
+    create_role: bool,
+    created: bool,
+    note: &mut dyn FnMut(String),
+) -> Result<Imported> {
     import_riding_role_delay(s, plan, create_role, created, note)
 }
 

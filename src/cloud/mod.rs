@@ -1,13 +1,19 @@
 //! Talking to Alibaba Cloud: credentials, request signing, the import plan, the retrying RPC
-//! client, and the ECS and RAM calls an import needs. Nothing here reads images; it takes a
-//! finished [`plan::Plan`].
+//! client, the OSS upload, and the ECS, RAM and STS calls an import needs. Nothing here parses
+//! images; it takes a finished [`plan::Plan`] and a byte source ([`upload::Source`]).
 
+pub mod bucket;
+pub mod crc64;
 pub mod credentials;
 pub mod ecs;
 pub mod follow;
 pub mod import;
+pub mod oss;
 pub mod plan;
 pub mod ram;
+pub mod resume;
 pub mod rpc;
 pub mod settings;
 pub mod sign;
+pub mod sts;
+pub mod upload;

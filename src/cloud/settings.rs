@@ -1,5 +1,6 @@
 //! Endpoints and timing. Endpoints come from a flag, else `IMGTOOL_ECS_ENDPOINT` /
-//! `IMGTOOL_RAM_ENDPOINT`, else the public defaults. Plain `http://` is refused unless
+//! `IMGTOOL_RAM_ENDPOINT` (`IMGTOOL_OSS_ENDPOINT`, `IMGTOOL_STS_ENDPOINT`), else the public
+//! defaults. Plain `http://` is refused unless
 //! `--allow-http` is given, however the endpoint was chosen: an environment variable left
 //! over in a shell must not send signed requests (and STS tokens) over the network in clear.
 //!
@@ -34,26 +35,69 @@ pub fn endpoints(
     allow_http: bool,
     env: Env<'_>,
 ) -> Result<Endpoints> {
-    let pick = |flag: Option<&str>, var: &str, default: String| -> Result<String> {
-        let (url, from) = match (flag, env(var).filter(|v| !v.is_empty())) {
-            (Some(f), _) => (f.to_string(), "flag"),
-            (None, Some(v)) => (v, var),
-            (None, None) => (default, "default"),
-        };
-        check_endpoint(&url, from, allow_http)
-    };
     Ok(Endpoints {
         ecs: pick(
             ecs_flag,
             "IMGTOOL_ECS_ENDPOINT",
             ecs::default_endpoint(region),
+            allow_http,
+            env,
         )?,
         ram: pick(
             ram_flag,
             "IMGTOOL_RAM_ENDPOINT",
             ram::DEFAULT_ENDPOINT.to_string(),
+            allow_http,
+            env,
         )?,
     })
+}
+
+/// The OSS endpoint: `--oss-endpoint`, else `IMGTOOL_OSS_ENDPOINT`, else
+/// `https://oss-<region>.aliyuncs.com` (`oss-<region>-internal` with `internal`: from an ECS
+/// instance in the region, traffic stays inside and costs nothing).
+pub fn oss_endpoint(
+    region: &str,
+    flag: Option<&str>,
+    internal: bool,
+    allow_http: bool,
+    env: Env<'_>,
+) -> Result<String> {
+    let suffix = if internal { "-internal" } else { "" };
+    pick(
+        flag,
+        "IMGTOOL_OSS_ENDPOINT",
+        format!("https://oss-{region}{suffix}.aliyuncs.com"),
+        allow_http,
+        env,
+    )
+}
+
+/// The STS endpoint (GetCallerIdentity): `--sts-endpoint`, else `IMGTOOL_STS_ENDPOINT`,
+/// else `https://sts.aliyuncs.com`.
+pub fn sts_endpoint(flag: Option<&str>, allow_http: bool, env: Env<'_>) -> Result<String> {
+    pick(
+        flag,
+        "IMGTOOL_STS_ENDPOINT",
+        "https://sts.aliyuncs.com".into(),
+        allow_http,
+        env,
+    )
+}
+
+fn pick(
+    flag: Option<&str>,
+    var: &str,
+    default: String,
+    allow_http: bool,
+    env: Env<'_>,
+) -> Result<String> {
+    let (url, from) = match (flag, env(var).filter(|v| !v.is_empty())) {
+        (Some(f), _) => (f.to_string(), "flag"),
+        (None, Some(v)) => (v, var),
+        (None, None) => (default, "default"),
+    };
+    check_endpoint(&url, from, allow_http)
 }
 
 /// A base URL: scheme and host (and port), nothing after a trailing slash.
@@ -133,6 +177,24 @@ mod tests {
         assert_eq!(e.ecs, "https://ecs.example");
         let e = endpoints("r", Some("https://flag.example"), None, false, &env).unwrap();
         assert_eq!(e.ecs, "https://flag.example");
+    }
+
+    #[test]
+    fn oss_and_sts_endpoints() {
+        let e = oss_endpoint("cn-beijing", None, false, false, &no_env).unwrap();
+        assert_eq!(e, "https://oss-cn-beijing.aliyuncs.com");
+        let e = oss_endpoint("cn-beijing", None, true, false, &no_env).unwrap();
+        assert_eq!(e, "https://oss-cn-beijing-internal.aliyuncs.com");
+        let env = |k: &str| (k == "IMGTOOL_OSS_ENDPOINT").then(|| "http://127.0.0.1:5".to_string());
+        assert!(oss_endpoint("r", None, false, false, &env).is_err());
+        assert_eq!(
+            oss_endpoint("r", None, false, true, &env).unwrap(),
+            "http://127.0.0.1:5"
+        );
+        assert_eq!(
+            sts_endpoint(None, false, &no_env).unwrap(),
+            "https://sts.aliyuncs.com"
+        );
     }
 
     #[test]

@@ -29,7 +29,7 @@ fn import_follows_progress_to_available() {
         "3 GiB + 1 byte needs 4 GiB"
     );
     assert_eq!(p["DiskDeviceMapping.1.Format"], "RAW");
-    assert_eq!(p["DiskDeviceMapping.1.OSSObject"], "disk.raw");
+    assert_eq!(p["DiskDeviceMapping.1.OSSObject"], "imgtool/disk.raw");
     assert_eq!(p["ImageName"], "disk");
     assert!(p["ClientToken"].starts_with("imgtool-"));
     let images = fake.calls("DescribeImages");
@@ -410,25 +410,6 @@ fn ctrl_c_stops_following_and_says_how_to_resume_and_cancel() {
 }
 
 #[test]
-fn upload_is_not_implemented_yet() {
-    let fake = FakeCloud::start(Scenario::default());
-    let s = setup();
-    let args: Vec<String> = s
-        .import_args(&fake)
-        .into_iter()
-        .filter(|a| a != "--skip-upload")
-        .collect();
-    let o = run(s.cmd(), &args, &[]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("not implemented yet") && stderr(&o).contains("--skip-upload"),
-        "{}",
-        stderr(&o)
-    );
-    assert!(fake.seen().is_empty());
-}
-
-#[test]
 fn plan_errors_stop_before_sending() {
     let fake = FakeCloud::start(Scenario::default());
     let s = setup();
@@ -574,7 +555,7 @@ fn losing_sight_of_the_import_says_how_to_resume() {
 }
 
 #[test]
-fn vhd_is_planned_as_vhd_and_a_differencing_chain_is_refused() {
+fn vhd_is_planned_as_vhd_and_a_differencing_chain_as_raw() {
     let fake = FakeCloud::start(Scenario::default());
     let mut s = setup();
     crate::vhd_read::generate(s.dir.path(), &["small-dynamic", "small-chain"]);
@@ -586,7 +567,19 @@ fn vhd_is_planned_as_vhd_and_a_differencing_chain_is_refused() {
     assert_eq!(v["plan"]["DiskDeviceMapping.1.DiskImageSize"], "1");
 
     s.image = s.dir.path().join("small-chain.vhd");
-    let o = run(s.cmd(), &s.import_args(&fake), &["--dry-run"]);
+    let o = run(s.cmd(), &s.import_args(&fake), &["--dry-run", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["plan"]["DiskDeviceMapping.1.Format"], "RAW");
+    assert_eq!(
+        v["plan"]["DiskDeviceMapping.1.OSSObject"],
+        "imgtool/small-chain.raw"
+    );
+    let o = run(
+        s.cmd(),
+        &s.import_args(&fake),
+        &["--dry-run", "--format", "vhd"],
+    );
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("differencing VHD"), "{}", stderr(&o));
     assert!(fake.seen().is_empty());

@@ -24,6 +24,8 @@ pub const CFG_SECRET: &str = "cfg-secret-Pw4";
 pub const STS_KEY_ID: &str = "STS.fakeStsKey000003";
 pub const STS_SECRET: &str = "sts-secret-Kk1";
 pub const STS_TOKEN: &str = "sts-token-CAIS-Xyz";
+/// What STS GetCallerIdentity answers.
+pub const ACCOUNT_ID: &str = "1234567890123456";
 
 /// Something that goes wrong before the request is handled normally, one per request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +88,7 @@ pub struct Seen {
     pub params: HashMap<String, String>,
     /// The raw request text, head and body, to check nothing secret travels.
     pub raw: String,
+    pub at: std::time::Instant,
 }
 
 #[derive(Debug, Clone)]
@@ -262,6 +265,7 @@ fn serve(stream: TcpStream, st: &Arc<Mutex<State>>) {
             action: params.get("Action").cloned().unwrap_or_default(),
             params: params.clone(),
             raw,
+            at: std::time::Instant::now(),
         });
         handle(&mut s, &method, &params)
     };
@@ -363,6 +367,12 @@ fn handle(s: &mut State, method: &str, p: &HashMap<String, String>) -> Option<Re
         (Some("2014-05-26"), "DescribeImages") => describe_images(s, p),
         (Some("2014-05-26"), "CancelTask") => cancel_task(s, p),
         (Some("2015-05-01"), "GetRole") => get_role(s, p),
+        (Some("2015-04-01"), "GetCallerIdentity") => ok(json!({
+            "RequestId": "FAKE-REQ-11",
+            "AccountId": ACCOUNT_ID,
+            "Arn": format!("acs:ram::{ACCOUNT_ID}:root"),
+            "IdentityType": "Account"
+        })),
         (Some("2015-05-01"), "CreateRole") => create_role(s, p),
         (Some("2015-05-01"), "AttachPolicyToRole") => attach_policy(s, p),
         _ => err(

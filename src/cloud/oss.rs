@@ -1,0 +1,671 @@
+//! The OSS calls an import needs, signed with OSS signature version 1: bucket location and
+//! creation, HEAD, PutObject, the multipart upload calls, and DeleteObject.
+//!
+//! Addressing follows the official SDKs: a host name is addressed virtual-host style
+//! (`https://<bucket>.<host>/<key>`), an IP address path style (`http://<ip>:<port>/<bucket>/<key>`),
+//! since an IP has no per-bucket names. The key is percent-encoded in the URL but signed raw
+//! in the CanonicalizedResource, as the service computes it from the decoded path.
+//!
+//! Every request has the client's timeout, no redirect is followed (it would carry the
+//! signature and STS token to a host nobody chose), and response bodies are read up to a bound.
+
+use std::io::Read;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use reqwest::blocking::{Body, Client};
+use reqwest::header::HeaderMap;
+
+use super::credentials::Credentials;
+use super::rpc::{CallError, RetryPolicy, backoff, http_date};
+use super::sign::{OssRequest, oss_signature};
+
+/// The largest response body read: ListParts with 1000 parts is about 250 KiB.
+const MAX_BODY: u64 = 4 << 20;
+
+/// Where OSS is and how buckets are addressed there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// `https` or `http`.
+    pub scheme: String,
+    /// `oss-cn-hangzhou.aliyuncs.com` or `127.0.0.1:9000`.
+    pub host: String,
+    pub path_style: bool,
+}
+
+impl Endpoint {
+    /// From a checked base URL (`scheme://host[:port]`).
+    pub fn parse(url: &str) -> Endpoint {
+        let (scheme, host) = url.split_once("://").unwrap_or(("https", url));
+        Endpoint {
+            scheme: scheme.to_string(),
+            host: host.to_string(),
+            path_style: is_ip_host(host),
+        }
+    }
+
+    /// The URL of `key` in `bucket` (an empty key is the bucket itself).
+    pub fn url(&self, bucket: &str, key: &str) -> String {
+        let key = encode_key(key);
+        if self.path_style {
+            format!("{}://{}/{bucket}/{key}", self.scheme, self.host)
+        } else {
+            format!("{}://{bucket}.{}/{key}", self.scheme, self.host)
+        }
+    }
+}
+
+/// True for `1.2.3.4`, `1.2.3.4:80`, `[::1]:80`.
+fn is_ip_host(host: &str) -> bool {
+    if let Some(rest) = host.strip_prefix('[') {
+        return rest
+            .split_once(']')
+            .is_some_and(|(ip, _)| ip.parse::<IpAddr>().is_ok());
+    }
+    let name = host.rsplit_once(':').map_or(host, |(h, _)| h);
+    name.parse::<IpAddr>().is_ok()
+}
+
+/// Percent-encode a key for the URL path: unreserved bytes and `/` stay.
+pub fn encode_key(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    for b in key.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn encode_query(s: &str) -> String {
+    super::sign::percent_encode(s)
+}
+
+/// A request's sub-resources (signed) and other query parameters (not signed).
+#[derive(Debug, Default, Clone)]
+pub struct Query<'a> {
+    pub sub: Vec<(&'a str, Option<String>)>,
+    pub other: Vec<(&'a str, String)>,
+}
+
+impl Query<'_> {
+    /// `?a&b=1` sorted by name, raw values: the tail of the CanonicalizedResource.
+    fn signed(&self) -> String {
+        let mut sub = self.sub.clone();
+        sub.sort_by(|a, b| a.0.cmp(b.0));
+        join_query(sub.iter().map(|(k, v)| (k.to_string(), v.clone())))
+    }
+
+    fn url(&self) -> String {
+        let all = self
+            .sub
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.as_deref().map(encode_query)))
+            .chain(
+                self.other
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), Some(encode_query(v)))),
+            );
+        join_query(all)
+    }
+}
+
+fn join_query(pairs: impl Iterator<Item = (String, Option<String>)>) -> String {
+    let parts: Vec<String> = pairs
+        .map(|(k, v)| match v {
+            Some(v) => format!("{k}={v}"),
+            None => k,
+        })
+        .collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", parts.join("&"))
+    }
+}
+
+/// A successful (2xx) answer.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// `x-oss-hash-crc64ecma`, when present and a number.
+    pub fn crc64(&self) -> Option<u64> {
+        self.header("x-oss-hash-crc64ecma")
+            .and_then(|v| v.trim().parse().ok())
+    }
+
+    pub fn etag(&self) -> Option<String> {
+        self.header("etag").map(str::to_string)
+    }
+}
+
+/// What a request carries as its body; cheap to re-create for a retry.
+#[derive(Clone)]
+pub enum Payload {
+    Empty,
+    Xml(String),
+    /// `len` bytes at the start of a shared buffer (the upload's part buffers).
+    Shared(Arc<Vec<u8>>, usize),
+}
+
+impl Payload {
+    fn content_type(&self) -> &'static str {
+        match self {
+            Payload::Xml(_) => "application/xml",
+            _ => "",
+        }
+    }
+
+    fn body(&self) -> Body {
+        match self {
+            Payload::Empty => Body::from(Vec::new()),
+            Payload::Xml(s) => Body::from(s.clone()),
+            // Bytes that borrow the part buffer: the body goes out as one chunk, without a
+            // copy, and the buffer is free again once the request drops it.
+            Payload::Shared(buf, len) => Body::from(bytes::Bytes::from_owner(SharedPrefix {
+                buf: buf.clone(),
+                len: *len,
+            })),
+        }
+    }
+}
+
+/// A prefix of a shared buffer, as the owner of a `Bytes`.
+struct SharedPrefix {
+    buf: Arc<Vec<u8>>,
+    len: usize,
+}
+
+impl AsRef<[u8]> for SharedPrefix {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf[..self.len.min(self.buf.len())]
+    }
+}
+
+pub struct Oss {
+    http: Client,
+    creds: Credentials,
+    pub endpoint: Endpoint,
+    retry: RetryPolicy,
+    timeout: Duration,
+}
+
+/// The slowest link a data request is given time for: a 64 MiB part may take 256 s more
+/// than the plain timeout before it is cut off and retried.
+const SLOWEST_BYTES_PER_SEC: u64 = 256 * 1024;
+
+/// One listed part of a multipart upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedPart {
+    pub number: u32,
+    pub etag: String,
+    pub size: u64,
+    pub crc64: Option<u64>,
+}
+
+/// What HEAD says about an object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectMeta {
+    pub size: u64,
+    pub crc64: Option<u64>,
+}
+
+impl Oss {
+    pub fn new(
+        creds: Credentials,
+        endpoint: Endpoint,
+        retry: RetryPolicy,
+        timeout: Duration,
+    ) -> Result<Oss, CallError> {
+        let http = Client::builder()
+            // Requests that carry data get more time, in `send`.
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("imgtool/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| {
+                CallError::Transport(format!("cannot set up HTTP: {}", e.without_url()))
+            })?;
+        Ok(Oss {
+            http,
+            creds,
+            endpoint,
+            retry,
+            timeout,
+        })
+    }
+
+    /// One signed attempt.
+    pub fn send(
+        &self,
+        method: &str,
+        bucket: &str,
+        key: &str,
+        query: &Query<'_>,
+        headers: &[(&str, &str)],
+        payload: &Payload,
+    ) -> Result<Reply, CallError> {
+        let date = http_date(SystemTime::now());
+        let mut all: Vec<(&str, &str)> = headers.to_vec();
+        if let Some(t) = &self.creds.security_token {
+            all.push(("x-oss-security-token", t.expose()));
+        }
+        let resource = format!("/{bucket}/{key}{}", query.signed());
+        let sig = oss_signature(
+            &self.creds.access_key_secret,
+            &OssRequest {
+                verb: method,
+                content_md5: "",
+                content_type: payload.content_type(),
+                date: &date,
+                headers: &all,
+                resource: &resource,
+            },
+        );
+        let url = format!("{}{}", self.endpoint.url(bucket, key), query.url());
+        let m = reqwest::Method::from_bytes(method.as_bytes())
+            .map_err(|_| CallError::Transport(format!("bad method {method}")))?;
+        let mut req = self
+            .http
+            .request(m, url)
+            .header("Date", &date)
+            .header(
+                "Authorization",
+                format!("OSS {}:{sig}", self.creds.access_key_id),
+            )
+            .body(payload.body());
+        if let Payload::Shared(_, len) = payload {
+            // The client's timeout covers the whole exchange, body included: a fixed 30 s
+            // would cut every large part on a slow link, forever.
+            let extra = Duration::from_secs(*len as u64 / SLOWEST_BYTES_PER_SEC);
+            req = req.timeout(self.timeout.saturating_add(extra));
+        }
+        if !payload.content_type().is_empty() {
+            req = req.header("Content-Type", payload.content_type());
+        }
+        for (k, v) in &all {
+            req = req.header(*k, *v);
+        }
+        let resp = req
+            .send()
+            .map_err(|e| CallError::Transport(e.without_url().to_string()))?;
+        read_reply(resp)
+    }
+
+    /// `send`, retried on transient failures with backoff.
+    pub fn call(
+        &self,
+        method: &str,
+        bucket: &str,
+        key: &str,
+        query: &Query<'_>,
+        headers: &[(&str, &str)],
+        payload: &Payload,
+    ) -> Result<Reply, CallError> {
+        let mut attempt = 1;
+        loop {
+            match self.send(method, bucket, key, query, headers, payload) {
+                Err(e) if e.retryable() && attempt < self.retry.attempts => {
+                    std::thread::sleep(backoff(&self.retry, attempt));
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.retry
+    }
+
+    /// The bucket's region as OSS names it (`oss-cn-hangzhou`); `None` when it does not exist.
+    pub fn bucket_location(&self, bucket: &str) -> Result<Option<String>, CallError> {
+        let q = Query {
+            sub: vec![("location", None)],
+            ..Query::default()
+        };
+        match self.call("GET", bucket, "", &q, &[], &Payload::Empty) {
+            Ok(r) => Ok(Some(
+                xml_text(&r.body, "LocationConstraint").unwrap_or_default(),
+            )),
+            Err(e) if e.code() == Some("NoSuchBucket") => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Create a private bucket.
+    pub fn put_bucket(&self, bucket: &str) -> Result<(), CallError> {
+        let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CreateBucketConfiguration><StorageClass>Standard</StorageClass></CreateBucketConfiguration>";
+        self.call(
+            "PUT",
+            bucket,
+            "",
+            &Query::default(),
+            &[("x-oss-acl", "private")],
+            &Payload::Xml(body.into()),
+        )
+        .map(|_| ())
+    }
+
+    pub fn head_object(&self, bucket: &str, key: &str) -> Result<Option<ObjectMeta>, CallError> {
+        match self.call("HEAD", bucket, key, &Query::default(), &[], &Payload::Empty) {
+            Ok(r) => {
+                let size = r
+                    .header("content-length")
+                    .and_then(|v| v.trim().parse().ok())
+                    .ok_or_else(|| CallError::Transport("HEAD without Content-Length".into()))?;
+                Ok(Some(ObjectMeta {
+                    size,
+                    crc64: r.crc64(),
+                }))
+            }
+            Err(CallError::Api { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub fn delete_object(&self, bucket: &str, key: &str) -> Result<(), CallError> {
+        self.call(
+            "DELETE",
+            bucket,
+            key,
+            &Query::default(),
+            &[],
+            &Payload::Empty,
+        )
+        .map(|_| ())
+    }
+
+    pub fn initiate(&self, bucket: &str, key: &str) -> Result<String, CallError> {
+        let q = Query {
+            sub: vec![("uploads", None)],
+            ..Query::default()
+        };
+        let r = self.call("POST", bucket, key, &q, &[], &Payload::Empty)?;
+        xml_text(&r.body, "UploadId")
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| CallError::Transport("InitiateMultipartUpload gave no UploadId".into()))
+    }
+
+    /// One attempt at one part; the caller retries, since it checks the CRC too.
+    pub fn upload_part(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        number: u32,
+        payload: &Payload,
+    ) -> Result<Reply, CallError> {
+        let q = Query {
+            sub: vec![
+                ("partNumber", Some(number.to_string())),
+                ("uploadId", Some(upload_id.to_string())),
+            ],
+            ..Query::default()
+        };
+        self.send("PUT", bucket, key, &q, &[], payload)
+    }
+
+    /// One attempt at a whole small object.
+    pub fn put_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        payload: &Payload,
+    ) -> Result<Reply, CallError> {
+        self.send("PUT", bucket, key, &Query::default(), &[], payload)
+    }
+
+    /// Every uploaded part, following the pages (1000 parts at most each).
+    pub fn list_parts(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<Vec<ListedPart>, CallError> {
+        let mut parts = Vec::new();
+        let mut marker = 0u32;
+        // 10000 parts at 1000 a page: more pages than that means a server going round in circles.
+        for _ in 0..20 {
+            let q = Query {
+                sub: vec![("uploadId", Some(upload_id.to_string()))],
+                other: vec![
+                    ("max-parts", "1000".into()),
+                    ("part-number-marker", marker.to_string()),
+                ],
+            };
+            let r = self.call("GET", bucket, key, &q, &[], &Payload::Empty)?;
+            parts.extend(
+                xml_blocks(&r.body, "Part")
+                    .iter()
+                    .filter_map(|p| parse_part(p)),
+            );
+            let truncated = xml_text(&r.body, "IsTruncated").as_deref() == Some("true");
+            let next = xml_text(&r.body, "NextPartNumberMarker").and_then(|m| m.parse().ok());
+            match next {
+                Some(n) if truncated && n > marker => marker = n,
+                _ if truncated => {
+                    return Err(CallError::Transport(
+                        "ListParts is truncated but gives no next marker".into(),
+                    ));
+                }
+                _ => return Ok(parts),
+            }
+        }
+        Err(CallError::Transport("ListParts did not end".into()))
+    }
+
+    /// Complete with `(number, etag)` in ascending order; returns the object's CRC header.
+    pub fn complete(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        parts: &[(u32, String)],
+    ) -> Result<Reply, CallError> {
+        let q = Query {
+            sub: vec![("uploadId", Some(upload_id.to_string()))],
+            ..Query::default()
+        };
+        self.call(
+            "POST",
+            bucket,
+            key,
+            &q,
+            &[],
+            &Payload::Xml(complete_xml(parts)),
+        )
+    }
+
+    pub fn abort(&self, bucket: &str, key: &str, upload_id: &str) -> Result<(), CallError> {
+        let q = Query {
+            sub: vec![("uploadId", Some(upload_id.to_string()))],
+            ..Query::default()
+        };
+        match self.call("DELETE", bucket, key, &q, &[], &Payload::Empty) {
+            Err(e) if e.code() == Some("NoSuchUpload") => Ok(()),
+            other => other.map(|_| ()),
+        }
+    }
+}
+
+fn parse_part(block: &str) -> Option<ListedPart> {
+    Some(ListedPart {
+        number: xml_text(block, "PartNumber")?.parse().ok()?,
+        etag: xml_text(block, "ETag")?,
+        size: xml_text(block, "Size")?.parse().ok()?,
+        crc64: xml_text(block, "HashCrc64ecma").and_then(|c| c.parse().ok()),
+    })
+}
+
+/// The CompleteMultipartUpload document; ETags are sent quoted, as ListParts and UploadPart
+/// give them.
+pub fn complete_xml(parts: &[(u32, String)]) -> String {
+    let mut s =
+        String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CompleteMultipartUpload>");
+    for (n, etag) in parts {
+        let quoted = if etag.starts_with('"') {
+            etag.clone()
+        } else {
+            format!("\"{etag}\"")
+        };
+        s.push_str(&format!(
+            "<Part><PartNumber>{n}</PartNumber><ETag>{}</ETag></Part>",
+            xml_escape(&quoted)
+        ));
+    }
+    s.push_str("</CompleteMultipartUpload>");
+    s
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+fn read_reply(resp: reqwest::blocking::Response) -> Result<Reply, CallError> {
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let mut bytes = Vec::new();
+    resp.take(MAX_BODY)
+        .read_to_end(&mut bytes)
+        .map_err(|e| CallError::Transport(format!("reading the answer: {e}")))?;
+    let body = String::from_utf8_lossy(&bytes).into_owned();
+    if (200..300).contains(&status) {
+        return Ok(Reply {
+            status,
+            headers,
+            body,
+        });
+    }
+    let request_id = xml_text(&body, "RequestId")
+        .or_else(|| {
+            headers
+                .get("x-oss-request-id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        })
+        .unwrap_or_default();
+    let mut message = xml_text(&body, "Message").unwrap_or_default();
+    if let Some(ep) = xml_text(&body, "Endpoint") {
+        message.push_str(&format!(" (the bucket is at {ep})"));
+    }
+    Err(CallError::Api {
+        status,
+        code: xml_text(&body, "Code")
+            .filter(|c| !c.is_empty())
+            .unwrap_or_else(|| format!("HTTP{status}")),
+        message,
+        request_id,
+    })
+}
+
+// ---- a small XML reader: OSS answers are flat documents of simple elements ----
+
+/// The inner text of every `<tag>...</tag>` (no attributes on OSS's elements), in order.
+pub fn xml_blocks(doc: &str, tag: &str) -> Vec<String> {
+    let open = format!("<{tag}>");
+    let close = format!("</{tag}>");
+    let mut out = Vec::new();
+    let mut rest = doc;
+    while let Some(i) = rest.find(&open) {
+        let after = &rest[i + open.len()..];
+        let Some(j) = after.find(&close) else { break };
+        out.push(after[..j].to_string());
+        rest = &after[j + close.len()..];
+    }
+    out
+}
+
+/// The unescaped text of the first `<tag>`.
+pub fn xml_text(doc: &str, tag: &str) -> Option<String> {
+    xml_blocks(doc, tag).first().map(|t| xml_unescape(t.trim()))
+}
+
+fn xml_unescape(s: &str) -> String {
+    s.replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ip_endpoints_are_path_style() {
+        let e = Endpoint::parse("http://127.0.0.1:9000");
+        assert!(e.path_style);
+        assert_eq!(
+            e.url("b", "dir/a b.raw"),
+            "http://127.0.0.1:9000/b/dir/a%20b.raw"
+        );
+        assert!(Endpoint::parse("http://[::1]:80").path_style);
+        let e = Endpoint::parse("https://oss-cn-hangzhou.aliyuncs.com");
+        assert!(!e.path_style);
+        assert_eq!(
+            e.url("b", "镜像.vhd"),
+            "https://b.oss-cn-hangzhou.aliyuncs.com/%E9%95%9C%E5%83%8F.vhd"
+        );
+        assert_eq!(e.url("b", ""), "https://b.oss-cn-hangzhou.aliyuncs.com/");
+    }
+
+    #[test]
+    fn sub_resources_signed_sorted_and_raw() {
+        let q = Query {
+            sub: vec![
+                ("uploadId", Some("a/b".into())),
+                ("partNumber", Some("3".into())),
+            ],
+            other: vec![("max-parts", "1000".into())],
+        };
+        assert_eq!(q.signed(), "?partNumber=3&uploadId=a/b");
+        assert_eq!(q.url(), "?uploadId=a%2Fb&partNumber=3&max-parts=1000");
+        let q = Query {
+            sub: vec![("uploads", None)],
+            ..Query::default()
+        };
+        assert_eq!(q.signed(), "?uploads");
+    }
+
+    #[test]
+    fn xml_reading() {
+        let doc = "<ListPartsResult><IsTruncated>false</IsTruncated>\
+            <Part><PartNumber>1</PartNumber><ETag>&quot;AB&quot;</ETag><Size>102400</Size>\
+            <HashCrc64ecma>42</HashCrc64ecma></Part>\
+            <Part><PartNumber>2</PartNumber><ETag>\"CD\"</ETag><Size>5</Size></Part></ListPartsResult>";
+        let parts: Vec<ListedPart> = xml_blocks(doc, "Part")
+            .iter()
+            .filter_map(|b| parse_part(b))
+            .collect();
+        assert_eq!(parts.len(), 2);
+        assert_eq!(parts[0].etag, "\"AB\"");
+        assert_eq!(parts[0].crc64, Some(42));
+        assert_eq!(parts[1].crc64, None);
+        assert_eq!(xml_text("<a>x</a>", "b"), None);
+        assert_eq!(xml_text("<a>unclosed", "a"), None);
+    }
+
+    #[test]
+    fn complete_document_quotes_etags() {
+        let x = complete_xml(&[(1, "AB".into()), (2, "\"CD\"".into())]);
+        assert!(x.contains("<Part><PartNumber>1</PartNumber><ETag>\"AB\"</ETag></Part>"));
+        assert!(x.contains("<PartNumber>2</PartNumber><ETag>\"CD\"</ETag>"));
+    }
+}
