@@ -173,9 +173,7 @@ impl Client {
             .send()
             .map_err(|e| CallError::Transport(e.without_url().to_string()))?;
         let status = resp.status().as_u16();
-        let body = resp
-            .text()
-            .map_err(|e| CallError::Transport(e.without_url().to_string()))?;
+        let body = read_body(resp)?;
         parse_response(status, &body)
     }
 
@@ -211,6 +209,25 @@ impl Client {
 }
 
 /// Owned parameter pairs from borrowed ones.
+/// The largest RPC answer we read: real ones are a few KiB; anything bigger is not the API.
+const MAX_ANSWER: u64 = 1 << 20;
+
+/// The answer's body, read up to `MAX_ANSWER` (a garbage or hostile server cannot make us
+/// allocate without bound).
+fn read_body(resp: reqwest::blocking::Response) -> Result<String, CallError> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    resp.take(MAX_ANSWER + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| CallError::Transport(format!("reading the answer: {e}")))?;
+    if bytes.len() as u64 > MAX_ANSWER {
+        return Err(CallError::Transport(format!(
+            "the answer is larger than {MAX_ANSWER} bytes: not an API response"
+        )));
+    }
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
 pub fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
     p.iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -642,3 +642,28 @@ fn a_flag_contradicting_the_image_needs_force() {
     assert_eq!(code, Some(0), "{err}");
     assert_eq!(v["plan"]["BootMode"], "BIOS");
 }
+
+#[test]
+fn a_huge_answer_is_refused_after_bounded_retries() {
+    // A server answering garbage of megabytes: each answer is cut off at 1 MiB and called what
+    // it is; the retries are bounded and the command ends with a clear error.
+    let fake = FakeCloud::start(Scenario {
+        glitches: vec![Glitch::Huge; 20],
+        ..Scenario::default()
+    });
+    let s = setup();
+    let mut c = s.cmd();
+    c.env("IMGTOOL_RETRY_ATTEMPTS", "3");
+    let o = run(c, &s.import_args(&fake), &["--no-wait"]);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(
+        stderr(&o).contains("larger than 1048576 bytes"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        fake.seen().len() <= 8,
+        "bounded: {} requests",
+        fake.seen().len()
+    );
+}

@@ -40,6 +40,8 @@ pub enum Glitch {
     Redirect,
     /// Say nothing for 5 seconds, then close: the client's timeout must fire first.
     Hang,
+    /// 200 with a 3 MiB body: not an API answer; the client must not read it all.
+    Huge,
 }
 
 #[derive(Debug, Clone)]
@@ -343,6 +345,10 @@ fn handle(s: &mut State, method: &str, p: &HashMap<String, String>) -> Option<Re
             Glitch::Hang => Some(Reply {
                 status: 0,
                 body: Value::Null,
+            }),
+            Glitch::Huge => Some(Reply {
+                status: 200,
+                body: json!({ "junk": "x".repeat(3 << 20) }),
             }),
             Glitch::Throttle => err(
                 400,
