@@ -4,6 +4,7 @@
 //! guest facts -> import plan -> cloud. Each module knows only the ones before it.
 
 pub mod cli;
+pub mod convert;
 pub mod error;
 pub mod image;
 

@@ -1,6 +1,7 @@
 //! Subcommands, one file each. Each returns the process exit code on success.
 
 pub mod check;
+pub mod convert;
 pub mod inspect;
 pub mod output;
 
@@ -25,11 +26,14 @@ pub enum Command {
     Inspect(inspect::Args),
     /// Verify an image's structure; exit 0 clean, 1 problems found, 2 unreadable
     Check(check::Args),
+    /// Convert RAW <-> VHD (dynamic or fixed), sparse and atomic; exit 1 when --verify fails
+    Convert(convert::Args),
 }
 
 pub fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Inspect(a) => inspect::run(a),
         Command::Check(a) => check::run(a),
+        Command::Convert(a) => convert::run(a),
     }
 }
