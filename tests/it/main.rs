@@ -1,4 +1,5 @@
 //! One integration-test binary (as ripgrep does): each area is a module, sharing `util`.
 
+mod convert;
 mod util;
 mod vhd_read;
