@@ -50,6 +50,10 @@ pub struct Args {
     /// Fixed VHD -> RAW or RAW -> fixed VHD without copying (drop or append the footer)
     #[arg(long, conflicts_with = "verify")]
     pub in_place: bool,
+    /// Do not fsync the output before renaming it into place (faster; after a system crash
+    /// DST may miss data)
+    #[arg(long, conflicts_with = "in_place")]
+    pub no_sync: bool,
     /// No progress on stderr
     #[arg(long, short)]
     pub quiet: bool,
@@ -63,6 +67,7 @@ pub fn run(args: Args) -> Result<i32> {
         force: args.force,
         verify: args.verify,
         progress: progress_allowed(args.quiet),
+        no_sync: args.no_sync,
     };
     convert::install_interrupt_handler();
     let summary = if args.in_place {

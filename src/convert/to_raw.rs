@@ -11,18 +11,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
 
+use super::atomic::TempOutput;
 use super::input::{Input, Pieces};
 use super::progress::Progress;
 use super::{BATCH, CHUNK, Stats, ZERO_GRANULE, check_interrupted, nonzero_runs};
 use crate::error::{Error, Result};
 
-pub(crate) fn write(
-    input: &Input,
-    out: &File,
-    out_path: &Path,
-    stats: &Stats,
-    bar: &Progress,
-) -> Result<()> {
+pub(crate) fn write(input: &Input, tmp: &TempOutput, stats: &Stats, bar: &Progress) -> Result<()> {
+    let (out, out_path) = (tmp.file(), tmp.path());
     let pool = BufferPool::new(CHUNK as usize);
     let kernel_copy = AtomicBool::new(input.raw_file().is_some());
     let mut pieces = Pieces::new(input, CHUNK);
@@ -49,6 +45,7 @@ pub(crate) fn write(
             bar.add(len);
             r
         })?;
+        tmp.kick_writeback();
     }
     out.set_len(input.size())
         .map_err(|e| Error::io(out_path, e))

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use rayon::prelude::*;
 
+use super::atomic::TempOutput;
 use super::input::{Input, Pieces};
 use super::progress::Progress;
 use super::to_raw::BufferPool;
@@ -82,12 +83,12 @@ pub(crate) fn new_footer(kind: DiskType, size: u64, data_offset: u64) -> Result<
 
 pub(crate) fn write_fixed(
     input: &Input,
-    out: &File,
-    out_path: &Path,
+    tmp: &TempOutput,
     stats: &Stats,
     bar: &Progress,
 ) -> Result<()> {
-    super::to_raw::write(input, out, out_path, stats, bar)?;
+    let (out, out_path) = (tmp.file(), tmp.path());
+    super::to_raw::write(input, tmp, stats, bar)?;
     let footer = new_footer(DiskType::Fixed, input.size(), DATA_OFFSET_NONE)?.to_bytes();
     out.write_all_at(&footer, input.size())
         .map_err(|e| Error::io(out_path, e))?;
@@ -138,11 +139,11 @@ struct Blocks<'a> {
 
 pub(crate) fn write_dynamic(
     input: &Input,
-    out: &File,
-    out_path: &Path,
+    tmp: &TempOutput,
     stats: &Stats,
     bar: &Progress,
 ) -> Result<()> {
+    let (out, out_path) = (tmp.file(), tmp.path());
     let size = input.size();
     let layout = Layout::new(size);
     let bat: Vec<AtomicU32> = (0..layout.entries)
@@ -158,7 +159,7 @@ pub(crate) fn write_dynamic(
         bat: &bat,
         next_slot: &next_slot,
     };
-    w.copy_blocks(bar)?;
+    w.copy_blocks(tmp, bar)?;
     let end = layout.block_at(next_slot.load(Ordering::Relaxed));
     let bat: Vec<u32> = bat.iter().map(|e| e.load(Ordering::Relaxed)).collect();
     write_metadata(out, out_path, size, &layout, &bat, end)?;
@@ -167,7 +168,7 @@ pub(crate) fn write_dynamic(
 }
 
 impl Blocks<'_> {
-    fn copy_blocks(&self, bar: &Progress) -> Result<()> {
+    fn copy_blocks(&self, tmp: &TempOutput, bar: &Progress) -> Result<()> {
         let pool = BufferPool::new(self.layout.stride as usize);
         let mut pieces = Pieces::new(self.input, CHUNK);
         let (mut holes_seen, mut last_block) = (0, None);
@@ -198,6 +199,7 @@ impl Blocks<'_> {
                 bar.add(data_len);
                 r
             })?;
+            tmp.kick_writeback();
         }
     }
 
