@@ -117,6 +117,11 @@ fn warm(path: &Path) {
     while f.read(&mut buf).expect("read") > 0 {}
 }
 
+fn settle() {
+    let st = Command::new("sync").status().expect("sync");
+    assert!(st.success());
+}
+
 fn remove(p: &Path) {
     let _ = fs::remove_file(p);
 }
@@ -165,9 +170,12 @@ fn run_case(dir: &Path, c: &Case, rounds: u64) {
     for round in 0..rounds {
         // Rotate who goes first, so nobody always inherits the others' cache state.
         for k in 0..3 {
-            remove(&ours_out);
-            remove(&theirs_out);
-            match (k + round) % 3 {
+            let who = (k + round) % 3;
+            remove(if who == 2 { &theirs_out } else { &ours_out });
+            // Start each run with nothing dirty in the page cache: otherwise the flusher
+            // writes the previous run's output (or frees a deleted one) during this one.
+            settle();
+            match who {
                 0 => ours.push(&measure(&mut (c.ours)(&ours_out)), Duration::ZERO),
                 1 => ours_ns.push(
                     &measure((c.ours)(&ours_out).arg("--no-sync")),

@@ -28,6 +28,7 @@ pub(crate) fn run(
     let rename_to = dst.filter(|d| !is_same_file(src, d));
     if let Some(d) = rename_to {
         atomic::check_destination(&[src.to_path_buf()], d, opts.force)?;
+        check_same_file_system(src, d)?;
     }
     let size = img.size();
     let written = match (&img, format) {
@@ -61,6 +62,25 @@ pub(crate) fn run(
         verified: false,
         in_place: true,
     })
+}
+
+/// The rename at the end cannot cross file systems; find out before the file is changed.
+fn check_same_file_system(src: &Path, dst: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let dir = match dst.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let a = std::fs::metadata(src).map_err(|e| Error::io(src, e))?;
+    let b = std::fs::metadata(dir).map_err(|e| Error::io(dir, e))?;
+    if a.dev() != b.dev() {
+        return Err(Error::Usage(format!(
+            "{}: is on another file system than {}; --in-place can only rename within one",
+            dst.display(),
+            src.display()
+        )));
+    }
+    Ok(())
 }
 
 fn is_same_file(a: &Path, b: &Path) -> bool {

@@ -7,6 +7,7 @@ use std::fs::File;
 use super::{CHUNK, Format};
 use crate::error::{Error, Result};
 use crate::image::source::SourceFile;
+use crate::image::vhd::VhdFile;
 use crate::image::vhd::dynamic::bitmap_size;
 use crate::image::vhd::footer::FOOTER_SIZE;
 use crate::image::{Extent, ExtentKind, Image, VirtualDisk};
@@ -15,24 +16,50 @@ pub(crate) struct Input<'a> {
     pub disk: &'a dyn VirtualDisk,
     /// The file whose bytes `0..size` are the disk's bytes, when there is one.
     pub file: Option<&'a SourceFile>,
+    /// A dynamic VHD without parents: its allocated blocks are plain file ranges too.
+    dynamic: Option<&'a VhdFile>,
 }
 
 impl<'a> Input<'a> {
     pub fn of(img: &'a Image) -> Input<'a> {
-        let file = match img {
-            Image::Raw(r) => Some(r.source()),
-            Image::Vhd(v) if v.layers.len() == 1 && v.top().sparse.is_none() => Some(&v.top().src),
-            Image::Vhd(_) => None,
+        let (file, dynamic) = match img {
+            Image::Raw(r) => (Some(r.source()), None),
+            Image::Vhd(v) if v.layers.len() == 1 => match v.top().sparse {
+                None => (Some(&v.top().src), None),
+                Some(_) => (None, Some(v.top())),
+            },
+            Image::Vhd(_) => (None, None),
         };
-        Input { disk: img, file }
+        Input {
+            disk: img,
+            file,
+            dynamic,
+        }
     }
 
     pub fn size(&self) -> u64 {
         self.disk.size()
     }
 
-    pub fn raw_file(&self) -> Option<&File> {
-        self.file.map(SourceFile::file)
+    /// Where the file holds the virtual range `offset..offset + len` as one contiguous run of
+    /// bytes, if it does: what lets the kernel copy it.
+    pub fn file_range(&self, offset: u64, len: u64) -> Option<(&File, u64)> {
+        if let Some(src) = self.file {
+            return Some((src.file(), offset));
+        }
+        let layer = self.dynamic?;
+        let sp = layer.sparse.as_ref()?;
+        let in_block = offset % sp.block_size;
+        if in_block + len > sp.block_size {
+            return None;
+        }
+        let at = sp.block_offset(offset / sp.block_size)?;
+        Some((layer.src.file(), at + sp.bitmap_size + in_block))
+    }
+
+    /// Whether [`Input::file_range`] can answer at all.
+    pub fn has_file_ranges(&self) -> bool {
+        self.file.is_some() || self.dynamic.is_some()
     }
 
     /// Like [`VirtualDisk::extent`], but a fixed VHD's holes come from its file (the VHD reader
@@ -75,11 +102,10 @@ impl<'a, 'b> Pieces<'a, 'b> {
         }
     }
 
-    /// Up to `max` pieces as (offset, length); empty at the end of the disk.
-    pub fn next_batch(&mut self, max: usize) -> Result<Vec<(u64, u64)>> {
+    /// The next piece as (offset, length); `None` at the end of the disk.
+    pub fn next_piece(&mut self) -> Result<Option<(u64, u64)>> {
         let size = self.input.size();
-        let mut out = Vec::new();
-        while out.len() < max && self.pos < size {
+        while self.pos < size {
             if self.data_end <= self.pos {
                 let e = self.input.extent(self.pos)?;
                 if e.len == 0 {
@@ -98,10 +124,11 @@ impl<'a, 'b> Pieces<'a, 'b> {
             }
             let boundary = (self.pos / self.chunk + 1) * self.chunk;
             let end = boundary.min(self.data_end);
-            out.push((self.pos, end - self.pos));
+            let piece = (self.pos, end - self.pos);
             self.pos = end;
+            return Ok(Some(piece));
         }
-        Ok(out)
+        Ok(None)
     }
 }
 
@@ -110,18 +137,12 @@ impl<'a, 'b> Pieces<'a, 'b> {
 pub(crate) fn estimate_output(input: &Input, format: Format) -> Result<u64> {
     let mut pieces = Pieces::new(input, CHUNK);
     let (mut data, mut blocks, mut last_block) = (0u64, 0u64, None);
-    loop {
-        let batch = pieces.next_batch(4096)?;
-        if batch.is_empty() {
-            break;
-        }
-        for (off, len) in batch {
-            data += len;
-            let b = off / CHUNK;
-            if last_block != Some(b) {
-                blocks += 1;
-                last_block = Some(b);
-            }
+    while let Some((off, len)) = pieces.next_piece()? {
+        data += len;
+        let b = off / CHUNK;
+        if last_block != Some(b) {
+            blocks += 1;
+            last_block = Some(b);
         }
     }
     let footer = FOOTER_SIZE as u64;

@@ -16,6 +16,7 @@ mod stream;
 mod to_raw;
 mod to_vhd;
 mod verify;
+mod workers;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -34,10 +35,11 @@ pub use verify::first_difference;
 pub const CHUNK: u64 = 2 << 20;
 /// Granularity of hole detection inside a chunk: the file-system block size.
 pub const ZERO_GRANULE: usize = 4096;
-/// Chunks planned ahead and handed to the thread pool at once (buffers are per worker, so
-/// this bounds bookkeeping, not memory). After each batch the output's writeback is started,
-/// so 64 MiB keeps the disk busy while we copy.
+/// Chunks planned ahead for verification, handed to the thread pool at once (buffers are per
+/// worker, so this bounds bookkeeping, not memory).
 const BATCH: usize = 32;
+/// Output bytes between two writeback starts: the disk works while we copy.
+const WRITEBACK_EVERY: u64 = 64 << 20;
 
 /// The output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,13 +10,12 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-use rayon::prelude::*;
-
 use super::atomic::TempOutput;
 use super::input::{Input, Pieces};
 use super::progress::Progress;
-use super::to_raw::BufferPool;
-use super::{BATCH, CHUNK, Format, Stats, atomic, check_interrupted, is_zero, vhd_now};
+use super::{
+    CHUNK, Format, Stats, WRITEBACK_EVERY, atomic, check_interrupted, is_zero, vhd_now, workers,
+};
 use crate::error::{Error, Result};
 use crate::image::vhd::dynamic::{
     self, BAT_UNALLOCATED, DYNAMIC_COOKIE, DynamicHeader, HEADER_SIZE, HEADER_VERSION,
@@ -127,6 +126,50 @@ impl Layout {
     }
 }
 
+/// The blocks holding any data extent, in order, each once, with the bytes of data extents
+/// in it (for progress). Pieces never cross a block boundary; a block split over several
+/// pieces is read and written once, whole.
+struct BlockPlan<'a, 'b> {
+    pieces: Pieces<'a, 'b>,
+    pending: Option<(u64, u64)>,
+    holes_seen: u64,
+}
+
+impl<'a, 'b> BlockPlan<'a, 'b> {
+    fn new(input: &'b Input<'a>) -> Self {
+        BlockPlan {
+            pieces: Pieces::new(input, CHUNK),
+            pending: None,
+            holes_seen: 0,
+        }
+    }
+
+    fn next_block(&mut self, bar: &Progress) -> Result<Option<(u64, u64)>> {
+        let first = match self.pending.take() {
+            Some(p) => Some(p),
+            None => self.pieces.next_piece()?,
+        };
+        let Some((off, mut data)) = first else {
+            bar.add(self.pieces.holes - self.holes_seen);
+            self.holes_seen = self.pieces.holes;
+            return Ok(None);
+        };
+        let b = off / CHUNK;
+        loop {
+            match self.pieces.next_piece()? {
+                Some((o, len)) if o / CHUNK == b => data += len,
+                other => {
+                    self.pending = other;
+                    break;
+                }
+            }
+        }
+        bar.add(self.pieces.holes - self.holes_seen);
+        self.holes_seen = self.pieces.holes;
+        Ok(Some((b, data)))
+    }
+}
+
 struct Blocks<'a> {
     input: &'a Input<'a>,
     out: &'a File,
@@ -169,38 +212,23 @@ pub(crate) fn write_dynamic(
 
 impl Blocks<'_> {
     fn copy_blocks(&self, tmp: &TempOutput, bar: &Progress) -> Result<()> {
-        let pool = BufferPool::new(self.layout.stride as usize);
-        let mut pieces = Pieces::new(self.input, CHUNK);
-        let (mut holes_seen, mut last_block) = (0, None);
-        loop {
+        let mut blocks = BlockPlan::new(self.input);
+        let mut since_writeback = 0;
+        let next = || {
             check_interrupted()?;
-            let batch = pieces.next_batch(BATCH)?;
-            bar.add(pieces.holes - holes_seen);
-            holes_seen = pieces.holes;
-            if batch.is_empty() {
-                return Ok(());
+            let block = blocks.next_block(bar)?;
+            since_writeback += block.map_or(0, |_| CHUNK);
+            if since_writeback >= WRITEBACK_EVERY {
+                tmp.kick_writeback();
+                since_writeback = 0;
             }
-            // Pieces never cross a block boundary; a block split over several pieces (or two
-            // batches) is read and written once, whole.
-            let mut blocks: Vec<(u64, u64)> = Vec::new();
-            for (off, len) in batch {
-                let b = off / CHUNK;
-                match blocks.last_mut() {
-                    Some((lb, n)) if *lb == b => *n += len,
-                    _ if last_block == Some(b) => bar.add(len),
-                    _ => blocks.push((b, len)),
-                }
-                last_block = Some(b);
-            }
-            blocks.par_iter().try_for_each(|&(b, data_len)| {
-                let mut buf = pool.take();
-                let r = self.block(&mut buf, b);
-                pool.give(buf);
-                bar.add(data_len);
-                r
-            })?;
-            tmp.kick_writeback();
-        }
+            Ok(block)
+        };
+        workers::pull(self.layout.stride as usize, next, |buf, (b, data_len)| {
+            self.block(buf, b)?;
+            bar.add(data_len);
+            Ok(())
+        })
     }
 
     fn block(&self, buf: &mut [u8], b: u64) -> Result<()> {
