@@ -1,6 +1,7 @@
-//! The source side of a conversion: the virtual disk, which of its ranges hold data, and, when
-//! the disk is a plain byte range of one file (RAW, fixed VHD), that file, so the kernel can
-//! copy from it and its own holes count as the disk's.
+//! The source side of a conversion: the virtual disk, which of its ranges hold data, and where
+//! a range is a plain byte range of one file (RAW and fixed VHD data, a parentless dynamic
+//! VHD's allocated blocks), that file range, so the kernel can copy from it. For RAW and fixed
+//! VHD the file's own holes count as the disk's.
 
 use std::fs::File;
 
