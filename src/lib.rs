@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod cloud;
+pub mod convert;
 pub mod disk;
 pub mod error;
 pub mod fuzzing;

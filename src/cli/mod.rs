@@ -1,6 +1,7 @@
 //! Subcommands, one file each. Each returns the process exit code on success.
 
 pub mod check;
+pub mod convert;
 pub mod import;
 pub mod inspect;
 pub mod output;
@@ -31,6 +32,8 @@ pub enum Command {
     Import(Box<import::Args>),
     /// Follow, show or cancel an import task
     Task(task::Args),
+    /// Convert RAW <-> VHD (dynamic or fixed), sparse and atomic; exit 1 when --verify fails
+    Convert(convert::Args),
 }
 
 pub fn run(cli: Cli) -> Result<i32> {
@@ -39,5 +42,6 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Check(a) => check::run(a),
         Command::Import(a) => import::run(*a),
         Command::Task(a) => task::run(a),
+        Command::Convert(a) => convert::run(a),
     }
 }

@@ -5,6 +5,7 @@ mod cloud_import;
 mod cloud_support;
 mod cloud_task;
 mod cloud_upload;
+mod convert;
 mod disk_guest;
 mod disk_hostile;
 mod disk_util;

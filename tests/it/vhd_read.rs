@@ -39,7 +39,7 @@ pub fn read_all(path: &Path) -> Vec<u8> {
     out
 }
 
-fn qemu_raw(src: &Path, dir: &Path) -> Vec<u8> {
+pub(crate) fn qemu_raw(src: &Path, dir: &Path) -> Vec<u8> {
     let out = dir.join(format!(
         "{}.qemu.raw",
         src.file_name().unwrap().to_string_lossy()
@@ -54,7 +54,7 @@ fn qemu_raw(src: &Path, dir: &Path) -> Vec<u8> {
     fs::read(out).unwrap()
 }
 
-fn assert_same(ours: &[u8], want: &[u8], what: &str) {
+pub(crate) fn assert_same(ours: &[u8], want: &[u8], what: &str) {
     assert_eq!(ours.len(), want.len(), "{what}: virtual size");
     if let Some(i) = ours.iter().zip(want).position(|(a, b)| a != b) {
         panic!("{what}: first difference at byte {i} (sector {})", i / 512);
@@ -84,7 +84,7 @@ pub fn patterned_raw(path: &Path, size: u64) {
     }
 }
 
-fn qemu_vhd(dir: &Path, name: &str, size: u64, opts: &str) -> PathBuf {
+pub(crate) fn qemu_vhd(dir: &Path, name: &str, size: u64, opts: &str) -> PathBuf {
     let raw = dir.join(format!("{name}.src.raw"));
     patterned_raw(&raw, size);
     let vhd = dir.join(format!("{name}.vhd"));

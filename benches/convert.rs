@@ -1,0 +1,324 @@
+//! `imgtool convert` against `qemu-img convert`, side by side in the same run, on the same
+//! files, page cache warm: wall time (and the ratio), peak RSS of each child (wait4), and
+//! `--in-place` on a large fixed VHD.
+//!
+//!     cargo bench --bench convert                        # 8 GiB, 3 rounds
+//!     IMGTOOL_BENCH_GIB=1 IMGTOOL_BENCH_ROUNDS=1 cargo bench --bench convert
+//!
+//! The image: a sparse RAW with non-zero data in about a quarter of its 2 MiB blocks (chosen
+//! by a fixed-seed generator), made into a dynamic and a fixed VHD by qemu-img itself.
+
+use std::fs::{self, File};
+use std::io::Read;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BLOCK: u64 = 2 << 20;
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+struct Run {
+    wall: Duration,
+    /// Peak resident set, KiB.
+    max_rss: u64,
+}
+
+/// Run `cmd` to completion, timing it and reading its peak RSS from wait4's rusage (the
+/// child's own, not accumulated over earlier children as RUSAGE_CHILDREN would be).
+#[allow(
+    clippy::zombie_processes,
+    reason = "the child is reaped by wait4, which std cannot see"
+)]
+fn measure(cmd: &mut Command) -> Run {
+    let t = Instant::now();
+    let child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn");
+    let mut status = 0;
+    // SAFETY: wait4 on our own child with valid out-pointers; a zeroed rusage is valid.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut ru) };
+    let wall = t.elapsed();
+    assert!(pid > 0, "wait4: {}", std::io::Error::last_os_error());
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "{cmd:?} failed: status {status}"
+    );
+    Run {
+        wall,
+        max_rss: ru.ru_maxrss as u64,
+    }
+}
+
+fn imgtool() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_imgtool"));
+    c.args(["convert", "--quiet"]);
+    c
+}
+
+fn qemu_img() -> Command {
+    let mut c = Command::new("qemu-img");
+    c.arg("convert");
+    c
+}
+
+/// xorshift64*, fixed seed: the same image every run.
+fn next(state: &mut u64) -> u64 {
+    *state ^= *state >> 12;
+    *state ^= *state << 25;
+    *state ^= *state >> 27;
+    state.wrapping_mul(0x2545_f491_4f6c_dd1d)
+}
+
+fn make_source(path: &Path, size: u64) -> u64 {
+    let f = File::create(path).expect("create source");
+    f.set_len(size).expect("set_len");
+    let mut rng = 0x1234_5678_9abc_def1u64;
+    let mut buf = vec![0u8; BLOCK as usize];
+    let mut data = 0;
+    for b in 0..size / BLOCK {
+        if next(&mut rng) % 4 != 0 {
+            continue;
+        }
+        let salt = next(&mut rng);
+        for (i, w) in buf.chunks_exact_mut(8).enumerate() {
+            w.copy_from_slice(&(salt ^ i as u64).wrapping_mul(0x9e37_79b9).to_le_bytes());
+        }
+        f.write_all_at(&buf, b * BLOCK).expect("write source");
+        data += BLOCK;
+    }
+    data
+}
+
+fn qemu_make(src: &Path, dst: &Path, subformat: &str) {
+    let st = Command::new("qemu-img")
+        .args(["convert", "-f", "raw", "-O", "vpc", "-o"])
+        .arg(format!("subformat={subformat}"))
+        .arg(src)
+        .arg(dst)
+        .status()
+        .expect("qemu-img");
+    assert!(st.success(), "qemu-img convert to {subformat}");
+}
+
+/// Read a file once so both tools start from the same warm page cache.
+fn warm(path: &Path) {
+    let mut f = File::open(path).expect("open");
+    let mut buf = vec![0u8; 8 << 20];
+    while f.read(&mut buf).expect("read") > 0 {}
+}
+
+fn settle() {
+    let st = Command::new("sync").status().expect("sync");
+    assert!(st.success());
+}
+
+fn remove(p: &Path) {
+    let _ = fs::remove_file(p);
+}
+
+struct Case {
+    name: &'static str,
+    ours: Box<dyn Fn(&Path) -> Command>,
+    theirs: Box<dyn Fn(&Path) -> Command>,
+    ext: &'static str,
+}
+
+fn same_bytes(a: &Path, b: &Path) -> bool {
+    let (Ok(x), Ok(y)) = (imgtool::image::open(a), imgtool::image::open(b)) else {
+        return false;
+    };
+    matches!(imgtool::convert::first_difference(&x, &y), Ok(None))
+}
+
+/// One side of a comparison: its wall times and peak RSS over the rounds.
+#[derive(Default)]
+struct Series {
+    walls: Vec<f64>,
+    max_rss: u64,
+}
+
+impl Series {
+    fn push(&mut self, r: &Run, extra: Duration) {
+        self.walls.push((r.wall + extra).as_secs_f64());
+        self.max_rss = self.max_rss.max(r.max_rss);
+    }
+    fn median(&mut self) -> f64 {
+        median(&mut self.walls)
+    }
+    fn mib(&self) -> f64 {
+        self.max_rss as f64 / 1024.0
+    }
+}
+
+/// imgtool fsyncs its output before renaming it into place and qemu-img does not sync at
+/// all, so each is compared with its like: imgtool against qemu-img followed by `sync OUT`,
+/// and `imgtool --no-sync` against plain qemu-img.
+fn run_case(dir: &Path, c: &Case, rounds: u64) {
+    let ours_out = dir.join(format!("ours.{}", c.ext));
+    let theirs_out = dir.join(format!("theirs.{}", c.ext));
+    let [mut ours, mut ours_ns, mut theirs, mut theirs_s]: [Series; 4] = Default::default();
+    for round in 0..rounds {
+        // Rotate who goes first, so nobody always inherits the others' cache state.
+        for k in 0..3 {
+            let who = (k + round) % 3;
+            remove(if who == 2 { &theirs_out } else { &ours_out });
+            // Start each run with nothing dirty in the page cache: otherwise the flusher
+            // writes the previous run's output (or frees a deleted one) during this one.
+            settle();
+            match who {
+                0 => ours.push(&measure(&mut (c.ours)(&ours_out)), Duration::ZERO),
+                1 => ours_ns.push(
+                    &measure((c.ours)(&ours_out).arg("--no-sync")),
+                    Duration::ZERO,
+                ),
+                _ => {
+                    let r = measure(&mut (c.theirs)(&theirs_out));
+                    let s = measure(Command::new("sync").arg(&theirs_out));
+                    theirs.push(&r, Duration::ZERO);
+                    theirs_s.push(&r, s.wall);
+                }
+            }
+        }
+    }
+    let same = c.ext != "raw" || same_bytes(&ours_out, &theirs_out);
+    remove(&ours_out);
+    remove(&theirs_out);
+    let (o, ons, t, ts) = (
+        ours.median(),
+        ours_ns.median(),
+        theirs.median(),
+        theirs_s.median(),
+    );
+    println!(
+        "{:<20} synced: imgtool {o:>6.3}s vs qemu-img+sync {ts:>6.3}s = {:.2} | no sync: imgtool {ons:>6.3}s vs qemu-img {t:>6.3}s = {:.2} | peak RSS {:.1} / {:.1} MiB{}",
+        c.name,
+        o / ts,
+        ons / t,
+        ours.mib().max(ours_ns.mib()),
+        theirs.mib(),
+        if same { "" } else { "  OUTPUTS DIFFER" }
+    );
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn cases(dyn_vhd: PathBuf, fixed_vhd: PathBuf, raw: PathBuf) -> Vec<Case> {
+    let (d1, d2, f1, f2, r1, r2) = (
+        dyn_vhd.clone(),
+        dyn_vhd,
+        fixed_vhd.clone(),
+        fixed_vhd,
+        raw.clone(),
+        raw,
+    );
+    vec![
+        Case {
+            name: "dynamic VHD -> RAW",
+            ours: Box::new(move |o| {
+                let mut c = imgtool();
+                c.arg(&d1).arg(o);
+                c
+            }),
+            theirs: Box::new(move |o| {
+                let mut c = qemu_img();
+                c.args(["-f", "vpc", "-O", "raw"]).arg(&d2).arg(o);
+                c
+            }),
+            ext: "raw",
+        },
+        Case {
+            name: "fixed VHD -> RAW",
+            ours: Box::new(move |o| {
+                let mut c = imgtool();
+                c.arg(&f1).arg(o);
+                c
+            }),
+            theirs: Box::new(move |o| {
+                let mut c = qemu_img();
+                c.args(["-f", "vpc", "-O", "raw"]).arg(&f2).arg(o);
+                c
+            }),
+            ext: "raw",
+        },
+        Case {
+            name: "RAW -> dynamic VHD",
+            ours: Box::new(move |o| {
+                let mut c = imgtool();
+                c.arg(&r1).arg(o);
+                c
+            }),
+            theirs: Box::new(move |o| {
+                let mut c = qemu_img();
+                c.args(["-f", "raw", "-O", "vpc", "-o", "subformat=dynamic"])
+                    .arg(&r2)
+                    .arg(o);
+                c
+            }),
+            ext: "vhd",
+        },
+    ]
+}
+
+fn in_place(dir: &Path, size: u64) {
+    let p = dir.join("inplace.raw");
+    File::create(&p)
+        .and_then(|f| f.set_len(size))
+        .expect("inplace file");
+    let to_vhd = measure(imgtool().args(["--in-place", "--to", "vhd-fixed"]).arg(&p));
+    let to_raw = measure(imgtool().args(["--in-place", "--to", "raw"]).arg(&p));
+    println!(
+        "{:<20} RAW -> fixed VHD {:.4}s, fixed VHD -> RAW {:.4}s, peak {:.1} MiB",
+        format!("--in-place ({} GiB)", size >> 30),
+        to_vhd.wall.as_secs_f64(),
+        to_raw.wall.as_secs_f64(),
+        to_vhd.max_rss.max(to_raw.max_rss) as f64 / 1024.0
+    );
+    remove(&p);
+}
+
+fn main() {
+    // `cargo test --benches` passes --bench-less arguments; run only under `cargo bench`.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let gib = env_u64("IMGTOOL_BENCH_GIB", 8);
+    let rounds = env_u64("IMGTOOL_BENCH_ROUNDS", 3).max(1);
+    let base = std::env::var_os("IMGTOOL_BENCH_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    let dir = tempfile::tempdir_in(base).expect("bench dir");
+    let d = dir.path();
+    let size = gib << 30;
+    let (raw, dyn_vhd, fixed_vhd) = (d.join("src.raw"), d.join("dyn.vhd"), d.join("fixed.vhd"));
+    let t = Instant::now();
+    let data = make_source(&raw, size);
+    qemu_make(&raw, &dyn_vhd, "dynamic");
+    qemu_make(&raw, &fixed_vhd, "fixed");
+    println!(
+        "image: {gib} GiB virtual, {} MiB of data in 2 MiB blocks ({:.0}%), made in {:.1}s; {rounds} rounds, median; {} threads available",
+        data >> 20,
+        data as f64 * 100.0 / size as f64,
+        t.elapsed().as_secs_f64(),
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    for p in [&raw, &dyn_vhd, &fixed_vhd] {
+        warm(p);
+    }
+    for c in cases(dyn_vhd, fixed_vhd, raw) {
+        run_case(d, &c, rounds);
+    }
+    in_place(d, size);
+}

@@ -1,0 +1,254 @@
+//! Output that appears whole or not at all: a temporary file beside the destination, synced
+//! and renamed at the end, removed on any error; and the checks made before writing anything
+//! (destination exists, is the source, does not fit).
+
+use std::fs::{File, OpenOptions};
+use std::io::Read;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// The infix of our temporary files: `.NAME.imgtool-XXXXXXXX.tmp`.
+const TEMP_INFIX: &str = ".imgtool-";
+const TEMP_SUFFIX: &str = ".tmp";
+
+pub(crate) struct TempOutput {
+    path: PathBuf,
+    dst: PathBuf,
+    file: File,
+    /// Sync before the rename (and start writeback early so that sync is short).
+    durable: bool,
+    committed: bool,
+}
+
+impl TempOutput {
+    /// Create the temporary file for `dst`, after removing leftovers of killed runs. The file
+    /// is locked so that a concurrent run for the same destination does not remove it.
+    pub fn create(dst: &Path, durable: bool) -> Result<TempOutput> {
+        remove_stale(dst);
+        let path = temp_path(dst)?;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        // SAFETY: flock on a descriptor we own.
+        unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        Ok(TempOutput {
+            path,
+            dst: dst.to_path_buf(),
+            file,
+            durable,
+            committed: false,
+        })
+    }
+
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn sync(&self) -> Result<()> {
+        if !self.durable {
+            return Ok(());
+        }
+        self.file.sync_all().map_err(|e| Error::io(&self.path, e))
+    }
+
+    /// Called between batches: start writing what is dirty so the final sync finds little.
+    pub fn kick_writeback(&self) {
+        if self.durable {
+            start_writeback(&self.file);
+        }
+    }
+
+    /// Rename over the destination, then sync the directory so the rename itself is durable.
+    pub fn commit(mut self) -> Result<()> {
+        std::fs::rename(&self.path, &self.dst).map_err(|e| Error::io(&self.dst, e))?;
+        self.committed = true;
+        if !self.durable {
+            return Ok(());
+        }
+        sync_dir(&self.dst)
+    }
+}
+
+impl Drop for TempOutput {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Ask the kernel to start writing the file's dirty pages now, without waiting: the disk then
+/// works while we copy, and the final fsync finds little left to do.
+fn start_writeback(f: &File) {
+    // SAFETY: sync_file_range on a descriptor we own; the result only affects timing.
+    unsafe { libc::sync_file_range(f.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE) };
+}
+
+pub(crate) fn sync_dir(path: &Path) -> Result<()> {
+    let dir = parent_dir(path);
+    let d = File::open(&dir).map_err(|e| Error::io(&dir, e))?;
+    d.sync_all().map_err(|e| Error::io(&dir, e))
+}
+
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+fn file_name(dst: &Path) -> Result<String> {
+    dst.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or_else(|| Error::Usage(format!("{}: not a file name", dst.display())))
+}
+
+fn temp_path(dst: &Path) -> Result<PathBuf> {
+    let name = file_name(dst)?;
+    let suffix: String = random_bytes::<4>()?
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok(parent_dir(dst).join(format!(".{name}{TEMP_INFIX}{suffix}{TEMP_SUFFIX}")))
+}
+
+/// Remove `.NAME.imgtool-*.tmp` files a killed run left beside `dst`. A file still locked by
+/// a live run is left alone. Returns how many were removed.
+pub(crate) fn remove_stale(dst: &Path) -> usize {
+    let Ok(name) = file_name(dst) else {
+        return 0;
+    };
+    let prefix = format!(".{name}{TEMP_INFIX}");
+    let Ok(entries) = std::fs::read_dir(parent_dir(dst)) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for e in entries.flatten() {
+        let n = e.file_name().to_string_lossy().into_owned();
+        if !(n.starts_with(&prefix) && n.ends_with(TEMP_SUFFIX)) {
+            continue;
+        }
+        let Ok(f) = File::open(e.path()) else {
+            continue;
+        };
+        // SAFETY: flock on a descriptor we own; the lock goes away when `f` is closed.
+        let free = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
+        if free && std::fs::remove_file(e.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+/// Refuse a destination that exists (without `force`), is not a regular file, or is one of
+/// the files the source reads (compared by device and inode, so symlinks and hard links are
+/// seen through).
+pub(crate) fn check_destination(sources: &[PathBuf], dst: &Path, force: bool) -> Result<()> {
+    let meta = match std::fs::metadata(dst) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io(dst, e)),
+    };
+    for s in sources {
+        let sm = std::fs::metadata(s).map_err(|e| Error::io(s, e))?;
+        if sm.dev() == meta.dev() && sm.ino() == meta.ino() {
+            return Err(Error::Usage(format!(
+                "{}: is the same file as the source {}; write to another file (or use --in-place)",
+                dst.display(),
+                s.display()
+            )));
+        }
+    }
+    if !meta.is_file() {
+        return Err(Error::Usage(format!(
+            "{}: exists and is not a regular file",
+            dst.display()
+        )));
+    }
+    if !force {
+        return Err(Error::Usage(format!(
+            "{}: already exists; use --force to replace it",
+            dst.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Refuse to start when the destination's file system has less room than `need` bytes.
+pub(crate) fn check_free_space(dst: &Path, need: u64) -> Result<()> {
+    let dir = parent_dir(dst);
+    let avail = free_bytes(&dir)?;
+    if avail < need {
+        return Err(Error::io(
+            &dir,
+            std::io::Error::new(
+                std::io::ErrorKind::StorageFull,
+                format!(
+                    "not enough free space for the output: {need} bytes needed, {avail} bytes available"
+                ),
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn free_bytes(dir: &Path) -> Result<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes())
+        .map_err(|_| Error::Usage(format!("{}: path holds a NUL byte", dir.display())))?;
+    // SAFETY: statvfs fills the zeroed struct; the path is a valid C string.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return Err(Error::io(dir, std::io::Error::last_os_error()));
+    }
+    Ok(st.f_bavail.saturating_mul(st.f_frsize))
+}
+
+/// Random bytes from the kernel, for VHD unique ids and temporary names (no crate needed for
+/// sixteen bytes).
+pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N]> {
+    let mut b = [0u8; N];
+    File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut b))
+        .map_err(|e| Error::io("/dev/urandom", e))?;
+    Ok(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stale_temp_files_are_removed_but_locked_ones_kept() {
+        let d = tempfile::tempdir().unwrap();
+        let dst = d.path().join("out.raw");
+        let stale = d.path().join(".out.raw.imgtool-0badf00d.tmp");
+        let other = d.path().join(".other.raw.imgtool-0badf00d.tmp");
+        std::fs::write(&stale, b"x").unwrap();
+        std::fs::write(&other, b"x").unwrap();
+        let live = TempOutput::create(&dst, true).unwrap();
+        assert!(
+            !stale.exists(),
+            "a leftover for this destination is removed"
+        );
+        assert!(
+            other.exists(),
+            "leftovers of other destinations are not ours"
+        );
+        assert_eq!(remove_stale(&dst), 0, "a live run's file is locked");
+        assert!(live.path().exists());
+        let p = live.path().to_path_buf();
+        drop(live);
+        assert!(!p.exists(), "an uncommitted temporary file is removed");
+    }
+}

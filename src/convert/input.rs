@@ -1,0 +1,158 @@
+//! The source side of a conversion: the virtual disk, which of its ranges hold data, and where
+//! a range is a plain byte range of one file (RAW and fixed VHD data, a parentless dynamic
+//! VHD's allocated blocks), that file range, so the kernel can copy from it. For RAW and fixed
+//! VHD the file's own holes count as the disk's.
+
+use std::fs::File;
+
+use super::{CHUNK, Format};
+use crate::error::{Error, Result};
+use crate::image::source::SourceFile;
+use crate::image::vhd::VhdFile;
+use crate::image::vhd::dynamic::bitmap_size;
+use crate::image::vhd::footer::FOOTER_SIZE;
+use crate::image::{Extent, ExtentKind, Image, VirtualDisk};
+
+pub(crate) struct Input<'a> {
+    pub disk: &'a dyn VirtualDisk,
+    /// The file whose bytes `0..size` are the disk's bytes, when there is one.
+    pub file: Option<&'a SourceFile>,
+    /// A dynamic VHD without parents: its allocated blocks are plain file ranges too.
+    dynamic: Option<&'a VhdFile>,
+}
+
+impl<'a> Input<'a> {
+    pub fn of(img: &'a Image) -> Input<'a> {
+        let (file, dynamic) = match img {
+            Image::Raw(r) => (Some(r.source()), None),
+            Image::Vhd(v) if v.layers.len() == 1 => match v.top().sparse {
+                None => (Some(&v.top().src), None),
+                Some(_) => (None, Some(v.top())),
+            },
+            Image::Vhd(_) => (None, None),
+        };
+        Input {
+            disk: img,
+            file,
+            dynamic,
+        }
+    }
+
+    pub fn size(&self) -> u64 {
+        self.disk.size()
+    }
+
+    /// Where the file holds the virtual range `offset..offset + len` as one contiguous run of
+    /// bytes, if it does: what lets the kernel copy it.
+    pub fn file_range(&self, offset: u64, len: u64) -> Option<(&File, u64)> {
+        if let Some(src) = self.file {
+            return Some((src.file(), offset));
+        }
+        let layer = self.dynamic?;
+        let sp = layer.sparse.as_ref()?;
+        let in_block = offset % sp.block_size;
+        if in_block + len > sp.block_size {
+            return None;
+        }
+        let at = sp.block_offset(offset / sp.block_size)?;
+        Some((layer.src.file(), at + sp.bitmap_size + in_block))
+    }
+
+    /// Whether [`Input::file_range`] can answer at all.
+    pub fn has_file_ranges(&self) -> bool {
+        self.file.is_some() || self.dynamic.is_some()
+    }
+
+    /// Like [`VirtualDisk::extent`], but a fixed VHD's holes come from its file (the VHD reader
+    /// calls all of a fixed disk data).
+    pub fn extent(&self, offset: u64) -> Result<Extent> {
+        let size = self.size();
+        let Some(src) = self.file else {
+            return self.disk.extent(offset);
+        };
+        let (kind, end) = match src.data_region(offset) {
+            Some((data, _)) if data > offset => (ExtentKind::Zero, data),
+            Some((_, hole)) => (ExtentKind::Data, hole),
+            None => (ExtentKind::Data, size),
+        };
+        Ok(Extent {
+            kind,
+            len: end.min(size).max(offset + 1) - offset,
+        })
+    }
+}
+
+/// Hands out the disk's data ranges as pieces of at most `chunk` bytes that never cross a
+/// multiple of `chunk`, skipping (and counting) the ranges the extents call zero.
+pub(crate) struct Pieces<'a, 'b> {
+    input: &'b Input<'a>,
+    chunk: u64,
+    pos: u64,
+    data_end: u64,
+    pub holes: u64,
+}
+
+impl<'a, 'b> Pieces<'a, 'b> {
+    pub fn new(input: &'b Input<'a>, chunk: u64) -> Self {
+        Pieces {
+            input,
+            chunk,
+            pos: 0,
+            data_end: 0,
+            holes: 0,
+        }
+    }
+
+    /// The next piece as (offset, length); `None` at the end of the disk.
+    pub fn next_piece(&mut self) -> Result<Option<(u64, u64)>> {
+        let size = self.input.size();
+        while self.pos < size {
+            if self.data_end <= self.pos {
+                let e = self.input.extent(self.pos)?;
+                if e.len == 0 {
+                    return Err(Error::Failed(format!(
+                        "the source reported an empty extent at offset {}",
+                        self.pos
+                    )));
+                }
+                let end = self.pos.saturating_add(e.len).min(size);
+                if e.kind == ExtentKind::Zero {
+                    self.holes += end - self.pos;
+                    self.pos = end;
+                    continue;
+                }
+                self.data_end = end;
+            }
+            let boundary = (self.pos / self.chunk + 1) * self.chunk;
+            let end = boundary.min(self.data_end);
+            let piece = (self.pos, end - self.pos);
+            self.pos = end;
+            return Ok(Some(piece));
+        }
+        Ok(None)
+    }
+}
+
+/// An upper bound of the bytes the output will occupy, from the extents alone (nothing read):
+/// what the free-space check compares with.
+pub(crate) fn estimate_output(input: &Input, format: Format) -> Result<u64> {
+    let mut pieces = Pieces::new(input, CHUNK);
+    let (mut data, mut blocks, mut last_block) = (0u64, 0u64, None);
+    while let Some((off, len)) = pieces.next_piece()? {
+        data += len;
+        let b = off / CHUNK;
+        if last_block != Some(b) {
+            blocks += 1;
+            last_block = Some(b);
+        }
+    }
+    let footer = FOOTER_SIZE as u64;
+    Ok(match format {
+        Format::Raw => data,
+        Format::VhdFixed => data + footer,
+        Format::VhdDynamic => {
+            let bat = input.size().div_ceil(CHUNK) * 4;
+            blocks * (CHUNK + bitmap_size(CHUNK as u32)) + bat + 2048 + 2 * footer
+        }
+    })
+}

@@ -1,0 +1,103 @@
+//! A fixed set of threads that each pull the next piece of work as soon as they finish one.
+//! No batch barrier: on a busy machine one descheduled worker no longer stalls the others,
+//! and each thread owns one buffer, so memory is `threads x buffer` whatever the disk size.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::error::{Error, Result};
+
+/// More threads than cores: the work is mostly the kernel copying pages or waiting for the
+/// disk, and a deeper queue keeps both busy. Capped so buffers stay far below 64 MiB.
+pub(crate) fn thread_count() -> usize {
+    std::thread::available_parallelism()
+        .map_or(4, |n| n.get())
+        .clamp(4, 8)
+}
+
+/// Run `work` on every item `next` hands out (`next` runs under a lock, in order), on
+/// [`thread_count`] threads each owning a `buf_size` buffer. The first error stops everyone
+/// and is returned.
+pub(crate) fn pull<T, N, W>(buf_size: usize, next: N, work: W) -> Result<()>
+where
+    N: FnMut() -> Result<Option<T>> + Send,
+    W: Fn(&mut [u8], T) -> Result<()> + Sync,
+{
+    let next = Mutex::new(next);
+    let stop = AtomicBool::new(false);
+    let first_error: Mutex<Option<Error>> = Mutex::new(None);
+    let fail = |e: Error| {
+        stop.store(true, Ordering::Relaxed);
+        if let Ok(mut slot) = first_error.lock() {
+            slot.get_or_insert(e);
+        }
+    };
+    std::thread::scope(|s| {
+        for _ in 0..thread_count() {
+            s.spawn(|| {
+                let mut buf = vec![0u8; buf_size];
+                while !stop.load(Ordering::Relaxed) {
+                    let item = match next.lock() {
+                        Ok(mut n) => n(),
+                        Err(_) => return,
+                    };
+                    let r = match item {
+                        Ok(Some(t)) => work(&mut buf, t),
+                        Ok(None) => return,
+                        Err(e) => Err(e),
+                    };
+                    if let Err(e) = r {
+                        return fail(e);
+                    }
+                }
+            });
+        }
+    });
+    match first_error.into_inner() {
+        Ok(Some(e)) => Err(e),
+        Ok(None) => Ok(()),
+        Err(_) => Err(Error::Failed("a conversion worker panicked".into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicU64;
+
+    #[test]
+    fn every_item_once_and_errors_stop_the_run() {
+        let sum = AtomicU64::new(0);
+        let mut i = 0u64;
+        let r = pull(
+            16,
+            || {
+                i += 1;
+                Ok((i <= 1000).then_some(i))
+            },
+            |buf, n| {
+                assert_eq!(buf.len(), 16);
+                sum.fetch_add(n, Ordering::Relaxed);
+                Ok(())
+            },
+        );
+        assert!(r.is_ok());
+        assert_eq!(sum.load(Ordering::Relaxed), 500_500);
+        let mut j = 0u64;
+        let r = pull(
+            1,
+            || {
+                j += 1;
+                Ok(Some(j))
+            },
+            |_, n| {
+                if n == 50 {
+                    Err(Error::Failed("boom".into()))
+                } else {
+                    Ok(())
+                }
+            },
+        );
+        assert!(matches!(r, Err(Error::Failed(m)) if m == "boom"));
+    }
+}
