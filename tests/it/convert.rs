@@ -240,8 +240,37 @@ fn raw_vhd_raw_is_the_identity_on_random_sparse_images() {
             let what = format!("seed {seed} size {size} via {to}");
             assert_same(&fs::read(&back).unwrap(), &want, &what);
             assert_same(&qemu_raw(&vhd, d.path()), &want, &what);
+            inspect_agrees(&vhd, &want, to, &what);
         }
     }
+}
+
+/// What `inspect` says of a VHD that convert wrote agrees with the data it came from: the
+/// virtual size is the RAW's size, and a dynamic VHD allocates exactly the 2 MiB blocks that
+/// hold a non-zero byte.
+fn inspect_agrees(vhd: &Path, raw: &[u8], to: &str, what: &str) {
+    let o = crate::util::run(&["inspect", "--json", vhd.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{what}");
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["virtual_size"], raw.len() as u64, "{what}");
+    let want_disk_type = if to == "vhd" { "dynamic" } else { "fixed" };
+    assert_eq!(j["vhd"]["disk_type"], want_disk_type, "{what}");
+    if to == "vhd" {
+        let blocks = raw
+            .chunks(2 << 20)
+            .filter(|c| c.iter().any(|&b| b != 0))
+            .count();
+        assert_eq!(
+            j["vhd"]["dynamic"]["allocated_blocks"], blocks as u64,
+            "{what}"
+        );
+    }
+    let c = crate::util::run(&["check", vhd.to_str().unwrap()]);
+    assert_eq!(
+        c.status.code(),
+        Some(0),
+        "{what}: check finds problems in our own output"
+    );
 }
 
 /// A RAW big enough that converting it takes a while even in a debug build: every 4 KiB
