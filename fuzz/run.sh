@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 secs=${FUZZ_SECONDS:-600}
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(vhd_open vhd_chain disk_inspect)
+[ ${#targets[@]} -gt 0 ] || targets=(vhd_open vhd_chain disk_inspect cloud_answers)
 export RUSTC_BOOTSTRAP=1
 for t in "${targets[@]}"; do
   mkdir -p "corpus/$t" "artifacts/$t" "work/$t"

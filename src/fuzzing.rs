@@ -89,3 +89,28 @@ pub fn cleanup() {
         let _ = std::fs::remove_dir_all(d);
     }
 }
+
+/// Any bytes as a cloud answer: the first byte picks an HTTP status, the rest is the body,
+/// read as an RPC JSON answer and as the OSS XML answers we parse.
+pub fn cloud_answers(data: &[u8]) {
+    let Some((&s, body)) = data.split_first() else {
+        return;
+    };
+    let status = [200u16, 400, 403, 404, 409, 500, 503][usize::from(s) % 7];
+    let body = String::from_utf8_lossy(body);
+    let _ = crate::cloud::rpc::parse_response(status, &body);
+    for p in crate::cloud::oss::xml_blocks(&body, "Part") {
+        let _ = crate::cloud::oss::parse_part(&p);
+    }
+    for tag in [
+        "UploadId",
+        "IsTruncated",
+        "NextPartNumberMarker",
+        "LocationConstraint",
+        "Code",
+        "RequestId",
+        "ETag",
+    ] {
+        let _ = crate::cloud::oss::xml_text(&body, tag);
+    }
+}

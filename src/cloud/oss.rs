@@ -502,7 +502,8 @@ impl Oss {
     }
 }
 
-fn parse_part(block: &str) -> Option<ListedPart> {
+/// One `<Part>` of a ListParts answer; `None` when a field is missing or not a number.
+pub fn parse_part(block: &str) -> Option<ListedPart> {
     Some(ListedPart {
         number: xml_text(block, "PartNumber")?.parse().ok()?,
         etag: xml_text(block, "ETag")?,

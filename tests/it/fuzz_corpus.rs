@@ -8,10 +8,11 @@ use std::path::Path;
 
 type Target = fn(&[u8]);
 
-const TARGETS: [(&str, Target); 3] = [
+const TARGETS: [(&str, Target); 4] = [
     ("vhd_open", imgtool::fuzzing::vhd_open),
     ("vhd_chain", imgtool::fuzzing::vhd_chain),
     ("disk_inspect", imgtool::fuzzing::disk_inspect),
+    ("cloud_answers", imgtool::fuzzing::cloud_answers),
 ];
 
 fn inputs(dir: &Path) -> Vec<Vec<u8>> {
