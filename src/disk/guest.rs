@@ -1,5 +1,5 @@
 //! What is inside the file systems: which OS, which architecture, how it boots. Read through
-//! `ext4-view`, `fatfs` and `ntfs` over a [`Slice`], the way libguestfs decides (see
+//! `ext4-view`, `fatfs`, `ntfs` and our own XFS reader over a [`Slice`], the way libguestfs decides (see
 //! docs/disk-formats.md). Every read is capped and every file system has a read budget;
 //! symlinks are resolved inside the guest only.
 
@@ -209,6 +209,21 @@ pub fn with_guest_fs<R>(
                 }
             }
         }
+        "xfs" => match crate::disk::xfs::Xfs::open(&slice, FS_READ_BUDGET) {
+            Ok(fs) => {
+                let mut g = crate::disk::xfs::XfsGuest {
+                    fs,
+                    errors: Vec::new(),
+                };
+                let out = f(&mut g, warnings);
+                warnings.extend(g.errors.into_iter().map(|e| format!("{what}: xfs: {e}")));
+                Some(out)
+            }
+            Err(e) => {
+                warnings.push(format!("{what}: cannot read it as XFS: {e}"));
+                None
+            }
+        },
         _ => None,
     }
 }

@@ -7,6 +7,7 @@ pub mod guest;
 pub mod partition;
 pub mod report;
 pub mod slice;
+pub mod xfs;
 
 use crate::image::VirtualDisk;
 use fs::FsInfo;
@@ -138,7 +139,7 @@ fn look_inside(
         v.fs.as_ref().is_some_and(|f| {
             matches!(
                 f.kind,
-                "ext2" | "ext3" | "ext4" | "fat12" | "fat16" | "fat32" | "ntfs"
+                "ext2" | "ext3" | "ext4" | "fat12" | "fat16" | "fat32" | "ntfs" | "xfs"
             )
         })
     });

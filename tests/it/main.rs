@@ -7,6 +7,7 @@ mod cloud_task;
 mod disk_guest;
 mod disk_hostile;
 mod disk_util;
+mod disk_xfs;
 mod fake_cloud;
 mod golden;
 mod inspect;
