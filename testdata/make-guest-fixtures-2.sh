@@ -18,6 +18,12 @@
 #   xfs-v4.img  XFS v4 over the whole disk (crc=0, ftype=0, 256-byte v2 inodes), same tree
 #               plus /etc/long-link, a 600-byte symlink stored in a block (v4: no header). Its /etc is
 #               btree-format: 16 extents do not fit a 256-byte inode.
+#   lvm.img     MBR: one 0x8e partition at 1 MiB, an LVM2 PV (pvcreate on a loop device,
+#               --driverloaded n: nothing is activated) with VG vgroot (4 MiB extents):
+#               LV root (16 MiB, two segments: PV extents 0-1 and 3-4, because it was
+#               extended after LV swap took extent 2) holding ext4 with the Rocky tree, and
+#               LV swap (4 MiB, linear, empty). The ext4 image is written into the PV with dd
+#               at the offsets `lvs --segments` prints.
 set -euo pipefail
 export LC_ALL=C
 cd "$(dirname "$0")"
@@ -31,7 +37,7 @@ UUID_XFS=5e1f0c3a-9b7d-4e21-8a6c-3f2e1d0c9b8a
 install_tools() {
     apt-get update -qq || echo "apt-get update reported errors; going on" >&2
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-        gdisk xfsprogs python3 >/dev/null
+        gdisk fdisk xfsprogs lvm2 e2fsprogs python3 >/dev/null
 }
 
 fetch_packages() {
@@ -114,8 +120,44 @@ xfs_v4() {
     finish xfs-v4
 }
 
+# LVM without udev, lvmetad or a devices file, touching only the loop device given.
+lvm_cmd() { # command args...
+    LVM_SYSTEM_DIR=$WORK/lvmconf "$@" --devices "$LOOP" --driverloaded n -q 2>&1 |
+        grep -v -e leaked -e 'Activation disabled' -e 'not zeroed' || true
+}
+
+lvm_fixture() {
+    local img=$WORK/lvm.img
+    truncate -s 40M "$img"
+    printf 'label: dos\nlabel-id: 0x4c564d32\nstart=2048, type=8e\n' | sfdisk -q "$img"
+    mkdir -p "$WORK/lvmconf"
+    echo 'devices { use_devicesfile = 0 obtain_device_list_from_udev = 0 } activation { udev_sync = 0 udev_rules = 0 }' >"$WORK/lvmconf/lvm.conf"
+    LOOP=$(losetup -f --show -o 1048576 "$img")
+    lvm_cmd pvcreate -u Abcdef-0123-4567-89ab-cdef-0123-456789 --norestorefile "$LOOP"
+    lvm_cmd vgcreate -s 4M vgroot "$LOOP"
+    lvm_cmd lvcreate -an -Zn -n root -L 8M vgroot
+    lvm_cmd lvcreate -an -Zn -n swap -L 4M vgroot
+    lvm_cmd lvextend -L +8M vgroot/root
+    lvm_cmd lvs -o lv_name,seg_start_pe,seg_pe_ranges,pe_start --segments vgroot
+    losetup -d "$LOOP"
+    # The tree: /bin -> usr/bin, /etc/os-release, fstab, hosts, usr/bin/bash.
+    rm -rf "$WORK/tree" && mkdir -p "$WORK/tree/etc" "$WORK/tree/usr/bin"
+    cp "$WORK/os-release" "$WORK/fstab" "$WORK/hosts" "$WORK/tree/etc/"
+    cp "$WORK/bash" "$WORK/tree/usr/bin/bash"
+    ln -s usr/bin "$WORK/tree/bin"
+    rm -f "$WORK/root.ext4"
+    mkfs.ext4 -q -F -U 6f6b8c1e-1d2a-4c3b-9a1e-0a1b2c3d4e60 -L lvroot \
+        -E root_owner=0:0 -d "$WORK/tree" "$WORK/root.ext4" 16M
+    # Partition at 1 MiB, first PE at 1 MiB into the PV, 4 MiB extents: LV extents 0-1 are
+    # PV extents 0-1 (disk 2 MiB), LV extents 2-3 are PV extents 3-4 (disk 14 MiB).
+    dd if="$WORK/root.ext4" of="$img" bs=1M count=8 seek=2 conv=notrunc status=none
+    dd if="$WORK/root.ext4" of="$img" bs=1M skip=8 count=8 seek=14 conv=notrunc status=none
+    finish lvm
+}
+
 install_tools
 fetch_packages
+lvm_fixture
 protofile no
 xfs_v5
 protofile yes

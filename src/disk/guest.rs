@@ -140,6 +140,8 @@ pub struct OsFacts {
     pub os_type: String,
     /// Partition number of the root file system; `None` for a whole-disk file system.
     pub partition: Option<u32>,
+    /// `vg/lv` when the root file system is in an LVM2 logical volume.
+    pub lv: Option<String>,
     /// os-release ID (or the equivalent from another release file), lower case.
     pub id: Option<String>,
     pub version_id: Option<String>,
@@ -575,7 +577,7 @@ pub const WINDOWS_CONFIG: &str = "/Windows/System32/config";
 
 /// A Windows system root: `Windows/System32/config` and `Windows/System32/cmd.exe`. The
 /// file systems that hold Windows look names up case-insensitively.
-pub fn windows_facts(fs: &mut dyn GuestFs) -> Option<OsFacts> {
+pub fn windows_facts(fs: &mut dyn GuestFs, _warnings: &mut Vec<String>) -> Option<OsFacts> {
     if fs.kind(WINDOWS_CONFIG) != Some(NodeKind::Dir)
         || fs.kind(WINDOWS_CMD) != Some(NodeKind::File)
     {

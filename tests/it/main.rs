@@ -6,6 +6,7 @@ mod cloud_support;
 mod cloud_task;
 mod disk_guest;
 mod disk_hostile;
+mod disk_lvm;
 mod disk_util;
 mod disk_xfs;
 mod fake_cloud;
