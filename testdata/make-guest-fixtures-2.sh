@@ -24,12 +24,18 @@
 #               extended after LV swap took extent 2) holding ext4 with the Rocky tree, and
 #               LV swap (4 MiB, linear, empty). The ext4 image is written into the PV with dd
 #               at the offsets `lvs --segments` prints.
+#   windows-2019.img  MBR: one NTFS partition with Windows/System32/cmd.exe (the first
+#               64 KiB of Debian's shimx64.efi, a PE32+ x86-64) and Windows/System32/config/
+#               SOFTWARE: an empty hive made by the Python below (hivex ships none), filled
+#               by hivexsh -w with Microsoft\Windows NT\CurrentVersion = Windows Server 2019
+#               Datacenter, build 17763, InstallationType Server, plus sibling keys so the
+#               subkey lists hold several entries. hivexget reads it back as a cross-check.
 set -euo pipefail
 export LC_ALL=C
 cd "$(dirname "$0")"
 OUT=$PWD/guest
 WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
+trap 'umount "$WORK/mnt" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 mkdir -p "$OUT"
 
 UUID_XFS=5e1f0c3a-9b7d-4e21-8a6c-3f2e1d0c9b8a
@@ -37,13 +43,14 @@ UUID_XFS=5e1f0c3a-9b7d-4e21-8a6c-3f2e1d0c9b8a
 install_tools() {
     apt-get update -qq || echo "apt-get update reported errors; going on" >&2
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-        gdisk fdisk xfsprogs lvm2 e2fsprogs python3 >/dev/null
+        gdisk fdisk xfsprogs lvm2 e2fsprogs ntfs-3g libhivex-bin python3 >/dev/null
 }
 
 fetch_packages() {
     mkdir -p "$WORK/deb" && chmod 777 "$WORK/deb"
-    (cd "$WORK/deb" && apt-get download -qq bash:amd64 2>/dev/null)
+    (cd "$WORK/deb" && apt-get download -qq bash:amd64 shim-signed:amd64 2>/dev/null)
     dpkg-deb -x "$WORK"/deb/bash_*.deb "$WORK/x"
+    dpkg-deb -x "$WORK"/deb/shim-signed_*.deb "$WORK/x"
     head -c 65536 "$WORK/x/bin/bash" >"$WORK/bash"
     cat >"$WORK/os-release" <<'EOF'
 NAME="Rocky Linux"
@@ -155,8 +162,97 @@ lvm_fixture() {
     finish lvm
 }
 
+# An empty regf hive: hivexsh can edit a hive but not create one.
+empty_hive() { # file
+    python3 - "$1" <<'PY'
+# An empty regf hive: base block, one 4 KiB bin with the root key (nk) and its security
+# descriptor (sk, hivex needs one to copy to new keys), the rest one free cell.
+import struct, sys
+NONE = 0xFFFFFFFF
+bin_ = bytearray(4096)
+bin_[0:4] = b"hbin"
+struct.pack_into("<II", bin_, 4, 0, 4096)              # offset of this bin, its size
+nk = bytearray(88)
+struct.pack_into("<i", nk, 0, -88)                     # allocated cell of 88 bytes
+nk[4:6] = b"nk"
+struct.pack_into("<H", nk, 6, 0x2C)                    # HIVE_ENTRY | NO_DELETE | COMP_NAME
+struct.pack_into("<I", nk, 4 + 16, NONE)               # parent
+struct.pack_into("<IIIIIIII", nk, 4 + 20, 0, 0, NONE, NONE, 0, NONE, 0x78, NONE)
+struct.pack_into("<HH", nk, 4 + 72, 4, 0)              # name length, class length
+nk[4 + 76:4 + 80] = b"ROOT"
+bin_[0x20:0x20 + 88] = nk
+sk = bytearray(48)
+struct.pack_into("<i", sk, 0, -48)
+sk[4:6] = b"sk"
+struct.pack_into("<IIII", sk, 8, 0x78, 0x78, 1, 20)    # flink, blink (itself), refcount, size
+struct.pack_into("<BBH", sk, 24, 1, 0, 0x8000)         # SD revision 1, self-relative, no ACLs
+bin_[0x78:0x78 + 48] = sk
+struct.pack_into("<i", bin_, 0xA8, 4096 - 0xA8)        # the rest: one free cell
+base = bytearray(4096)
+base[0:4] = b"regf"
+struct.pack_into("<IIQIIIIIII", base, 4, 1, 1, 0, 1, 3, 0, 1, 0x20, 4096, 1)
+x = 0
+for i in range(0, 508, 4):
+    x ^= struct.unpack_from("<I", base, i)[0]
+struct.pack_into("<I", base, 508, x)
+open(sys.argv[1], "wb").write(bytes(base + bin_))
+PY
+}
+
+software_hive() { # file
+    empty_hive "$1"
+    hivexsh -w "$1" <<'EOF'
+add Classes
+add Clients
+add Microsoft
+add Policies
+add RegisteredApplications
+cd Microsoft
+add Cryptography
+add Windows
+add Windows NT
+add Windows Search
+cd Windows NT
+add CurrentVersion
+cd CurrentVersion
+setval 6
+ProductName
+string:Windows Server 2019 Datacenter
+CurrentBuildNumber
+string:17763
+InstallationType
+string:Server
+EditionID
+string:ServerDatacenter
+CurrentMajorVersionNumber
+dword:0x0000000a
+SystemRoot
+string:C:\Windows
+commit
+EOF
+    hivexget "$1" 'Microsoft\Windows NT\CurrentVersion' ProductName
+}
+
+windows_2019() {
+    local img=$WORK/windows-2019.img
+    truncate -s 16M "$img"
+    printf 'label: dos\nlabel-id: 0x20190001\nstart=2048, type=7, bootable\n' | sfdisk -q "$img"
+    rm -f "$WORK/ntfs" && truncate -s 15M "$WORK/ntfs"
+    mkntfs -q -F -f -L Windows -T "$WORK/ntfs"
+    mkdir -p "$WORK/mnt"
+    # ntfsprogs cannot make directories, so mount it once with ntfs-3g (FUSE).
+    ntfs-3g "$WORK/ntfs" "$WORK/mnt"
+    mkdir -p "$WORK/mnt/Windows/System32/config"
+    head -c 65536 "$WORK/x/usr/lib/shim/shimx64.efi.signed" >"$WORK/mnt/Windows/System32/cmd.exe"
+    software_hive "$WORK/mnt/Windows/System32/config/SOFTWARE"
+    umount "$WORK/mnt"
+    dd if="$WORK/ntfs" of="$img" bs=1M seek=1 conv=notrunc status=none
+    finish windows-2019
+}
+
 install_tools
 fetch_packages
+windows_2019
 lvm_fixture
 protofile no
 xfs_v5

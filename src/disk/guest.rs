@@ -5,6 +5,7 @@
 
 use std::io::Read;
 
+use crate::disk::regf;
 use crate::disk::slice::{Slice, SliceReader, with_ext4_reader};
 
 /// Total bytes one file system may read while being inspected.
@@ -37,6 +38,13 @@ pub trait GuestFs {
     fn read_link(&mut self, path: &str) -> Option<String>;
     /// Up to `max` bytes from the start of the regular file at `path`.
     fn read_head(&mut self, path: &str, max: usize) -> Option<Vec<u8>>;
+    /// Up to `len` bytes at `offset` of the regular file at `path` (fewer at its end). The
+    /// default reads from the start, so it suits only small files; NTFS seeks.
+    fn read_range(&mut self, path: &str, offset: u64, len: usize) -> Option<Vec<u8>> {
+        let end = usize::try_from(offset).ok()?.checked_add(len)?;
+        let head = self.read_head(path, end.min(MAX_TEXT))?;
+        Some(head.get(usize::try_from(offset).ok()?..)?.to_vec())
+    }
     /// Up to `max` names in the directory at `path` (only needed for FAT: EFI/<distro>/).
     fn list_dir(&mut self, _path: &str, _max: usize) -> Vec<String> {
         Vec::new()
@@ -142,6 +150,8 @@ pub struct OsFacts {
     pub partition: Option<u32>,
     /// `vg/lv` when the root file system is in an LVM2 logical volume.
     pub lv: Option<String>,
+    /// Windows only: the version values from the SOFTWARE hive.
+    pub windows: Option<WindowsVersion>,
     /// os-release ID (or the equivalent from another release file), lower case.
     pub id: Option<String>,
     pub version_id: Option<String>,
@@ -156,6 +166,15 @@ pub struct OsFacts {
     pub arch: Option<ArchFact>,
     /// Why `arch` is unknown.
     pub arch_reason: Option<String>,
+}
+
+/// `HKLM\SOFTWARE\Microsoft\Windows NT\CurrentVersion`, as far as it was readable.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WindowsVersion {
+    pub product_name: Option<String>,
+    pub current_build: Option<String>,
+    pub installation_type: Option<String>,
+    pub edition_id: Option<String>,
 }
 
 /// An EFI loader found on an EFI System Partition.
@@ -359,12 +378,18 @@ impl GuestFs for NtfsGuest<'_> {
         None
     }
     fn read_head(&mut self, path: &str, max: usize) -> Option<Vec<u8>> {
+        self.read_range(path, 0, max)
+    }
+    fn read_range(&mut self, path: &str, offset: u64, len: usize) -> Option<Vec<u8>> {
+        use std::io::{Seek, SeekFrom};
         let r = &mut self.r;
         let file = ntfs_lookup(&self.ntfs, r, path)?;
         let item = file.data(r, "")?.ok()?;
         let attr = item.to_attribute().ok()?;
         let value = attr.value(r).ok()?;
-        read_capped(value.attach(r), max)
+        let mut v = value.attach(r);
+        v.seek(SeekFrom::Start(offset)).ok()?;
+        read_capped(v, len)
     }
 }
 
@@ -577,7 +602,7 @@ pub const WINDOWS_CONFIG: &str = "/Windows/System32/config";
 
 /// A Windows system root: `Windows/System32/config` and `Windows/System32/cmd.exe`. The
 /// file systems that hold Windows look names up case-insensitively.
-pub fn windows_facts(fs: &mut dyn GuestFs, _warnings: &mut Vec<String>) -> Option<OsFacts> {
+pub fn windows_facts(fs: &mut dyn GuestFs, warnings: &mut Vec<String>) -> Option<OsFacts> {
     if fs.kind(WINDOWS_CONFIG) != Some(NodeKind::Dir)
         || fs.kind(WINDOWS_CMD) != Some(NodeKind::File)
     {
@@ -600,7 +625,48 @@ pub fn windows_facts(fs: &mut dyn GuestFs, _warnings: &mut Vec<String>) -> Optio
         }
         Err(e) => os.arch_reason = Some(format!("{WINDOWS_CMD}: {e}")),
     }
+    os.windows = windows_version(fs, warnings);
+    if let Some(v) = &os.windows {
+        os.id = Some("windows".into());
+        os.pretty_name.clone_from(&v.product_name);
+        os.version_id.clone_from(&v.current_build);
+        os.release_file = Some(format!("{WINDOWS_SOFTWARE} ({CURRENT_VERSION})"));
+    }
     Some(os)
+}
+
+pub const WINDOWS_SOFTWARE: &str = "/Windows/System32/config/SOFTWARE";
+pub const CURRENT_VERSION: &str = "Microsoft\\Windows NT\\CurrentVersion";
+
+/// The version values of the SOFTWARE hive; `None` (with a warning if the hive is there but
+/// unreadable) when none could be read.
+fn windows_version(fs: &mut dyn GuestFs, warnings: &mut Vec<String>) -> Option<WindowsVersion> {
+    if fs.kind(WINDOWS_SOFTWARE) != Some(NodeKind::File) {
+        return None;
+    }
+    let mut hive = match regf::Hive::open(regf::GuestHive::new(fs, WINDOWS_SOFTWARE)) {
+        Ok(h) => h,
+        Err(e) => {
+            warnings.push(format!("{WINDOWS_SOFTWARE}: {e}"));
+            return None;
+        }
+    };
+    let mut get = |name: &str| match hive.value(CURRENT_VERSION, name) {
+        Ok(v) => v.and_then(|v| v.as_string()),
+        Err(e) => {
+            warnings.push(format!(
+                "{WINDOWS_SOFTWARE}: {CURRENT_VERSION}\\{name}: {e}"
+            ));
+            None
+        }
+    };
+    let v = WindowsVersion {
+        product_name: get("ProductName"),
+        current_build: get("CurrentBuildNumber"),
+        installation_type: get("InstallationType"),
+        edition_id: get("EditionID"),
+    };
+    (v != WindowsVersion::default()).then_some(v)
 }
 
 /// The machine field of a PE file: `MZ`, e_lfanew at 0x3C, `PE\0\0`, then the machine.

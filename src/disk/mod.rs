@@ -6,6 +6,7 @@ pub mod fs;
 pub mod guest;
 pub mod lvm;
 pub mod partition;
+pub mod regf;
 pub mod report;
 pub mod slice;
 pub mod xfs;

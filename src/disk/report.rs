@@ -265,10 +265,7 @@ fn min_disk(virtual_size: u64, table: &PartitionTable, volumes: &[Volume]) -> (u
 /// Map os-release facts to the API's Platform names (docs/aliyun-import.md section 2).
 pub fn platform(o: &OsFacts) -> Fact {
     if o.os_type == "windows" {
-        return Fact::known(
-            "Other Windows",
-            "Windows root found; its version (SOFTWARE hive) is not read yet",
-        );
+        return windows_platform(o.windows.as_ref());
     }
     let Some(id) = o.id.as_deref() else {
         return Fact::known(
@@ -311,6 +308,54 @@ pub fn platform(o: &OsFacts) -> Fact {
     Fact::known(name, format!("ID={id} in {src}"))
 }
 
+/// Windows Server releases by CurrentBuildNumber (docs/aliyun-import.md's Platform names).
+const SERVER_BUILDS: &[(&str, &str)] = &[
+    ("20348", "2022"),
+    ("17763", "2019"),
+    ("14393", "2016"),
+    ("9600", "2012"),
+    ("9200", "2012"),
+    ("7601", "2008"),
+    ("7600", "2008"),
+    ("6002", "2008"),
+    ("6001", "2008"),
+    ("3790", "2003"),
+];
+const SERVER_YEARS: &[&str] = &["2022", "2019", "2016", "2012", "2008", "2003"];
+
+/// A server (InstallationType Server or Server Core, or "Server" in ProductName) of a year the
+/// API names is `Windows Server <year>`; every other Windows is `Other Windows`.
+fn windows_platform(v: Option<&super::guest::WindowsVersion>) -> Fact {
+    let Some(v) = v else {
+        return Fact::known(
+            "Other Windows",
+            "Windows root found, but no version in its SOFTWARE hive",
+        );
+    };
+    let product = v.product_name.as_deref().unwrap_or("");
+    let build = v.current_build.as_deref().unwrap_or("");
+    let itype = v.installation_type.as_deref().unwrap_or("");
+    let evidence = format!(
+        "SOFTWARE hive, Microsoft\\Windows NT\\CurrentVersion: ProductName={product:?}, CurrentBuildNumber={build:?}, InstallationType={itype:?}"
+    );
+    let server = itype.starts_with("Server") || product.contains("Server");
+    if !server {
+        return Fact::known("Other Windows", evidence);
+    }
+    let by_name = SERVER_YEARS.iter().find(|y| product.contains(*y)).copied();
+    let by_build = SERVER_BUILDS
+        .iter()
+        .find(|(b, _)| *b == build)
+        .map(|(_, y)| *y);
+    match by_name.or(by_build) {
+        Some(year) => Fact::known(format!("Windows Server {year}"), evidence),
+        None => Fact::known(
+            "Other Windows",
+            format!("{evidence}: a server release the API has no Platform for"),
+        ),
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // JSON
 
@@ -345,7 +390,9 @@ impl DiskReport {
     ///           "block_size","fs_size"}|null } ] } ] },
     ///   "warnings": [str], "bytes_read": u64 }
     /// ```
-    /// `guest.os.lv` ("vg/lv") is present only when the root is in a logical volume.
+    /// `guest.os.lv` ("vg/lv") is present only when the root is in a logical volume;
+    /// `guest.os.windows` ({product_name, current_build, installation_type, edition_id})
+    /// only when a Windows SOFTWARE hive gave a version.
     pub fn to_json(&self) -> Value {
         let mut v = self.base_json();
         if !self.lvm.is_empty() {
@@ -353,6 +400,12 @@ impl DiskReport {
         }
         if let Some(lv) = self.os.as_ref().and_then(|o| o.lv.as_ref()) {
             v["guest"]["os"]["lv"] = json!(lv);
+        }
+        if let Some(w) = self.os.as_ref().and_then(|o| o.windows.as_ref()) {
+            v["guest"]["os"]["windows"] = json!({
+                "product_name": w.product_name, "current_build": w.current_build,
+                "installation_type": w.installation_type, "edition_id": w.edition_id,
+            });
         }
         v
     }
@@ -649,7 +702,7 @@ fn import_text(i: &ImportFacts) -> String {
     let mut s = String::from("import:\n");
     let mut fact = |k: &str, f: &Fact| {
         let v = f.value.as_deref().map_or("unknown".to_string(), escape);
-        s.push_str(&format!("    {k:<18}{v:<14}({})\n", escape(&f.because)));
+        s.push_str(&format!("    {k:<18}{v:<13} ({})\n", escape(&f.because)));
     };
     fact("Format", &i.format);
     fact("Architecture", &i.architecture);
@@ -691,6 +744,41 @@ mod tests {
             path: "/EFI/BOOT/BOOTX64.EFI".into(),
             arch: Some(arch.into()),
         }
+    }
+
+    #[test]
+    fn windows_platform_from_the_hive() {
+        use crate::disk::guest::WindowsVersion;
+        let v = |p: &str, b: &str, t: &str| WindowsVersion {
+            product_name: Some(p.into()),
+            current_build: Some(b.into()),
+            installation_type: Some(t.into()),
+            edition_id: None,
+        };
+        let p = |w: WindowsVersion| windows_platform(Some(&w)).value.unwrap();
+        assert_eq!(
+            p(v("Windows Server 2022 Standard", "20348", "Server")),
+            "Windows Server 2022"
+        );
+        // No year in the name: the build number decides.
+        assert_eq!(
+            p(v("Windows Server Datacenter", "14393", "Server Core")),
+            "Windows Server 2016"
+        );
+        assert_eq!(
+            p(v("Windows Server 2008 R2 Enterprise", "7601", "Server")),
+            "Windows Server 2008"
+        );
+        assert_eq!(p(v("Windows 10 Pro", "19045", "Client")), "Other Windows");
+        // Server 2025 has no Platform of its own.
+        assert_eq!(
+            p(v("Windows Server 2025 Datacenter", "26100", "Server")),
+            "Other Windows"
+        );
+        assert_eq!(
+            windows_platform(None).value.as_deref(),
+            Some("Other Windows")
+        );
     }
 
     #[test]

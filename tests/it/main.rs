@@ -8,6 +8,7 @@ mod disk_guest;
 mod disk_hostile;
 mod disk_lvm;
 mod disk_util;
+mod disk_windows;
 mod disk_xfs;
 mod fake_cloud;
 mod golden;
