@@ -30,6 +30,9 @@
 #               by hivexsh -w with Microsoft\Windows NT\CurrentVersion = Windows Server 2019
 #               Datacenter, build 17763, InstallationType Server, plus sibling keys so the
 #               subkey lists hold several entries. hivexget reads it back as a cross-check.
+#   btrfs.img   GPT: one 8300 partition at 1 MiB holding an empty 128 MiB Btrfs made by
+#               mkfs.btrfs (label bdata, fixed fsid, 4 KiB sectors, 16 KiB nodes); the
+#               values the tests expect are what btrfs inspect-internal dump-super prints.
 set -euo pipefail
 export LC_ALL=C
 cd "$(dirname "$0")"
@@ -43,7 +46,7 @@ UUID_XFS=5e1f0c3a-9b7d-4e21-8a6c-3f2e1d0c9b8a
 install_tools() {
     apt-get update -qq || echo "apt-get update reported errors; going on" >&2
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-        gdisk fdisk xfsprogs lvm2 e2fsprogs ntfs-3g libhivex-bin python3 >/dev/null
+        gdisk fdisk xfsprogs btrfs-progs lvm2 e2fsprogs ntfs-3g libhivex-bin python3 >/dev/null
 }
 
 fetch_packages() {
@@ -145,7 +148,8 @@ lvm_fixture() {
     lvm_cmd lvcreate -an -Zn -n root -L 8M vgroot
     lvm_cmd lvcreate -an -Zn -n swap -L 4M vgroot
     lvm_cmd lvextend -L +8M vgroot/root
-    lvm_cmd lvs -o lv_name,seg_start_pe,seg_pe_ranges,pe_start --segments vgroot
+    lvm_cmd lvs -o lv_name,seg_start_pe,seg_pe_ranges --segments vgroot
+    lvm_cmd pvs -o pv_name,pe_start,pv_uuid
     losetup -d "$LOOP"
     # The tree: /bin -> usr/bin, /etc/os-release, fstab, hosts, usr/bin/bash.
     rm -rf "$WORK/tree" && mkdir -p "$WORK/tree/etc" "$WORK/tree/usr/bin"
@@ -250,8 +254,22 @@ windows_2019() {
     finish windows-2019
 }
 
+btrfs_fixture() {
+    local img=$WORK/btrfs.img
+    truncate -s 130M "$img"
+    sgdisk -U 11111111-2222-3333-4444-555555555557 \
+        -n 1:1M:+128M -t 1:8300 -c 1:"data" -u 1:AAAAAAAA-0000-0000-0000-000000000021 "$img" >/dev/null
+    rm -f "$WORK/fs" && truncate -s 128M "$WORK/fs"
+    mkfs.btrfs -q -f -L bdata -U 0f0e0d0c-0b0a-4908-8706-050403020100 -s 4096 -n 16384 "$WORK/fs"
+    btrfs inspect-internal dump-super "$WORK/fs" |
+        grep -E '^(label|fsid|total_bytes|sectorsize|nodesize|num_devices|dev_item.total_bytes)'
+    dd if="$WORK/fs" of="$img" bs=1M seek=1 conv=notrunc,sparse status=none
+    finish btrfs
+}
+
 install_tools
 fetch_packages
+btrfs_fixture
 windows_2019
 lvm_fixture
 protofile no

@@ -4,6 +4,7 @@ mod cloud_credentials;
 mod cloud_import;
 mod cloud_support;
 mod cloud_task;
+mod disk_btrfs;
 mod disk_guest;
 mod disk_hostile;
 mod disk_lvm;
