@@ -270,12 +270,22 @@ fn inspect_lvm(
             Err(e) => warnings.push(format!("LVM2 metadata: {e}")),
         }
     }
+    let mut opened = 0;
     for vg in &mut groups {
         let snapshot = vg.clone();
         for lv in &mut vg.lvs {
             let Some(lv_disk) = lvm::LvDisk::new(disk, &snapshot, lv) else {
                 continue;
             };
+            // Each LV opened has its own read budget, so their number is capped as for
+            // partitions.
+            if opened == MAX_FS_OPENED {
+                warnings.push(format!(
+                    "more than {MAX_FS_OPENED} logical volumes; the rest were not opened"
+                ));
+                return groups;
+            }
+            opened += 1;
             lv.fs = fs::probe(&lv_disk, warnings);
             let kind = lv.fs.as_ref().map_or("", |f| f.kind);
             if !readable(kind) {

@@ -54,3 +54,29 @@ fn lvm_linear_lvs_raw() {
 fn lvm_linear_lvs_vhd() {
     check_lvm(&inspect_vhd("lvm"));
 }
+
+/// A damaged metadata area header (its magic at PV byte 4096 + 4) is a warning naming it;
+/// the PV is still listed, no VG is invented.
+#[test]
+fn lvm_bad_metadata_area_is_a_warning() {
+    use std::io::{Seek, SeekFrom, Write};
+    let u = crate::disk_util::unpack("lvm");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&u.raw)
+        .unwrap();
+    f.seek(SeekFrom::Start(MIB + 4096 + 4)).unwrap();
+    f.write_all(b"XXXX").unwrap();
+    drop(f);
+    let img = imgtool::image::open(&u.raw).expect("open");
+    let r = imgtool::disk::inspect_disk(&img);
+    assert!(r.lvm.is_empty());
+    assert!(r.os.is_none());
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w.contains("LVM2 PV") && w.contains("magic")),
+        "{:?}",
+        r.warnings
+    );
+}

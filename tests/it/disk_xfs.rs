@@ -81,3 +81,35 @@ fn xfs_remote_symlink_and_big_directory() {
         );
     }
 }
+
+/// Write `bytes` at `offset` of an unpacked fixture.
+fn patch(raw: &std::path::Path, offset: u64, bytes: &[u8]) {
+    use std::io::{Seek, SeekFrom, Write};
+    let mut f = std::fs::OpenOptions::new().write(true).open(raw).unwrap();
+    f.seek(SeekFrom::Start(offset)).unwrap();
+    f.write_all(bytes).unwrap();
+}
+
+/// Hostile XFS on a whole disk: agcount 0, a root inode number far outside the AGs, and a
+/// root inode with a bad magic all end as a warning naming the problem, with no OS found.
+#[test]
+fn hostile_xfs_superblock_and_root_inode_are_warnings() {
+    let cases: [(u64, &[u8], &str); 3] = [
+        (88, &0u32.to_be_bytes(), "agcount"),
+        (56, &u64::MAX.to_be_bytes(), "outside"),
+        // Root inode 128 of xfs-v4 (256-byte inodes, 16 per 4 KiB block): block 8, slot 0.
+        (8 * 4096, b"XX", "magic is not IN"),
+    ];
+    for (offset, bytes, expect) in cases {
+        let u = unpack("xfs-v4");
+        patch(&u.raw, offset, bytes);
+        let img = imgtool::image::open(&u.raw).expect("open");
+        let r = imgtool::disk::inspect_disk(&img);
+        assert!(r.os.is_none(), "{expect}");
+        assert!(
+            r.warnings.iter().any(|w| w.contains(expect)),
+            "{expect}: {:?}",
+            r.warnings
+        );
+    }
+}
