@@ -12,7 +12,7 @@
 #   xfs-v5.img  GPT: one 8300 partition at 1 MiB holding XFS v5 (CRC, ftype, 512-byte
 #               inodes). /etc has 2000 extra entries (a node-form directory: several data
 #               blocks plus leaf and free blocks), /etc/os-release -> ../usr/lib/os-release,
-#               /bin -> usr/bin, /usr/bin (block form) holds bash. No long symlink here:
+#               /bin -> usr/bin, /usr/bin (block form, XDB3) holds bash. No long symlink here:
 #               mkfs.xfs 6.1 -p writes v5 remote symlinks without their XSLM block header
 #               (xfs_repair junks them); a unit test covers the v5 remote form instead.
 #   xfs-v4.img  XFS v4 over the whole disk (crc=0, ftype=0, 256-byte v2 inodes), same tree
@@ -96,7 +96,11 @@ protofile() { # with_long_link (yes|no)
         echo 'usr d--755 0 0'
         echo ' bin d--755 0 0'
         echo "  bash ---755 0 0 $WORK/bash"
-        for t in cat chmod cp date dd df echo false grep kill ln ls mkdir mv ps pwd rm sed sleep true; do
+        # Enough names that /usr/bin is a block-form directory on v5 too (it would fit the
+        # inode's short form with fewer).
+        for t in awk basename cat chgrp chmod chown cp cut date dd df dirname du echo env \
+            false find grep gzip head id kill ln ls mkdir mktemp mv nice ps pwd rm rmdir \
+            sed sleep sort stat tail tar tee touch tr true uname wc xargs; do
             echo "  $t ---755 0 0 $WORK/empty"
         done
         echo ' $'

@@ -1,7 +1,8 @@
 //! XFS guests (testdata/make-guest-fixtures-2.sh): a Rocky Linux tree made by mkfs.xfs -p,
-//! as v5 in a GPT partition and as v4 over the whole disk. The v4 /etc is a btree-format
-//! directory (16 extents do not fit a 256-byte inode), the v5 one a node-form directory; the
-//! facts below can only come out right if every directory form and the extent tree are read.
+//! as v5 in a GPT partition and as v4 over the whole disk. Directory forms (xfs_db): / and
+//! /usr are short form; /usr/bin is block form (XDB3 on v5, XD2B on v4); /etc is node form
+//! (data, leaf and free blocks), and on v4 its 16 extents are in an extent B+tree (they do
+//! not fit a 256-byte inode). The facts below come out right only if all of them are read.
 
 use imgtool::disk::DiskReport;
 use imgtool::disk::slice::Slice;
@@ -74,6 +75,7 @@ fn xfs_remote_symlink_and_big_directory() {
         }
         assert!(x.walk("/etc/conf-2000.d").unwrap().is_some(), "{name}");
         assert!(x.walk("/etc/conf-2001.d").unwrap().is_none(), "{name}");
+        assert!(x.walk("/usr/bin/xargs").unwrap().is_some(), "{name}");
         let rr = x.walk("/etc/redhat-release").unwrap().expect("file");
         assert_eq!(
             x.read_data(&rr, 4096).unwrap(),
