@@ -1,7 +1,8 @@
 //! What is inside the file systems: which OS, which architecture, how it boots. Read through
-//! `ext4-view`, `fatfs`, `ntfs` and our own XFS reader over a [`Slice`], the way libguestfs decides (see
-//! docs/disk-formats.md). Every read is capped and every file system has a read budget;
-//! symlinks are resolved inside the guest only.
+//! `ext4-view`, `fatfs`, `ntfs` and our own XFS reader (`xfs.rs`) over a [`Slice`], the way
+//! libguestfs decides (see docs/disk-formats.md); the Windows version through `regf.rs`.
+//! Every read is capped and every file system has a read budget; symlinks are resolved
+//! inside the guest only.
 
 use std::io::Read;
 

@@ -736,9 +736,6 @@ impl GuestFs for XfsGuest<'_> {
         let r = self.fs.read_data(&n, max as u64);
         self.note(path, r)
     }
-    fn volume_label(&mut self) -> Option<String> {
-        None
-    }
 }
 
 #[cfg(test)]
