@@ -27,6 +27,11 @@ const EXT_SB_AT: usize = 1024;
 const EXT_MAGIC: u16 = 0xEF53;
 const BTRFS_SB_AT: u64 = 0x10000;
 const BTRFS_SB_LEN: usize = 4096;
+const BTRFS_NUM_DEVICES_AT: usize = 0x88;
+const BTRFS_SECTORSIZE_AT: usize = 0x90;
+const BTRFS_DEV_ITEM_AT: usize = 0xC9;
+const BTRFS_LABEL_AT: usize = 0x12B;
+const BTRFS_LABEL_LEN: usize = 256;
 const SWAP_MAGIC_LEN: usize = 10;
 
 /// Probe `part` (a partition or a whole disk). `None`: no known signature.
@@ -295,14 +300,21 @@ fn probe_btrfs(part: &dyn VirtualDisk) -> Option<FsInfo> {
     if &sb[0x40..0x48] != b"_BHRfS_M" {
         return None;
     }
+    // Checked against mkfs.btrfs 6.2 (testdata/make-guest-fixtures-2.sh, dump-super).
+    let sector = u64::from(le_u32(&sb, BTRFS_SECTORSIZE_AT));
+    let mut features = Vec::new();
+    // This partition holds one device of several: the file system is not all here.
+    if le_u64(&sb, BTRFS_NUM_DEVICES_AT) > 1 {
+        features.push("multi_device");
+    }
     Some(FsInfo {
         kind: "btrfs",
-        label: text(&sb[0x12B..0x12B + 256]),
+        label: text(&sb[BTRFS_LABEL_AT..BTRFS_LABEL_AT + BTRFS_LABEL_LEN]),
         uuid: uuid(&sb[0x20..0x30]),
-        block_size: Some(u64::from(le_u32(&sb, 0x90))),
+        block_size: Some(sector).filter(|s| s.is_power_of_two()),
         // dev_item.total_bytes: the size of this device, not of the whole multi-device fs.
-        size: Some(le_u64(&sb, 0xC9 + 8)),
-        features: Vec::new(),
+        size: Some(le_u64(&sb, BTRFS_DEV_ITEM_AT + 8)),
+        features,
     })
 }
 

@@ -1,10 +1,12 @@
 //! What is inside the file systems: which OS, which architecture, how it boots. Read through
-//! `ext4-view`, `fatfs` and `ntfs` over a [`Slice`], the way libguestfs decides (see
-//! docs/disk-formats.md). Every read is capped and every file system has a read budget;
-//! symlinks are resolved inside the guest only.
+//! `ext4-view`, `fatfs`, `ntfs` and our own XFS reader (`xfs.rs`) over a [`Slice`], the way
+//! libguestfs decides (see docs/disk-formats.md); the Windows version through `regf.rs`.
+//! Every read is capped and every file system has a read budget; symlinks are resolved
+//! inside the guest only.
 
 use std::io::Read;
 
+use crate::disk::regf;
 use crate::disk::slice::{Slice, SliceReader, with_ext4_reader};
 
 /// Total bytes one file system may read while being inspected.
@@ -37,6 +39,13 @@ pub trait GuestFs {
     fn read_link(&mut self, path: &str) -> Option<String>;
     /// Up to `max` bytes from the start of the regular file at `path`.
     fn read_head(&mut self, path: &str, max: usize) -> Option<Vec<u8>>;
+    /// Up to `len` bytes at `offset` of the regular file at `path` (fewer at its end). The
+    /// default reads from the start, so it suits only small files; NTFS seeks.
+    fn read_range(&mut self, path: &str, offset: u64, len: usize) -> Option<Vec<u8>> {
+        let end = usize::try_from(offset).ok()?.checked_add(len)?;
+        let head = self.read_head(path, end.min(MAX_TEXT))?;
+        Some(head.get(usize::try_from(offset).ok()?..)?.to_vec())
+    }
     /// Up to `max` names in the directory at `path` (only needed for FAT: EFI/<distro>/).
     fn list_dir(&mut self, _path: &str, _max: usize) -> Vec<String> {
         Vec::new()
@@ -140,6 +149,10 @@ pub struct OsFacts {
     pub os_type: String,
     /// Partition number of the root file system; `None` for a whole-disk file system.
     pub partition: Option<u32>,
+    /// `vg/lv` when the root file system is in an LVM2 logical volume.
+    pub lv: Option<String>,
+    /// Windows only: the version values from the SOFTWARE hive.
+    pub windows: Option<WindowsVersion>,
     /// os-release ID (or the equivalent from another release file), lower case.
     pub id: Option<String>,
     pub version_id: Option<String>,
@@ -154,6 +167,15 @@ pub struct OsFacts {
     pub arch: Option<ArchFact>,
     /// Why `arch` is unknown.
     pub arch_reason: Option<String>,
+}
+
+/// `HKLM\SOFTWARE\Microsoft\Windows NT\CurrentVersion`, as far as it was readable.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WindowsVersion {
+    pub product_name: Option<String>,
+    pub current_build: Option<String>,
+    pub installation_type: Option<String>,
+    pub edition_id: Option<String>,
 }
 
 /// An EFI loader found on an EFI System Partition.
@@ -209,6 +231,21 @@ pub fn with_guest_fs<R>(
                 }
             }
         }
+        "xfs" => match crate::disk::xfs::Xfs::open(&slice, FS_READ_BUDGET) {
+            Ok(fs) => {
+                let mut g = crate::disk::xfs::XfsGuest {
+                    fs,
+                    errors: Vec::new(),
+                };
+                let out = f(&mut g, warnings);
+                warnings.extend(g.errors.into_iter().map(|e| format!("{what}: xfs: {e}")));
+                Some(out)
+            }
+            Err(e) => {
+                warnings.push(format!("{what}: cannot read it as XFS: {e}"));
+                None
+            }
+        },
         _ => None,
     }
 }
@@ -342,12 +379,18 @@ impl GuestFs for NtfsGuest<'_> {
         None
     }
     fn read_head(&mut self, path: &str, max: usize) -> Option<Vec<u8>> {
+        self.read_range(path, 0, max)
+    }
+    fn read_range(&mut self, path: &str, offset: u64, len: usize) -> Option<Vec<u8>> {
+        use std::io::{Seek, SeekFrom};
         let r = &mut self.r;
         let file = ntfs_lookup(&self.ntfs, r, path)?;
         let item = file.data(r, "")?.ok()?;
         let attr = item.to_attribute().ok()?;
         let value = attr.value(r).ok()?;
-        read_capped(value.attach(r), max)
+        let mut v = value.attach(r);
+        v.seek(SeekFrom::Start(offset)).ok()?;
+        read_capped(v, len)
     }
 }
 
@@ -560,7 +603,7 @@ pub const WINDOWS_CONFIG: &str = "/Windows/System32/config";
 
 /// A Windows system root: `Windows/System32/config` and `Windows/System32/cmd.exe`. The
 /// file systems that hold Windows look names up case-insensitively.
-pub fn windows_facts(fs: &mut dyn GuestFs) -> Option<OsFacts> {
+pub fn windows_facts(fs: &mut dyn GuestFs, warnings: &mut Vec<String>) -> Option<OsFacts> {
     if fs.kind(WINDOWS_CONFIG) != Some(NodeKind::Dir)
         || fs.kind(WINDOWS_CMD) != Some(NodeKind::File)
     {
@@ -583,7 +626,48 @@ pub fn windows_facts(fs: &mut dyn GuestFs) -> Option<OsFacts> {
         }
         Err(e) => os.arch_reason = Some(format!("{WINDOWS_CMD}: {e}")),
     }
+    os.windows = windows_version(fs, warnings);
+    if let Some(v) = &os.windows {
+        os.id = Some("windows".into());
+        os.pretty_name.clone_from(&v.product_name);
+        os.version_id.clone_from(&v.current_build);
+        os.release_file = Some(format!("{WINDOWS_SOFTWARE} ({CURRENT_VERSION})"));
+    }
     Some(os)
+}
+
+pub const WINDOWS_SOFTWARE: &str = "/Windows/System32/config/SOFTWARE";
+pub const CURRENT_VERSION: &str = "Microsoft\\Windows NT\\CurrentVersion";
+
+/// The version values of the SOFTWARE hive; `None` (with a warning if the hive is there but
+/// unreadable) when none could be read.
+fn windows_version(fs: &mut dyn GuestFs, warnings: &mut Vec<String>) -> Option<WindowsVersion> {
+    if fs.kind(WINDOWS_SOFTWARE) != Some(NodeKind::File) {
+        return None;
+    }
+    let mut hive = match regf::Hive::open(regf::GuestHive::new(fs, WINDOWS_SOFTWARE)) {
+        Ok(h) => h,
+        Err(e) => {
+            warnings.push(format!("{WINDOWS_SOFTWARE}: {e}"));
+            return None;
+        }
+    };
+    let mut get = |name: &str| match hive.value(CURRENT_VERSION, name) {
+        Ok(v) => v.and_then(|v| v.as_string()),
+        Err(e) => {
+            warnings.push(format!(
+                "{WINDOWS_SOFTWARE}: {CURRENT_VERSION}\\{name}: {e}"
+            ));
+            None
+        }
+    };
+    let v = WindowsVersion {
+        product_name: get("ProductName"),
+        current_build: get("CurrentBuildNumber"),
+        installation_type: get("InstallationType"),
+        edition_id: get("EditionID"),
+    };
+    (v != WindowsVersion::default()).then_some(v)
 }
 
 /// The machine field of a PE file: `MZ`, e_lfanew at 0x3C, `PE\0\0`, then the machine.

@@ -4,9 +4,12 @@
 
 pub mod fs;
 pub mod guest;
+pub mod lvm;
 pub mod partition;
+pub mod regf;
 pub mod report;
 pub mod slice;
+pub mod xfs;
 
 use crate::image::VirtualDisk;
 use fs::FsInfo;
@@ -51,6 +54,7 @@ pub fn inspect_disk(disk: &dyn VirtualDisk) -> DiskReport {
     let mut os_found = Vec::new();
     let mut loaders = Vec::new();
     look_inside(d, &mut volumes, &mut os_found, &mut loaders, &mut warnings);
+    let lvm = inspect_lvm(d, &volumes, &mut os_found, &mut loaders, &mut warnings);
     let bios = bios_evidence(d, &table);
     let os = pick_os(os_found, &mut warnings);
     let import = report::import_facts(
@@ -66,6 +70,7 @@ pub fn inspect_disk(disk: &dyn VirtualDisk) -> DiskReport {
         virtual_size: d.size(),
         table,
         volumes,
+        lvm,
         os,
         efi_loaders: loaders,
         bios_boot: bios,
@@ -134,14 +139,9 @@ fn look_inside(
     loaders: &mut Vec<EfiLoader>,
     warnings: &mut Vec<String>,
 ) {
-    let readable = volumes.iter_mut().filter(|v| {
-        v.fs.as_ref().is_some_and(|f| {
-            matches!(
-                f.kind,
-                "ext2" | "ext3" | "ext4" | "fat12" | "fat16" | "fat32" | "ntfs"
-            )
-        })
-    });
+    let readable = volumes
+        .iter_mut()
+        .filter(|v| v.fs.as_ref().is_some_and(|f| readable(f.kind)));
     for (i, v) in readable.enumerate() {
         if i == MAX_FS_OPENED {
             warnings.push(format!(
@@ -177,9 +177,7 @@ struct Inside {
     label: Option<String>,
 }
 
-/// Open one volume's file system and look for an OS root and EFI loaders. The crates are
-/// written not to panic on bad data; should one still do so, that volume becomes a warning
-/// instead of ending the whole inspection.
+/// Open one volume's file system and look for an OS root and EFI loaders.
 fn open_and_look(
     disk: &dyn VirtualDisk,
     v: &Volume,
@@ -187,14 +185,31 @@ fn open_and_look(
     warnings: &mut Vec<String>,
 ) -> Option<Inside> {
     let kind = v.fs.as_ref().map_or("", |f| f.kind);
-    let slice = Slice::new(disk, v.start, v.size);
-    let part = v.partition;
+    look_in(
+        Slice::new(disk, v.start, v.size),
+        kind,
+        v.partition,
+        what,
+        warnings,
+    )
+}
+
+/// Look for an OS root and EFI loaders in the `kind` file system on `region`. The crates
+/// are written not to panic on bad data; should one still do so, that volume becomes a
+/// warning instead of ending the whole inspection.
+fn look_in(
+    region: Slice<'_>,
+    kind: &str,
+    part: Option<u32>,
+    what: &str,
+    warnings: &mut Vec<String>,
+) -> Option<Inside> {
     let run = || {
-        guest::with_guest_fs(slice, kind, what, warnings, |g, w| {
+        guest::with_guest_fs(region, kind, what, warnings, |g, w| {
             let os = if guest::is_linux_root(g) {
                 Some(guest::linux_facts(g, w))
             } else {
-                guest::windows_facts(g)
+                guest::windows_facts(g, w)
             };
             let efi = if kind.starts_with("fat") {
                 guest::efi_loaders(g, part)
@@ -217,6 +232,77 @@ fn open_and_look(
             None
         }
     }
+}
+
+/// File-system kinds [`look_in`] can open.
+fn readable(kind: &str) -> bool {
+    matches!(
+        kind,
+        "ext2" | "ext3" | "ext4" | "fat12" | "fat16" | "fat32" | "ntfs" | "xfs"
+    )
+}
+
+/// Read the LVM2 PVs among `volumes`, map their volume groups, and probe and look inside
+/// each linear LV as if it were a partition.
+fn inspect_lvm(
+    disk: &dyn VirtualDisk,
+    volumes: &[Volume],
+    os_found: &mut Vec<OsFacts>,
+    loaders: &mut Vec<EfiLoader>,
+    warnings: &mut Vec<String>,
+) -> Vec<lvm::VolumeGroup> {
+    let mut pvs = Vec::new();
+    for v in volumes
+        .iter()
+        .filter(|v| v.fs.as_ref().is_some_and(|f| f.kind == "lvm2_pv"))
+    {
+        match lvm::read_pv(&Slice::new(disk, v.start, v.size), v.start) {
+            Ok(pv) => pvs.push(pv),
+            Err(e) => warnings.push(format!("{}: LVM2 PV: {e}", volume_name(v))),
+        }
+    }
+    let mut groups: Vec<lvm::VolumeGroup> = Vec::new();
+    for text in pvs.iter().filter_map(|p| p.metadata.as_deref()) {
+        match lvm::parse(text).and_then(|m| lvm::volume_group(&m, &pvs)) {
+            // Every PV of a VG carries the same metadata; map each VG once.
+            Ok(vg) if groups.iter().any(|g| g.uuid == vg.uuid) => {}
+            Ok(vg) => groups.push(vg),
+            Err(e) => warnings.push(format!("LVM2 metadata: {e}")),
+        }
+    }
+    let mut opened = 0;
+    for vg in &mut groups {
+        let snapshot = vg.clone();
+        for lv in &mut vg.lvs {
+            let Some(lv_disk) = lvm::LvDisk::new(disk, &snapshot, lv) else {
+                continue;
+            };
+            // Each LV opened has its own read budget, so their number is capped as for
+            // partitions.
+            if opened == MAX_FS_OPENED {
+                warnings.push(format!(
+                    "more than {MAX_FS_OPENED} logical volumes; the rest were not opened"
+                ));
+                return groups;
+            }
+            opened += 1;
+            lv.fs = fs::probe(&lv_disk, warnings);
+            let kind = lv.fs.as_ref().map_or("", |f| f.kind);
+            if !readable(kind) {
+                continue;
+            }
+            let what = format!("LV {}/{} ({kind})", snapshot.name, lv.name);
+            let Some(found) = look_in(Slice::whole(&lv_disk), kind, None, &what, warnings) else {
+                continue;
+            };
+            if let Some(mut os) = found.os {
+                os.lv = Some(format!("{}/{}", snapshot.name, lv.name));
+                os_found.push(os);
+            }
+            loaders.extend(found.efi);
+        }
+    }
+    groups
 }
 
 /// The signs of BIOS booting: boot code in the MBR, or a GPT BIOS boot partition (GRUB's

@@ -4,6 +4,7 @@ use serde_json::{Value, json};
 
 use super::Volume;
 use super::guest::{EfiLoader, OsFacts};
+use super::lvm::VolumeGroup;
 use super::partition::PartitionTable;
 use crate::image::info::human;
 use crate::text;
@@ -64,6 +65,8 @@ pub struct DiskReport {
     pub virtual_size: u64,
     pub table: PartitionTable,
     pub volumes: Vec<Volume>,
+    /// LVM2 volume groups found on the PVs among `volumes`.
+    pub lvm: Vec<VolumeGroup>,
     /// The operating system root, if one was found.
     pub os: Option<OsFacts>,
     pub efi_loaders: Vec<EfiLoader>,
@@ -119,16 +122,21 @@ fn where_is(partition: Option<u32>) -> String {
     })
 }
 
+/// Where an OS root is: an LVM2 logical volume, a partition or the whole disk.
+fn os_place(o: &OsFacts) -> String {
+    match &o.lv {
+        Some(lv) => format!("LVM2 logical volume {}", escape(lv)),
+        None => where_is(o.partition),
+    }
+}
+
 fn os_root_evidence(o: &OsFacts) -> String {
     match o.os_type.as_str() {
         "windows" => format!(
             "Windows/System32/cmd.exe and System32/config on {}",
-            where_is(o.partition)
+            os_place(o)
         ),
-        _ => format!(
-            "/etc, /bin and /etc/fstab or /etc/hosts on {}",
-            where_is(o.partition)
-        ),
+        _ => format!("/etc, /bin and /etc/fstab or /etc/hosts on {}", os_place(o)),
     }
 }
 
@@ -155,7 +163,7 @@ fn architecture(os: Option<&OsFacts>, loaders: &[EfiLoader], warnings: &mut Vec<
                 format!(
                     "{} on {}",
                     a.evidence,
-                    where_is(os.and_then(|o| o.partition))
+                    os.map_or_else(|| where_is(None), os_place)
                 ),
             );
         }
@@ -257,10 +265,7 @@ fn min_disk(virtual_size: u64, table: &PartitionTable, volumes: &[Volume]) -> (u
 /// Map os-release facts to the API's Platform names (docs/aliyun-import.md section 2).
 pub fn platform(o: &OsFacts) -> Fact {
     if o.os_type == "windows" {
-        return Fact::known(
-            "Other Windows",
-            "Windows root found; its version (SOFTWARE hive) is not read yet",
-        );
+        return windows_platform(o.windows.as_ref());
     }
     let Some(id) = o.id.as_deref() else {
         return Fact::known(
@@ -303,6 +308,54 @@ pub fn platform(o: &OsFacts) -> Fact {
     Fact::known(name, format!("ID={id} in {src}"))
 }
 
+/// Windows Server releases by CurrentBuildNumber (docs/aliyun-import.md's Platform names).
+const SERVER_BUILDS: &[(&str, &str)] = &[
+    ("20348", "2022"),
+    ("17763", "2019"),
+    ("14393", "2016"),
+    ("9600", "2012"),
+    ("9200", "2012"),
+    ("7601", "2008"),
+    ("7600", "2008"),
+    ("6002", "2008"),
+    ("6001", "2008"),
+    ("3790", "2003"),
+];
+const SERVER_YEARS: &[&str] = &["2022", "2019", "2016", "2012", "2008", "2003"];
+
+/// A server (InstallationType Server or Server Core, or "Server" in ProductName) of a year the
+/// API names is `Windows Server <year>`; every other Windows is `Other Windows`.
+fn windows_platform(v: Option<&super::guest::WindowsVersion>) -> Fact {
+    let Some(v) = v else {
+        return Fact::known(
+            "Other Windows",
+            "Windows root found, but no version in its SOFTWARE hive",
+        );
+    };
+    let product = v.product_name.as_deref().unwrap_or("");
+    let build = v.current_build.as_deref().unwrap_or("");
+    let itype = v.installation_type.as_deref().unwrap_or("");
+    let evidence = format!(
+        "SOFTWARE hive, Microsoft\\Windows NT\\CurrentVersion: ProductName={product:?}, CurrentBuildNumber={build:?}, InstallationType={itype:?}"
+    );
+    let server = itype.starts_with("Server") || product.contains("Server");
+    if !server {
+        return Fact::known("Other Windows", evidence);
+    }
+    let by_name = SERVER_YEARS.iter().find(|y| product.contains(*y)).copied();
+    let by_build = SERVER_BUILDS
+        .iter()
+        .find(|(b, _)| *b == build)
+        .map(|(_, y)| *y);
+    match by_name.or(by_build) {
+        Some(year) => Fact::known(format!("Windows Server {year}"), evidence),
+        None => Fact::known(
+            "Other Windows",
+            format!("{evidence}: a server release the API has no Platform for"),
+        ),
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // JSON
 
@@ -329,9 +382,35 @@ impl DiskReport {
     ///           {"value": str, "evidence": str} | {"value": null, "reason": str},
     ///       "min_disk_bytes": {"value": u64, "evidence": str},
     ///       "min_disk_image_size_gib": u64 },
+    ///   "lvm" (only when LVM2 PVs were found): { "volume_groups": [ { "name", "uuid",
+    ///       "extent_size", "pvs": [ { "name", "id", "pe_start", "disk_start"|null } ],
+    ///       "lvs": [ { "name", "size", "segments": [ { "start_extent", "extent_count",
+    ///           "type", "pv"|null, "pv_start_extent"|null } ], "supported": bool,
+    ///           "unsupported_reason"|null, "file_system": {"type","label","uuid",
+    ///           "block_size","fs_size"}|null } ] } ] },
     ///   "warnings": [str], "bytes_read": u64 }
     /// ```
+    /// `guest.os.lv` ("vg/lv") is present only when the root is in a logical volume;
+    /// `guest.os.windows` ({product_name, current_build, installation_type, edition_id})
+    /// only when a Windows SOFTWARE hive gave a version.
     pub fn to_json(&self) -> Value {
+        let mut v = self.base_json();
+        if !self.lvm.is_empty() {
+            v["lvm"] = json!({"volume_groups": self.lvm.iter().map(vg_json).collect::<Vec<_>>()});
+        }
+        if let Some(lv) = self.os.as_ref().and_then(|o| o.lv.as_ref()) {
+            v["guest"]["os"]["lv"] = json!(lv);
+        }
+        if let Some(w) = self.os.as_ref().and_then(|o| o.windows.as_ref()) {
+            v["guest"]["os"]["windows"] = json!({
+                "product_name": w.product_name, "current_build": w.current_build,
+                "installation_type": w.installation_type, "edition_id": w.edition_id,
+            });
+        }
+        v
+    }
+
+    fn base_json(&self) -> Value {
         json!({
             "virtual_size": self.virtual_size,
             "partition_table": table_json(&self.table),
@@ -397,6 +476,34 @@ fn volume_json(v: &Volume) -> Value {
     })
 }
 
+fn vg_json(vg: &VolumeGroup) -> Value {
+    json!({
+        "name": vg.name,
+        "uuid": vg.uuid,
+        "extent_size": vg.extent_size,
+        "pvs": vg.pvs.iter().map(|p| json!({
+            "name": p.name, "id": p.id, "pe_start": p.pe_start, "disk_start": p.disk_start,
+        })).collect::<Vec<_>>(),
+        "lvs": vg.lvs.iter().map(|lv| json!({
+            "name": lv.name,
+            "size": lv.size,
+            "segments": lv.segments.iter().map(|s| json!({
+                "start_extent": s.start_extent,
+                "extent_count": s.extent_count,
+                "type": s.kind,
+                "pv": s.pv.as_ref().map(|p| &p.0),
+                "pv_start_extent": s.pv.as_ref().map(|p| p.1),
+            })).collect::<Vec<_>>(),
+            "supported": lv.unsupported.is_none(),
+            "unsupported_reason": lv.unsupported,
+            "file_system": lv.fs.as_ref().map(|f| json!({
+                "type": f.kind, "label": f.label, "uuid": f.uuid,
+                "block_size": f.block_size, "fs_size": f.size,
+            })),
+        })).collect::<Vec<_>>(),
+    })
+}
+
 fn os_json(o: &OsFacts) -> Value {
     json!({
         "os_type": o.os_type,
@@ -451,6 +558,7 @@ impl DiskReport {
         let mut s = format!("{:<22}{}\n", "partition table:", table_summary(&self.table));
         s.push_str(&partitions_text(&self.table));
         s.push_str(&volumes_text(&self.volumes));
+        s.push_str(&lvm_text(&self.lvm));
         s.push_str(&guest_text(self));
         s.push_str(&import_text(&self.import));
         s
@@ -524,6 +632,35 @@ fn volumes_text(vs: &[Volume]) -> String {
     s
 }
 
+/// One line per VG and per LV; nothing when there is no LVM.
+fn lvm_text(vgs: &[VolumeGroup]) -> String {
+    let mut s = String::new();
+    for vg in vgs {
+        s.push_str(&format!(
+            "lvm vg: {} uuid {} extent {} pvs {}\n",
+            escape(&vg.name),
+            escape(&vg.uuid),
+            vg.extent_size,
+            vg.pvs.len()
+        ));
+        for lv in &vg.lvs {
+            let fs = lv.fs.as_ref().map_or("-".to_string(), |f| {
+                format!("{} label {}", f.kind, opt(f.label.as_deref()))
+            });
+            let state = lv.unsupported.as_deref().map_or("linear".to_string(), |r| {
+                format!("unsupported: {}", escape(r))
+            });
+            s.push_str(&format!(
+                "    lv {}  size {}  segments {}  {state}  fs {fs}\n",
+                escape(&lv.name),
+                lv.size,
+                lv.segments.len()
+            ));
+        }
+    }
+    s
+}
+
 fn guest_text(r: &DiskReport) -> String {
     let mut s = String::from("guest:\n");
     match &r.os {
@@ -534,7 +671,7 @@ fn guest_text(r: &DiskReport) -> String {
                 opt(o.id.as_deref()),
                 opt(o.version_id.as_deref()),
                 opt(o.pretty_name.as_deref()),
-                where_is(o.partition),
+                os_place(o),
                 opt(o.release_file.as_deref())
             ));
             match &o.arch {
@@ -565,7 +702,7 @@ fn import_text(i: &ImportFacts) -> String {
     let mut s = String::from("import:\n");
     let mut fact = |k: &str, f: &Fact| {
         let v = f.value.as_deref().map_or("unknown".to_string(), escape);
-        s.push_str(&format!("    {k:<18}{v:<14}({})\n", escape(&f.because)));
+        s.push_str(&format!("    {k:<18}{v:<13} ({})\n", escape(&f.because)));
     };
     fact("Format", &i.format);
     fact("Architecture", &i.architecture);
@@ -607,6 +744,41 @@ mod tests {
             path: "/EFI/BOOT/BOOTX64.EFI".into(),
             arch: Some(arch.into()),
         }
+    }
+
+    #[test]
+    fn windows_platform_from_the_hive() {
+        use crate::disk::guest::WindowsVersion;
+        let v = |p: &str, b: &str, t: &str| WindowsVersion {
+            product_name: Some(p.into()),
+            current_build: Some(b.into()),
+            installation_type: Some(t.into()),
+            edition_id: None,
+        };
+        let p = |w: WindowsVersion| windows_platform(Some(&w)).value.unwrap();
+        assert_eq!(
+            p(v("Windows Server 2022 Standard", "20348", "Server")),
+            "Windows Server 2022"
+        );
+        // No year in the name: the build number decides.
+        assert_eq!(
+            p(v("Windows Server Datacenter", "14393", "Server Core")),
+            "Windows Server 2016"
+        );
+        assert_eq!(
+            p(v("Windows Server 2008 R2 Enterprise", "7601", "Server")),
+            "Windows Server 2008"
+        );
+        assert_eq!(p(v("Windows 10 Pro", "19045", "Client")), "Other Windows");
+        // Server 2025 has no Platform of its own.
+        assert_eq!(
+            p(v("Windows Server 2025 Datacenter", "26100", "Server")),
+            "Other Windows"
+        );
+        assert_eq!(
+            windows_platform(None).value.as_deref(),
+            Some("Other Windows")
+        );
     }
 
     #[test]
