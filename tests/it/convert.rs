@@ -455,3 +455,45 @@ fn verify_says_so_in_text_and_json() {
         assert!(!v["convert"][k].is_null(), "{k} missing");
     }
 }
+
+#[test]
+fn killed_at_random_points_an_existing_dst_is_untouched() {
+    // With --force over an existing DST, a SIGKILL at any moment leaves the old DST as it was
+    // (the new one only ever replaces it by rename), and the next run sweeps the temp files.
+    let d = tempdir();
+    let src = d.path().join("src.raw");
+    slow_raw(&src, 256);
+    let dst = d.path().join("out.raw");
+    fs::write(&dst, b"the user's previous output").unwrap();
+    let mut x: u64 = 0x1234_5678_9ABC_DEF1;
+    for round in 0..5 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let mut child = crate::util::imgtool()
+            .args(["convert", "--quiet", "--force"])
+            .arg(&src)
+            .arg(&dst)
+            .spawn()
+            .unwrap();
+        wait_for_temp(d.path());
+        std::thread::sleep(Duration::from_millis(x % 200));
+        let _ = child.kill();
+        let _ = child.wait();
+        let now = fs::read(&dst).unwrap();
+        // Either untouched, or (if the kill came after the rename) the complete conversion.
+        if now != b"the user's previous output" {
+            assert_eq!(now.len() as u64, 256 << 20, "round {round}: a partial DST");
+            assert_same(&now, &fs::read(&src).unwrap(), "a complete DST");
+            fs::write(&dst, b"the user's previous output").unwrap();
+        }
+    }
+    let small = d.path().join("small.raw");
+    patterned_raw(&small, 8 << 20);
+    convert_ok(&small, &dst, &["--force"]);
+    assert!(
+        temp_files(d.path()).is_empty(),
+        "{:?}",
+        temp_files(d.path())
+    );
+}
