@@ -566,3 +566,68 @@ fn fake_signature_matches_the_official_vector() {
         "26NBxoKdsyly4EDv6inkoDft/yA="
     );
 }
+
+#[test]
+fn killed_at_random_moments_the_final_object_is_byte_identical() {
+    // Kill the upload at a different moment in each round (after a pseudo-random number of
+    // parts, plus a pseudo-random delay), then let a last run finish: the object is exactly the
+    // file, however many runs were cut short.
+    let cloud = FakeCloud::start(Scenario::default());
+    let oss = oss_with_bucket("cn-hangzhou");
+    let mut s = setup();
+    let data = raw_image(&mut s, 24 * PART as usize + 12_345);
+    let mut x: u64 = 0x0BAD_5EED_1234_5678;
+    let mut next = move |n: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % n
+    };
+    for round in 0..3 {
+        let stored = oss.parts_stored();
+        let stop_at = stored + 1 + next(5) as usize;
+        // Parts past `stop_at` hang, so the kill lands mid-upload whatever the machine's speed.
+        oss.set_scenario(|sc| sc.stall_after = Some(stop_at));
+        let mut child = s
+            .cmd()
+            .args(args(&s, &cloud, &oss))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn imgtool");
+        let start = Instant::now();
+        while oss.parts_stored() < stop_at && start.elapsed() < Duration::from_secs(30) {
+            if child.try_wait().ok().flatten().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        std::thread::sleep(Duration::from_millis(next(40)));
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(
+            oss.parts_stored() >= stop_at.min(25),
+            "round {round}: parts arrived"
+        );
+    }
+    oss.set_scenario(|sc| sc.stall_after = None);
+    let o = run(s.cmd(), &args(&s, &cloud, &oss), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v = json_of(&o);
+    let key = v["upload"]["object"]
+        .as_str()
+        .or(v["plan"]["DiskDeviceMapping.1.OSSObject"].as_str())
+        .unwrap_or("")
+        .to_string();
+    let obj = oss
+        .object("bkt", &key)
+        .unwrap_or_else(|| panic!("object {key} stored: {v}"));
+    assert_eq!(obj.size, data.len() as u64);
+    assert!(obj.data == data, "the object is byte-identical to the file");
+    let resumed = v["upload"]["resumed_parts"].as_u64().unwrap_or(0);
+    assert!(
+        resumed >= 3,
+        "the last run resumed the earlier ones: {}",
+        v["upload"]
+    );
+}
