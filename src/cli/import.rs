@@ -59,7 +59,8 @@ pub struct CloudArgs {
     /// RAM endpoint [default: https://ram.aliyuncs.com; env IMGTOOL_RAM_ENDPOINT]
     #[arg(long, value_name = "URL")]
     pub ram_endpoint: Option<String>,
-    /// Accept plain http:// endpoints (signed requests then travel unencrypted)
+    /// Accept plain http:// endpoints on other machines (signed requests then travel
+    /// unencrypted); http:// to this machine (localhost, 127.0.0.0/8, [::1]) needs no flag
     #[arg(long)]
     pub allow_http: bool,
 }

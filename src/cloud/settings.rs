@@ -1,8 +1,10 @@
 //! Endpoints and timing. Endpoints come from a flag, else `IMGTOOL_ECS_ENDPOINT` /
 //! `IMGTOOL_RAM_ENDPOINT` (`IMGTOOL_OSS_ENDPOINT`, `IMGTOOL_STS_ENDPOINT`), else the public
-//! defaults. Plain `http://` is refused unless
-//! `--allow-http` is given, however the endpoint was chosen: an environment variable left
-//! over in a shell must not send signed requests (and STS tokens) over the network in clear.
+//! defaults. The defaults are https. Plain `http://` is taken only when it was asked for
+//! explicitly: an endpoint on this machine (loopback: a test server, a local proxy) given by
+//! flag or environment, or any endpoint with `--allow-http`. A plain-http endpoint elsewhere
+//! without the flag is refused: an environment variable left over in a shell must not send
+//! signed requests (and STS tokens) across a network in clear.
 //!
 //! Timing is tunable through the environment so tests run in milliseconds:
 //! `IMGTOOL_POLL_INTERVAL_MS` (default 10000), `IMGTOOL_RETRY_BASE_MS` (500),
@@ -105,9 +107,9 @@ fn check_endpoint(url: &str, from: &str, allow_http: bool) -> Result<String> {
     let rest = if let Some(r) = url.strip_prefix("https://") {
         r
     } else if let Some(r) = url.strip_prefix("http://") {
-        if !allow_http {
+        if !allow_http && !is_loopback(r.trim_end_matches('/')) {
             return Err(Error::Usage(format!(
-                "endpoint {url} (from {from}) is plain http; pass --allow-http to send signed requests unencrypted"
+                "endpoint {url} (from {from}) is plain http to another machine; pass --allow-http to send signed requests unencrypted"
             )));
         }
         r
@@ -123,6 +125,19 @@ fn check_endpoint(url: &str, from: &str, allow_http: bool) -> Result<String> {
         )));
     }
     Ok(url.trim_end_matches('/').to_string())
+}
+
+/// Is `host[:port]` this machine: `localhost`, 127.0.0.0/8 or `[::1]`?
+fn is_loopback(host_port: &str) -> bool {
+    let host = if let Some(v6) = host_port.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        host_port.rsplit_once(':').map_or(host_port, |(h, _)| h)
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[derive(Debug, Clone)]
@@ -185,10 +200,15 @@ mod tests {
         assert_eq!(e, "https://oss-cn-beijing.aliyuncs.com");
         let e = oss_endpoint("cn-beijing", None, true, false, &no_env).unwrap();
         assert_eq!(e, "https://oss-cn-beijing-internal.aliyuncs.com");
-        let env = |k: &str| (k == "IMGTOOL_OSS_ENDPOINT").then(|| "http://127.0.0.1:5".to_string());
+        let env = |k: &str| (k == "IMGTOOL_OSS_ENDPOINT").then(|| "http://oss.lan:5".to_string());
         assert!(oss_endpoint("r", None, false, false, &env).is_err());
         assert_eq!(
             oss_endpoint("r", None, false, true, &env).unwrap(),
+            "http://oss.lan:5"
+        );
+        let env = |k: &str| (k == "IMGTOOL_OSS_ENDPOINT").then(|| "http://127.0.0.1:5".to_string());
+        assert_eq!(
+            oss_endpoint("r", None, false, false, &env).unwrap(),
             "http://127.0.0.1:5"
         );
         assert_eq!(
@@ -198,10 +218,35 @@ mod tests {
     }
 
     #[test]
-    fn http_needs_allow_http() {
-        let err = endpoints("r", Some("http://127.0.0.1:1"), None, false, &no_env).unwrap_err();
+    fn http_to_another_machine_needs_allow_http() {
+        let err = endpoints("r", Some("http://10.1.2.3:80"), None, false, &no_env).unwrap_err();
         assert!(err.to_string().contains("--allow-http"));
-        assert!(endpoints("r", Some("http://127.0.0.1:1"), None, true, &no_env).is_ok());
+        let err = endpoints("r", Some("http://ecs.example"), None, false, &no_env).unwrap_err();
+        assert!(err.to_string().contains("--allow-http"));
+        assert!(endpoints("r", Some("http://10.1.2.3:80"), None, true, &no_env).is_ok());
+        // Loopback, asked for explicitly: a local test server or proxy.
+        for local in [
+            "http://127.0.0.1:1",
+            "http://localhost:8080",
+            "http://[::1]:9",
+            "http://127.9.9.9",
+        ] {
+            assert!(
+                endpoints("r", Some(local), None, false, &no_env).is_ok(),
+                "{local}"
+            );
+        }
+        // Not loopback, whatever the name looks like.
+        assert!(
+            endpoints(
+                "r",
+                Some("http://127.0.0.1.example.com"),
+                None,
+                false,
+                &no_env
+            )
+            .is_err()
+        );
         assert!(endpoints("r", Some("ftp://x"), None, true, &no_env).is_err());
         assert!(endpoints("r", Some("https://x/path"), None, true, &no_env).is_err());
     }
