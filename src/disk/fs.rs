@@ -321,19 +321,8 @@ fn probe_btrfs(part: &dyn VirtualDisk) -> Option<FsInfo> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::Result;
 
-    struct Mem(Vec<u8>);
-    impl VirtualDisk for Mem {
-        fn size(&self) -> u64 {
-            self.0.len() as u64
-        }
-        fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
-            let o = offset as usize;
-            buf.copy_from_slice(&self.0[o..o + buf.len()]);
-            Ok(())
-        }
-    }
+    use crate::image::mem::MemDisk as Mem;
 
     fn probe_bytes(b: Vec<u8>) -> (Option<FsInfo>, Vec<String>) {
         let mut w = Vec::new();

@@ -668,21 +668,7 @@ mod tests {
         assert!(volume_group(&m, &[]).is_err());
     }
 
-    struct Mem(Vec<u8>);
-    impl VirtualDisk for Mem {
-        fn size(&self) -> u64 {
-            self.0.len() as u64
-        }
-        fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
-            let o = usize::try_from(offset).map_err(|_| Error::Usage("far".into()))?;
-            let src = self
-                .0
-                .get(o..o + buf.len())
-                .ok_or(Error::Usage("past end".into()))?;
-            buf.copy_from_slice(src);
-            Ok(())
-        }
-    }
+    use crate::image::mem::MemDisk as Mem;
 
     /// A label in sector 1: LABELONE, sector, crc, offset 32 to the PV header, LVM2 001;
     /// then the PV UUID, the device size, data areas and metadata areas.

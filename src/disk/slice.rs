@@ -243,17 +243,7 @@ fn serve_reads(
 mod tests {
     use super::*;
 
-    struct Mem(Vec<u8>);
-    impl VirtualDisk for Mem {
-        fn size(&self) -> u64 {
-            self.0.len() as u64
-        }
-        fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
-            let o = offset as usize;
-            buf.copy_from_slice(&self.0[o..o + buf.len()]);
-            Ok(())
-        }
-    }
+    use crate::image::mem::MemDisk as Mem;
 
     #[test]
     fn slice_reads_inside_and_refuses_past_end() {

@@ -741,21 +741,10 @@ impl GuestFs for XfsGuest<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::Result;
 
     const BS: usize = 4096;
 
-    struct Mem(Vec<u8>);
-    impl VirtualDisk for Mem {
-        fn size(&self) -> u64 {
-            self.0.len() as u64
-        }
-        fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
-            let o = offset as usize;
-            buf.copy_from_slice(&self.0[o..o + buf.len()]);
-            Ok(())
-        }
-    }
+    use crate::image::mem::MemDisk as Mem;
 
     /// A v5 superblock: 4 KiB blocks, 2 AGs of 1000 blocks, 512-byte inodes, root inode 128.
     fn sb_bytes() -> Vec<u8> {

@@ -4,6 +4,8 @@
 
 pub mod foreign;
 pub mod info;
+#[cfg(test)]
+pub(crate) mod mem;
 pub mod raw;
 pub mod source;
 pub mod vhd;
