@@ -3,8 +3,6 @@
 //! VHD's allocated blocks), that file range, so the kernel can copy from it. For RAW and fixed
 //! VHD the file's own holes count as the disk's.
 
-use std::fs::File;
-
 use super::{CHUNK, Format};
 use crate::error::{Error, Result};
 use crate::image::source::SourceFile;
@@ -44,9 +42,9 @@ impl<'a> Input<'a> {
 
     /// Where the file holds the virtual range `offset..offset + len` as one contiguous run of
     /// bytes, if it does: what lets the kernel copy it.
-    pub fn file_range(&self, offset: u64, len: u64) -> Option<(&File, u64)> {
+    pub fn file_range(&self, offset: u64, len: u64) -> Option<(&SourceFile, u64)> {
         if let Some(src) = self.file {
-            return Some((src.file(), offset));
+            return Some((src, offset));
         }
         let layer = self.dynamic?;
         let sp = layer.sparse.as_ref()?;
@@ -55,7 +53,12 @@ impl<'a> Input<'a> {
             return None;
         }
         let at = sp.block_offset(offset / sp.block_size)?;
-        Some((layer.src.file(), at + sp.bitmap_size + in_block))
+        Some((&layer.src, at + sp.bitmap_size + in_block))
+    }
+
+    /// The one file [`Input::file_range`] answers with, if any.
+    pub fn single_file(&self) -> Option<&SourceFile> {
+        self.file.or(self.dynamic.map(|l| &l.src))
     }
 
     /// Whether [`Input::file_range`] can answer at all.

@@ -11,6 +11,7 @@
 mod atomic;
 mod in_place;
 mod input;
+mod mapped;
 mod progress;
 mod stream;
 mod to_raw;
@@ -123,7 +124,9 @@ extern "C" fn on_signal(_: libc::c_int) {
 }
 
 /// Make SIGINT and SIGTERM stop a running conversion cleanly (its temporary file removed)
-/// instead of killing the process. For programs, not libraries: it changes process state.
+/// instead of killing the process, and let conversions read their source through maps (a
+/// source that shrinks meanwhile is then a clean exit 2, see `mapped`). For programs, not
+/// libraries: it changes process state.
 pub fn install_interrupt_handler() {
     let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
     // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
@@ -131,6 +134,7 @@ pub fn install_interrupt_handler() {
         libc::signal(libc::SIGINT, handler);
         libc::signal(libc::SIGTERM, handler);
     }
+    mapped::install_sigbus_handler();
 }
 
 pub(crate) fn check_interrupted() -> Result<()> {
@@ -142,10 +146,17 @@ pub(crate) fn check_interrupted() -> Result<()> {
     Ok(())
 }
 
+/// Bytes OR-folded at a time by [`is_zero`]: small enough that data (which rarely starts
+/// with 64 zero bytes) is told apart after one look, large enough to vectorise.
+const ZERO_PROBE: usize = 64;
+
 /// True when every byte is zero. OR-folding fixed-size slices lets the compiler vectorise the
-/// inner loop while still stopping at the first non-zero granule.
+/// inner loop while still stopping at the first non-zero slice: a data granule is usually
+/// decided by its first 64 bytes, so the scan reads little more than one cache line per
+/// granule (measured: a third of the CPU time of a fixed VHD -> RAW went to a scan that
+/// folded whole granules).
 pub fn is_zero(buf: &[u8]) -> bool {
-    buf.chunks(ZERO_GRANULE)
+    buf.chunks(ZERO_PROBE)
         .all(|c| c.iter().fold(0u8, |acc, &b| acc | b) == 0)
 }
 
@@ -259,6 +270,25 @@ mod tests {
             nonzero_runs(&b, ZERO_GRANULE),
             vec![0..2 * ZERO_GRANULE, 3 * ZERO_GRANULE..b.len()]
         );
+    }
+
+    #[test]
+    fn a_single_non_zero_byte_anywhere_is_found() {
+        // Every position, so no byte of a granule can be skipped by the early-out scan.
+        let len = 2 * ZERO_GRANULE + 77;
+        let mut b = vec![0u8; len];
+        for p in 0..len {
+            b[p] = 0x80;
+            let g = p / ZERO_GRANULE * ZERO_GRANULE;
+            assert!(!is_zero(&b), "byte {p}");
+            assert_eq!(
+                nonzero_runs(&b, ZERO_GRANULE),
+                vec![g..(g + ZERO_GRANULE).min(len)],
+                "byte {p}"
+            );
+            b[p] = 0;
+        }
+        assert!(is_zero(&b));
     }
 
     #[test]

@@ -224,11 +224,16 @@ impl Blocks<'_> {
             }
             Ok(block)
         };
-        workers::pull(self.layout.stride as usize, next, |buf, (b, data_len)| {
-            self.block(buf, b)?;
-            bar.add(data_len);
-            Ok(())
-        })
+        workers::pull(
+            workers::thread_count(),
+            self.layout.stride as usize,
+            next,
+            |buf, (b, data_len)| {
+                self.block(buf, b)?;
+                bar.add(data_len);
+                Ok(())
+            },
+        )
     }
 
     fn block(&self, buf: &mut [u8], b: u64) -> Result<()> {

@@ -16,9 +16,9 @@ pub(crate) fn thread_count() -> usize {
 }
 
 /// Run `work` on every item `next` hands out (`next` runs under a lock, in order), on
-/// [`thread_count`] threads each owning a `buf_size` buffer. The first error stops everyone
+/// `threads` threads (at least one) each owning a `buf_size` buffer. The first error stops everyone
 /// and is returned.
-pub(crate) fn pull<T, N, W>(buf_size: usize, next: N, work: W) -> Result<()>
+pub(crate) fn pull<T, N, W>(threads: usize, buf_size: usize, next: N, work: W) -> Result<()>
 where
     N: FnMut() -> Result<Option<T>> + Send,
     W: Fn(&mut [u8], T) -> Result<()> + Sync,
@@ -33,7 +33,7 @@ where
         }
     };
     std::thread::scope(|s| {
-        for _ in 0..thread_count() {
+        for _ in 0..threads.max(1) {
             s.spawn(|| {
                 let mut buf = vec![0u8; buf_size];
                 while !stop.load(Ordering::Relaxed) {
@@ -70,6 +70,7 @@ mod tests {
         let sum = AtomicU64::new(0);
         let mut i = 0u64;
         let r = pull(
+            3,
             16,
             || {
                 i += 1;
@@ -85,6 +86,7 @@ mod tests {
         assert_eq!(sum.load(Ordering::Relaxed), 500_500);
         let mut j = 0u64;
         let r = pull(
+            2,
             1,
             || {
                 j += 1;
