@@ -37,7 +37,7 @@ extern "C" fn on_sigbus(_: libc::c_int) {
     // async-signal-safe.
     unsafe {
         if armed.is_null() {
-            const MSG: &[u8] = b"error: bus error (SIGBUS) while reading a mapped file\n";
+            const MSG: &[u8] = b"imgtool: bus error (SIGBUS) while reading a mapped file\n";
             libc::write(2, MSG.as_ptr().cast(), MSG.len());
         } else {
             let a = &*armed;
@@ -72,7 +72,7 @@ impl Guard {
         let Ok(temp) = CString::new(temp.as_os_str().as_bytes()) else {
             return Guard { active: false };
         };
-        let mut message = b"error: ".to_vec();
+        let mut message = b"imgtool: ".to_vec();
         message.extend_from_slice(source.as_os_str().as_bytes());
         message.extend_from_slice(
             b": the file shrank while it was being converted (bus error reading its data); \

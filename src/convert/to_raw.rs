@@ -102,9 +102,20 @@ impl Writer<'_> {
             let data = &bytes[run];
             let from = range.map(|(src, src_at)| (src.file(), src_at + (at - off)));
             if !self.clone_in_kernel(from, at, data.len())? {
-                self.out
-                    .write_all_at(data, at)
-                    .map_err(|e| Error::io(self.out_path, e))?;
+                self.out.write_all_at(data, at).map_err(|e| {
+                    // Writing from a map whose file was cut short: the kernel's copy faults.
+                    match (&map, range, e.raw_os_error()) {
+                        (Some(_), Some((src, src_at)), Some(libc::EFAULT)) => Error::io(
+                            src.path(),
+                            std::io::Error::other(format!(
+                                "the file shrank while it was being converted (its bytes at \
+                                 offset {} are gone); the partial output was removed",
+                                src_at + (at - off)
+                            )),
+                        ),
+                        _ => Error::io(self.out_path, e),
+                    }
+                })?;
             }
             Stats::add(&self.stats.written, data.len() as u64);
             Stats::add(&self.stats.data, data.len() as u64);

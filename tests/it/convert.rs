@@ -497,3 +497,160 @@ fn killed_at_random_points_an_existing_dst_is_untouched() {
         temp_files(d.path())
     );
 }
+
+/// A RAW whose data is almost all zero bytes (written, not holes) with one non-zero byte at
+/// the end of each 2 MiB block: converting it is nearly all scanning, little writing.
+fn zero_heavy_raw(path: &Path, mib: u64) {
+    let f = fs::File::create(path).unwrap();
+    let mut block = vec![0u8; 2 << 20];
+    block[(2 << 20) - 1] = 0x5a;
+    for i in 0..mib / 2 {
+        f.write_all_at(&block, i << 21).unwrap();
+    }
+}
+
+#[test]
+fn a_source_that_shrinks_mid_conversion_is_a_clean_error() {
+    // The source is read through maps; truncating it under them makes the scan fault
+    // (SIGBUS) or the write from the map fail (EFAULT). Either must end as exit 2 naming the
+    // file, with no temp file and no DST: never a death by signal.
+    use std::os::unix::process::ExitStatusExt;
+    let d = tempdir();
+    let src = d.path().join("src.raw");
+    let dst = d.path().join("out.raw");
+    let (mut shrunk_mid_run, mut bus_errors) = (0, 0);
+    for delay_ms in [0u64, 20, 60] {
+        zero_heavy_raw(&src, 1024);
+        let child = crate::util::imgtool()
+            .args(["convert", "--quiet"])
+            .arg(&src)
+            .arg(&dst)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        wait_for_temp(d.path());
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        fs::OpenOptions::new()
+            .write(true)
+            .open(&src)
+            .unwrap()
+            .set_len(1 << 20)
+            .unwrap();
+        let o = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr).to_string();
+        assert_eq!(o.status.signal(), None, "killed by a signal: {err}");
+        match o.status.code() {
+            Some(2) => {
+                shrunk_mid_run += 1;
+                bus_errors += usize::from(err.contains("bus error"));
+                assert!(
+                    err.contains(src.to_str().unwrap()) && err.contains("shrank"),
+                    "names the source and what happened: {err}"
+                );
+                assert!(!dst.exists(), "no DST from a failed run");
+            }
+            // Finished before the truncation: then the output is whole.
+            Some(0) => {
+                assert_eq!(fs::metadata(&dst).unwrap().len(), 1 << 30);
+                fs::remove_file(&dst).unwrap();
+            }
+            other => panic!("exit {other:?}: {err}"),
+        }
+        assert!(
+            temp_files(d.path()).is_empty(),
+            "{:?}",
+            temp_files(d.path())
+        );
+    }
+    assert!(
+        shrunk_mid_run > 0,
+        "no run was caught mid-way; the test proved nothing"
+    );
+    // Nearly all the time goes to scanning mapped pages, so the SIGBUS path is taken.
+    assert!(bus_errors > 0, "no run met the SIGBUS handler");
+}
+
+/// A scratch XFS file system with reflink, loop-mounted for one test, unmounted on drop.
+/// `None` where this machine cannot make one (not root, no mkfs.xfs, no loop devices).
+struct ScratchXfs {
+    mnt: tempfile::TempDir,
+    _img: tempfile::TempDir,
+}
+
+impl ScratchXfs {
+    fn new() -> Option<ScratchXfs> {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            return None;
+        }
+        let img_dir = tempdir();
+        let img = img_dir.path().join("xfs.img");
+        fs::File::create(&img).ok()?.set_len(512 << 20).ok()?;
+        let made = std::process::Command::new("mkfs.xfs")
+            .args(["-q", "-m", "reflink=1"])
+            .arg(&img)
+            .status()
+            .ok()?;
+        let mnt = tempdir();
+        let mounted = made.success()
+            && std::process::Command::new("mount")
+                .args(["-o", "loop"])
+                .arg(&img)
+                .arg(mnt.path())
+                .status()
+                .ok()?
+                .success();
+        mounted.then_some(ScratchXfs { mnt, _img: img_dir })
+    }
+}
+
+impl Drop for ScratchXfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.mnt.path())
+            .status();
+    }
+}
+
+#[test]
+fn on_a_reflink_file_system_fixed_vhd_data_is_shared_not_copied() {
+    let Some(xfs) = ScratchXfs::new() else {
+        eprintln!("skipped: cannot make a loop-mounted XFS here (needs root and mkfs.xfs)");
+        return;
+    };
+    let d = xfs.mnt.path();
+    let raw = d.join("src.raw");
+    patterned_raw(&raw, 64 << 20);
+    let data: Vec<u8> = (0..8u32 << 20).map(|i| (i % 251) as u8 + 1).collect();
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&raw)
+        .unwrap()
+        .write_all_at(&data, 16 << 20)
+        .unwrap();
+    let vhd = d.join("fixed.vhd");
+    let st = qemu_img()
+        .args(["convert", "-f", "raw", "-O", "vpc", "-o", "subformat=fixed"])
+        .arg(&raw)
+        .arg(&vhd)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let out = d.join("out.raw");
+    convert_ok(&vhd, &out, &[]);
+    assert_same(
+        &fs::read(&out).unwrap(),
+        &qemu_raw(&vhd, d),
+        "reflinked output",
+    );
+    let frag = std::process::Command::new("filefrag")
+        .arg("-v")
+        .arg(&out)
+        .output()
+        .expect("filefrag");
+    let extents = String::from_utf8_lossy(&frag.stdout);
+    assert!(
+        extents.contains("shared"),
+        "the 8 MiB data run should share the VHD's blocks:\n{extents}"
+    );
+}
