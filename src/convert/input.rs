@@ -7,7 +7,6 @@ use super::{CHUNK, Format};
 use crate::error::{Error, Result};
 use crate::image::source::SourceFile;
 use crate::image::vhd::VhdFile;
-use crate::image::vhd::dynamic::bitmap_size;
 use crate::image::vhd::footer::FOOTER_SIZE;
 use crate::image::{Extent, ExtentKind, Image, VirtualDisk};
 
@@ -154,8 +153,9 @@ pub(crate) fn estimate_output(input: &Input, format: Format) -> Result<u64> {
         Format::Raw => data,
         Format::VhdFixed => data + footer,
         Format::VhdDynamic => {
+            // Each block in a page-aligned slot (see to_vhd::Layout): a page, then the data.
             let bat = input.size().div_ceil(CHUNK) * 4;
-            blocks * (CHUNK + bitmap_size(CHUNK as u32)) + bat + 2048 + 2 * footer
+            blocks * (CHUNK + 4096) + bat + 4096 + 2048 + 2 * footer
         }
     })
 }

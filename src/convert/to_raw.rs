@@ -17,6 +17,7 @@ use super::{
     CHUNK, Stats, WRITEBACK_EVERY, ZERO_GRANULE, check_interrupted, nonzero_runs, workers,
 };
 use crate::error::{Error, Result};
+use crate::image::source::SourceFile;
 
 const PAGE: u64 = 4096;
 
@@ -47,23 +48,35 @@ pub(crate) fn write(input: &Input, tmp: &TempOutput, stats: &Stats, bar: &Progre
         }
         Ok(piece)
     };
-    workers::pull(threads(), CHUNK as usize, next, |buf, (off, len)| {
-        w.piece(buf, off, len)?;
-        bar.add(len);
-        Ok(())
-    })?;
+    workers::pull(
+        workers::writer_threads(),
+        CHUNK as usize,
+        next,
+        |buf, (off, len)| {
+            w.piece(buf, off, len)?;
+            bar.add(len);
+            Ok(())
+        },
+    )?;
     drop(guard);
     out.set_len(input.size())
         .map_err(|e| Error::io(out_path, e))
 }
 
-/// Writes into one file take its inode lock in the kernel, so they run one at a time
-/// whatever we do; the kernel's waiters spin on that lock (measured: a quarter of all CPU
-/// time, with wall time no better). So writers take turns on our own lock, where waiting
-/// sleeps, and only as many threads run as keep the one writing busy: the piece being
-/// written, and one or two being read and scanned.
-fn threads() -> usize {
-    workers::thread_count().clamp(2, 3)
+/// A failed write from a map of `src`: EFAULT means the kernel's copy faulted because the
+/// file was cut short under the map (the bytes at `src_at` are gone); anything else is the
+/// output's error.
+pub(crate) fn shrank_or(e: std::io::Error, src: &SourceFile, src_at: u64, out: &Path) -> Error {
+    if e.raw_os_error() != Some(libc::EFAULT) {
+        return Error::io(out, e);
+    }
+    Error::io(
+        src.path(),
+        std::io::Error::other(format!(
+            "the file shrank while it was being converted (its bytes at offset {src_at} are \
+             gone); the partial output was removed"
+        )),
+    )
 }
 
 struct Writer<'a> {
@@ -102,20 +115,14 @@ impl Writer<'_> {
             let data = &bytes[run];
             let from = range.map(|(src, src_at)| (src.file(), src_at + (at - off)));
             if !self.clone_in_kernel(from, at, data.len())? {
-                self.out.write_all_at(data, at).map_err(|e| {
-                    // Writing from a map whose file was cut short: the kernel's copy faults.
-                    match (&map, range, e.raw_os_error()) {
-                        (Some(_), Some((src, src_at)), Some(libc::EFAULT)) => Error::io(
-                            src.path(),
-                            std::io::Error::other(format!(
-                                "the file shrank while it was being converted (its bytes at \
-                                 offset {} are gone); the partial output was removed",
-                                src_at + (at - off)
-                            )),
-                        ),
+                self.out
+                    .write_all_at(data, at)
+                    .map_err(|e| match (&map, range) {
+                        (Some(_), Some((src, src_at))) => {
+                            shrank_or(e, src, src_at + (at - off), self.out_path)
+                        }
                         _ => Error::io(self.out_path, e),
-                    }
-                })?;
+                    })?;
             }
             Stats::add(&self.stats.written, data.len() as u64);
             Stats::add(&self.stats.data, data.len() as u64);

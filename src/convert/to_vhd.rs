@@ -8,11 +8,14 @@
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use super::atomic::TempOutput;
 use super::input::{Input, Pieces};
+use super::mapped::Guard;
 use super::progress::Progress;
+use super::to_raw::{clone_range, shrank_or};
 use super::{
     CHUNK, Format, Stats, WRITEBACK_EVERY, atomic, check_interrupted, is_zero, vhd_now, workers,
 };
@@ -96,14 +99,21 @@ pub(crate) fn write_fixed(
 }
 
 /// Where things go in a dynamic VHD we write: footer copy, header, BAT, then the blocks in
-/// the order workers finish them (the BAT makes any order valid).
+/// the order workers finish them (the BAT makes any order valid). Each block sits in a slot
+/// of one page plus the block: its sector bitmap in the last bytes of the page, so its data
+/// starts on a page boundary. Page-aligned data is what lets a file system share the
+/// blocks with a RAW source (and later with a RAW made from this VHD), and spares the kernel
+/// a partial page at both ends of every block. The padding before a bitmap is never written.
 struct Layout {
     entries: u64,
     bat_bytes: u64,
     bitmap: usize,
-    /// Bytes of one block in the file: sector bitmap then data.
+    /// Bytes of one slot in the file: padding, sector bitmap, data.
     stride: u64,
 }
+
+/// Data is aligned to this; also the size of the part of a slot before its data.
+const SLOT_HEAD: u64 = 4096;
 
 impl Layout {
     fn new(size: u64) -> Layout {
@@ -113,16 +123,23 @@ impl Layout {
             entries,
             bat_bytes: (entries * 4).div_ceil(SECTOR) * SECTOR,
             bitmap: bitmap as usize,
-            stride: bitmap + CHUNK,
+            stride: SLOT_HEAD + CHUNK,
         }
     }
 
+    /// Where the first slot starts: after the BAT, on a page boundary.
     fn data_start(&self) -> u64 {
-        BAT_OFFSET + self.bat_bytes
+        (BAT_OFFSET + self.bat_bytes).div_ceil(SLOT_HEAD) * SLOT_HEAD
     }
 
+    /// Where slot `slot`'s sector bitmap starts: the block's offset in the BAT.
     fn block_at(&self, slot: u64) -> u64 {
-        self.data_start() + slot * self.stride
+        self.data_start() + slot * self.stride + SLOT_HEAD - self.bitmap as u64
+    }
+
+    /// The end of the first `slots` slots: where the footer goes.
+    fn end(&self, slots: u64) -> u64 {
+        self.data_start() + slots * self.stride
     }
 }
 
@@ -178,6 +195,11 @@ struct Blocks<'a> {
     layout: &'a Layout,
     bat: &'a [AtomicU32],
     next_slot: &'a AtomicU64,
+    maps: &'a Guard,
+    /// Cleared when the file system cannot share blocks between these files.
+    reflink: &'a AtomicBool,
+    /// Held while writing a block.
+    turn: &'a Mutex<()>,
 }
 
 pub(crate) fn write_dynamic(
@@ -193,6 +215,7 @@ pub(crate) fn write_dynamic(
         .map(|_| AtomicU32::new(BAT_UNALLOCATED))
         .collect();
     let next_slot = AtomicU64::new(0);
+    let guard = Guard::arm(input.single_file().map(|f| f.path()), out_path);
     let w = Blocks {
         input,
         out,
@@ -201,12 +224,19 @@ pub(crate) fn write_dynamic(
         layout: &layout,
         bat: &bat,
         next_slot: &next_slot,
+        maps: &guard,
+        reflink: &AtomicBool::new(input.has_file_ranges()),
+        turn: &Mutex::new(()),
     };
     w.copy_blocks(tmp, bar)?;
-    let end = layout.block_at(next_slot.load(Ordering::Relaxed));
+    drop(guard);
+    let end = layout.end(next_slot.load(Ordering::Relaxed));
     let bat: Vec<u32> = bat.iter().map(|e| e.load(Ordering::Relaxed)).collect();
     write_metadata(out, out_path, size, &layout, &bat, end)?;
-    Stats::add(&stats.written, layout.data_start() + FOOTER_SIZE as u64);
+    Stats::add(
+        &stats.written,
+        BAT_OFFSET + layout.bat_bytes + FOOTER_SIZE as u64,
+    );
     Ok(())
 }
 
@@ -225,8 +255,8 @@ impl Blocks<'_> {
             Ok(block)
         };
         workers::pull(
-            workers::thread_count(),
-            self.layout.stride as usize,
+            workers::writer_threads(),
+            self.layout.bitmap + CHUNK as usize,
             next,
             |buf, (b, data_len)| {
                 self.block(buf, b)?;
@@ -236,20 +266,31 @@ impl Blocks<'_> {
         )
     }
 
+    /// Block `b`: looked at in place through a map where the source holds it as one file
+    /// range, else read into `buf` (bitmap then data); skipped when all zero; else given the
+    /// next slot and written (its data shared with the source where the file system can).
     fn block(&self, buf: &mut [u8], b: u64) -> Result<()> {
         check_interrupted()?;
         let size = self.input.size();
         let start = b * CHUNK;
         let len = CHUNK.min(size - start) as usize;
+        let range = self.input.file_range(start, len as u64);
+        let map = range.and_then(|(src, at)| self.maps.map(src, at, len as u64));
         let (bitmap, data) = buf.split_at_mut(self.layout.bitmap);
-        self.input.disk.read_at(start, &mut data[..len])?;
+        let bytes: &[u8] = match &map {
+            Some(m) => m,
+            None => {
+                self.input.disk.read_at(start, &mut data[..len])?;
+                &data[..len]
+            }
+        };
         Stats::add(&self.stats.read, len as u64);
-        if is_zero(&data[..len]) {
+        if is_zero(bytes) {
             return Ok(());
         }
-        // Every sector is present in this file; the tail of a last partial block reads as zeros.
+        // Every sector is present in this file; the tail of a last partial block reads as
+        // zeros (written as zeros from the buffer, or left a hole before the next slot).
         bitmap.fill(0xff);
-        data[len..].fill(0);
         let slot = self.next_slot.fetch_add(1, Ordering::Relaxed);
         let at = self.layout.block_at(slot);
         let sector = u32::try_from(at / SECTOR)
@@ -261,11 +302,38 @@ impl Blocks<'_> {
                     self.out_path.display()
                 ))
             })?;
-        self.out
-            .write_all_at(buf, at)
-            .map_err(|e| Error::io(self.out_path, e))?;
+        let io = |e| Error::io(self.out_path, e);
+        // One writer at a time: the others read and scan their next blocks meanwhile.
+        let _turn = self.turn.lock().unwrap_or_else(PoisonError::into_inner);
+        let written = match (&map, range) {
+            (Some(m), Some((src, src_at))) => {
+                let data_at = at + self.layout.bitmap as u64;
+                self.out.write_all_at(bitmap, at).map_err(io)?;
+                let whole_pages = src_at % SLOT_HEAD == 0 && len as u64 % SLOT_HEAD == 0;
+                let mut shared = false;
+                if whole_pages && self.reflink.load(Ordering::Relaxed) {
+                    shared = clone_range(src.file(), src_at, self.out, data_at, len as u64)
+                        .map_err(io)?;
+                    if !shared {
+                        // Not on this file system: stop asking.
+                        self.reflink.store(false, Ordering::Relaxed);
+                    }
+                }
+                if !shared {
+                    self.out
+                        .write_all_at(m, data_at)
+                        .map_err(|e| shrank_or(e, src, src_at, self.out_path))?;
+                }
+                self.layout.bitmap + len
+            }
+            _ => {
+                data[len..].fill(0);
+                self.out.write_all_at(buf, at).map_err(io)?;
+                buf.len()
+            }
+        };
         self.bat[b as usize].store(sector, Ordering::Relaxed);
-        Stats::add(&self.stats.written, self.layout.stride);
+        Stats::add(&self.stats.written, written as u64);
         Stats::add(&self.stats.data, len as u64);
         Ok(())
     }
@@ -321,8 +389,16 @@ mod tests {
         let l = Layout::new((5 << 20) + 512);
         assert_eq!(l.entries, 3);
         assert_eq!(l.bat_bytes, 512);
-        assert_eq!(l.data_start(), 2048);
-        assert_eq!(l.block_at(2), 2048 + 2 * (512 + (2 << 20)));
+        assert_eq!(l.data_start(), 4096);
+        // Bitmaps end, and data starts, on page boundaries.
+        assert_eq!(l.block_at(0), 4096 + 4096 - 512);
+        assert_eq!(l.block_at(2), 4096 + 2 * (4096 + (2 << 20)) + 4096 - 512);
+        assert_eq!((l.block_at(2) + 512) % 4096, 0);
+        assert_eq!(l.end(3), 4096 + 3 * (4096 + (2 << 20)));
+        // A BAT ending on a page boundary needs no padding.
+        let big = Layout::new(2560 << 20);
+        assert_eq!(big.bat_bytes, 5120);
+        assert_eq!(big.data_start(), 8192);
     }
 
     #[test]

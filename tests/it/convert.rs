@@ -517,9 +517,10 @@ fn a_source_that_shrinks_mid_conversion_is_a_clean_error() {
     use std::os::unix::process::ExitStatusExt;
     let d = tempdir();
     let src = d.path().join("src.raw");
-    let dst = d.path().join("out.raw");
     let (mut shrunk_mid_run, mut bus_errors) = (0, 0);
-    for delay_ms in [0u64, 20, 60] {
+    // Both writers read through maps: RAW (and fixed VHD) output, and dynamic VHD output.
+    for (delay_ms, ext) in [(0u64, "raw"), (20, "vhd"), (60, "raw"), (5, "vhd")] {
+        let dst = d.path().join(format!("out.{ext}"));
         zero_heavy_raw(&src, 1024);
         let child = crate::util::imgtool()
             .args(["convert", "--quiet"])
@@ -551,7 +552,8 @@ fn a_source_that_shrinks_mid_conversion_is_a_clean_error() {
             }
             // Finished before the truncation: then the output is whole.
             Some(0) => {
-                assert_eq!(fs::metadata(&dst).unwrap().len(), 1 << 30);
+                let img = imgtool::image::open(&dst).unwrap();
+                assert_eq!(imgtool::image::VirtualDisk::size(&img), 1 << 30);
                 fs::remove_file(&dst).unwrap();
             }
             other => panic!("exit {other:?}: {err}"),
@@ -613,7 +615,7 @@ impl Drop for ScratchXfs {
 }
 
 #[test]
-fn on_a_reflink_file_system_fixed_vhd_data_is_shared_not_copied() {
+fn on_a_reflink_file_system_data_is_shared_not_copied() {
     let Some(xfs) = ScratchXfs::new() else {
         eprintln!("skipped: cannot make a loop-mounted XFS here (needs root and mkfs.xfs)");
         return;
@@ -643,14 +645,33 @@ fn on_a_reflink_file_system_fixed_vhd_data_is_shared_not_copied() {
         &qemu_raw(&vhd, d),
         "reflinked output",
     );
+    assert_shares_blocks(&out, "fixed VHD -> RAW");
+    // RAW -> dynamic VHD: our blocks' data starts on page boundaries, so it is shared too,
+    // and so is the way back to RAW.
+    let dynamic = d.join("out.vhd");
+    convert_ok(&raw, &dynamic, &[]);
+    let want = fs::read(&raw).unwrap();
+    assert_same(
+        &qemu_raw(&dynamic, d),
+        &want,
+        "qemu-img reading our dynamic VHD",
+    );
+    assert_shares_blocks(&dynamic, "RAW -> dynamic VHD");
+    let back = d.join("back.raw");
+    convert_ok(&dynamic, &back, &[]);
+    assert_same(&fs::read(&back).unwrap(), &want, "back to RAW");
+    assert_shares_blocks(&back, "our dynamic VHD -> RAW");
+}
+
+fn assert_shares_blocks(p: &Path, what: &str) {
     let frag = std::process::Command::new("filefrag")
         .arg("-v")
-        .arg(&out)
+        .arg(p)
         .output()
         .expect("filefrag");
     let extents = String::from_utf8_lossy(&frag.stdout);
     assert!(
         extents.contains("shared"),
-        "the 8 MiB data run should share the VHD's blocks:\n{extents}"
+        "{what}: the 8 MiB data run should share the source's blocks:\n{extents}"
     );
 }
