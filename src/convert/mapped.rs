@@ -78,15 +78,22 @@ impl Guard {
             b": the file shrank while it was being converted (bus error reading its data); \
               the partial output was removed\n",
         );
-        let old = ARMED.swap(
-            Box::into_raw(Box::new(Armed { temp, message })),
+        // One armed conversion per process: another one running meanwhile (a library caller
+        // with threads) reads without maps rather than share the handler's one message.
+        let armed = Box::into_raw(Box::new(Armed { temp, message }));
+        match ARMED.compare_exchange(
+            std::ptr::null_mut(),
+            armed,
             Ordering::SeqCst,
-        );
-        if !old.is_null() {
-            // SAFETY: only Guard stores into ARMED, always a Box it leaked.
-            drop(unsafe { Box::from_raw(old) });
+            Ordering::SeqCst,
+        ) {
+            Ok(_) => Guard { active: true },
+            Err(_) => {
+                // SAFETY: `armed` was never published; we still own it.
+                drop(unsafe { Box::from_raw(armed) });
+                Guard { active: false }
+            }
         }
-        Guard { active: true }
     }
 
     /// `len` bytes of `src` at `at`, mapped read-only with the pages already in place
@@ -117,9 +124,53 @@ impl Drop for Guard {
         if self.active {
             let old = ARMED.swap(std::ptr::null_mut(), Ordering::SeqCst);
             if !old.is_null() {
-                // SAFETY: as in `arm`.
+                // SAFETY: only an active Guard published it (a Box it leaked), and only
+                // this one, so it is freed once.
                 drop(unsafe { Box::from_raw(old) });
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_armed_guard_at_a_time_and_maps_only_inside_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("src");
+        std::fs::write(&p, vec![7u8; 3 * 4096 + 5]).unwrap();
+        let src = SourceFile::open(&p).unwrap();
+        let temp = dir.path().join("tmp");
+        install_sigbus_handler();
+        // Other tests may hold the guard meanwhile: wait for our turn.
+        let first = loop {
+            let g = Guard::arm(Some(&p), &temp);
+            if g.active {
+                break g;
+            }
+            std::thread::yield_now();
+        };
+        assert!(!Guard::arm(Some(&p), &temp).active, "a second guard arms");
+        assert!(
+            !Guard::arm(None, &temp).active,
+            "nothing to map, nothing to arm"
+        );
+        let m = first
+            .map(&src, 4096 + 3, 4096)
+            .expect("a map inside the file");
+        assert_eq!(&m[..], &[7u8; 4096][..]);
+        assert!(first.map(&src, 3 * 4096, 6).is_none(), "past the end");
+        assert!(
+            first.map(&src, u64::MAX - 2, 4).is_none(),
+            "overflowing range"
+        );
+        assert!(first.map(&src, 0, 0).is_none(), "empty");
+        drop(m);
+        drop(first);
+        // Disarmed: the next conversion can arm (retrying while others hold it).
+        let again = (0..1_000_000).any(|_| Guard::arm(Some(&p), &temp).active);
+        assert!(again);
     }
 }

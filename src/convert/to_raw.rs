@@ -108,7 +108,7 @@ impl Writer<'_> {
         };
         Stats::add(&self.stats.read, len);
         let runs = nonzero_runs(bytes, ZERO_GRANULE);
-        // One writer at a time (see `write`); the others look at their next pieces meanwhile.
+        // One writer at a time (see workers::writer_threads); the others scan meanwhile.
         let _turn = self.turn.lock().unwrap_or_else(PoisonError::into_inner);
         for run in runs {
             let at = off + run.start as u64;
