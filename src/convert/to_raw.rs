@@ -20,6 +20,8 @@ use crate::error::{Error, Result};
 use crate::image::source::SourceFile;
 
 const PAGE: u64 = 4096;
+/// Runs shorter than this are written rather than cloned.
+const MIN_CLONE: usize = 64 << 10;
 
 pub(crate) fn write(input: &Input, tmp: &TempOutput, stats: &Stats, bar: &Progress) -> Result<()> {
     let (out, out_path) = (tmp.file(), tmp.path());
@@ -143,7 +145,9 @@ impl Writer<'_> {
             return Ok(false);
         };
         // Blocks can only be shared whole: both offsets and the length on block boundaries.
-        if src_at % PAGE != 0 || at % PAGE != 0 || len as u64 % PAGE != 0 {
+        // Short runs are written: each clone is a file-system transaction and leaves one more
+        // extent, which costs more than copying a few pages.
+        if src_at % PAGE != 0 || at % PAGE != 0 || len as u64 % PAGE != 0 || len < MIN_CLONE {
             return Ok(false);
         }
         match clone_range(src, src_at, self.out, at, len as u64) {
