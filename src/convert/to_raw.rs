@@ -21,18 +21,18 @@ use crate::image::source::SourceFile;
 
 const PAGE: u64 = 4096;
 /// Runs shorter than this are written rather than cloned.
-const MIN_CLONE: usize = 64 << 10;
+const MIN_CLONE: u64 = 64 << 10;
 
 pub(crate) fn write(input: &Input, tmp: &TempOutput, stats: &Stats, bar: &Progress) -> Result<()> {
     let (out, out_path) = (tmp.file(), tmp.path());
-    let reflink = AtomicBool::new(input.has_file_ranges());
+    let sharing = Sharing::new(input.has_file_ranges());
     let guard = Guard::arm(input.single_file().map(|f| f.path()), out_path);
     let w = Writer {
         input,
         out,
         out_path,
         stats,
-        reflink: &reflink,
+        sharing: &sharing,
         maps: &guard,
         turn: &Mutex::new(()),
     };
@@ -86,8 +86,7 @@ struct Writer<'a> {
     out: &'a File,
     out_path: &'a Path,
     stats: &'a Stats,
-    /// Cleared the first time the kernel says it cannot share blocks between these files.
-    reflink: &'a AtomicBool,
+    sharing: &'a Sharing,
     maps: &'a Guard,
     /// Held while writing a piece's runs.
     turn: &'a Mutex<()>,
@@ -115,8 +114,20 @@ impl Writer<'_> {
         for run in runs {
             let at = off + run.start as u64;
             let data = &bytes[run];
-            let from = range.map(|(src, src_at)| (src.file(), src_at + (at - off)));
-            if !self.clone_in_kernel(from, at, data.len())? {
+            let shared = match range {
+                Some((src, src_at)) => self
+                    .sharing
+                    .share(
+                        src.file(),
+                        src_at + (at - off),
+                        self.out,
+                        at,
+                        data.len() as u64,
+                    )
+                    .map_err(|e| Error::io(self.out_path, e))?,
+                None => false,
+            };
+            if !shared {
                 self.out
                     .write_all_at(data, at)
                     .map_err(|e| match (&map, range) {
@@ -131,40 +142,56 @@ impl Writer<'_> {
         }
         Ok(())
     }
+}
 
-    /// When the source holds the run as a plain file range (`from`) and the file system can
-    /// share blocks (XFS, Btrfs, bcachefs...), clone it: the output then costs no copy and no
-    /// disk space. False: write the bytes ourselves. Elsewhere (ext4) the kernel's own copy
-    /// (copy_file_range, a splice through the page cache) measured slower than writing from
-    /// the mapped source, so it is not used.
-    fn clone_in_kernel(&self, from: Option<(&File, u64)>, at: u64, len: usize) -> Result<bool> {
-        if !self.reflink.load(Ordering::Relaxed) {
+/// Sharing blocks between a source file and the output (reflink), while the file system
+/// allows it. Shared, the output costs no copy and no disk space (XFS, Btrfs, bcachefs...).
+/// Elsewhere (ext4) the kernel's own copy (copy_file_range, a splice through the page cache)
+/// measured slower than writing from the mapped source, so the caller writes instead.
+pub(crate) struct Sharing {
+    on: AtomicBool,
+}
+
+impl Sharing {
+    pub fn new(possible: bool) -> Sharing {
+        Sharing {
+            on: AtomicBool::new(possible),
+        }
+    }
+
+    /// Share `len` bytes of `src` at `src_at` into `out` at `at`. False: not shared, the
+    /// caller writes the bytes. Blocks can only be shared whole (offsets and length on block
+    /// boundaries); short runs are written anyway, since each clone is a file-system
+    /// transaction and one more extent, which costs more than copying a few pages. The first
+    /// refusal from the file system stops all further asking.
+    pub fn share(
+        &self,
+        src: &File,
+        src_at: u64,
+        out: &File,
+        at: u64,
+        len: u64,
+    ) -> std::io::Result<bool> {
+        if !self.on.load(Ordering::Relaxed)
+            || src_at % PAGE != 0
+            || at % PAGE != 0
+            || len % PAGE != 0
+            || len < MIN_CLONE
+        {
             return Ok(false);
         }
-        let Some((src, src_at)) = from else {
-            return Ok(false);
-        };
-        // Blocks can only be shared whole: both offsets and the length on block boundaries.
-        // Short runs are written: each clone is a file-system transaction and leaves one more
-        // extent, which costs more than copying a few pages.
-        if src_at % PAGE != 0 || at % PAGE != 0 || len as u64 % PAGE != 0 || len < MIN_CLONE {
-            return Ok(false);
+        let shared = clone_range(src, src_at, out, at, len)?;
+        if !shared {
+            self.on.store(false, Ordering::Relaxed);
         }
-        match clone_range(src, src_at, self.out, at, len as u64) {
-            Ok(true) => Ok(true),
-            Ok(false) => {
-                self.reflink.store(false, Ordering::Relaxed);
-                Ok(false)
-            }
-            Err(e) => Err(Error::io(self.out_path, e)),
-        }
+        Ok(shared)
     }
 }
 
 /// Share `len` bytes of `src` at `src_at` into `dst` at `dst_at` (FICLONERANGE). `Ok(false)`
 /// when this file system, these files or this alignment cannot share blocks; the caller then
 /// writes the bytes, which gives the same content.
-pub(crate) fn clone_range(
+fn clone_range(
     src: &File,
     src_at: u64,
     dst: &File,
@@ -227,5 +254,41 @@ impl BufferPool {
         if let Ok(mut v) = self.free.lock() {
             v.push(buf);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sharing_asks_only_for_whole_long_runs_and_stops_after_a_refusal() {
+        let dir = tempfile::tempdir().unwrap();
+        let data: Vec<u8> = (0..2 * MIN_CLONE).map(|i| (i % 251) as u8 + 1).collect();
+        std::fs::write(dir.path().join("a"), &data).unwrap();
+        let a = File::open(dir.path().join("a")).unwrap();
+        let b = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(dir.path().join("b"))
+            .unwrap();
+        let s = Sharing::new(true);
+        // Not asked (so not a refusal): unaligned, or too short to be worth a clone.
+        assert!(!s.share(&a, 512, &b, 0, MIN_CLONE).unwrap());
+        assert!(!s.share(&a, 0, &b, 0, PAGE).unwrap());
+        assert!(s.on.load(Ordering::Relaxed));
+        // Asked: shared (a reflink file system) and still on, or refused and off for good.
+        let shared = s.share(&a, 0, &b, 0, MIN_CLONE).unwrap();
+        assert_eq!(s.on.load(Ordering::Relaxed), shared);
+        if shared {
+            let mut got = vec![0u8; MIN_CLONE as usize];
+            b.read_exact_at(&mut got, 0).unwrap();
+            assert_eq!(got, data[..MIN_CLONE as usize]);
+        } else {
+            assert!(!s.share(&a, MIN_CLONE, &b, 0, MIN_CLONE).unwrap());
+        }
+        assert!(!Sharing::new(false).share(&a, 0, &b, 0, MIN_CLONE).unwrap());
     }
 }

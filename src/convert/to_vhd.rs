@@ -8,14 +8,14 @@
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use super::atomic::TempOutput;
 use super::input::{Input, Pieces};
 use super::mapped::Guard;
 use super::progress::Progress;
-use super::to_raw::{clone_range, shrank_or};
+use super::to_raw::{Sharing, shrank_or};
 use super::{
     CHUNK, Format, Stats, WRITEBACK_EVERY, atomic, check_interrupted, is_zero, vhd_now, workers,
 };
@@ -196,8 +196,7 @@ struct Blocks<'a> {
     bat: &'a [AtomicU32],
     next_slot: &'a AtomicU64,
     maps: &'a Guard,
-    /// Cleared when the file system cannot share blocks between these files.
-    reflink: &'a AtomicBool,
+    sharing: &'a Sharing,
     /// Held while writing a block.
     turn: &'a Mutex<()>,
 }
@@ -225,7 +224,7 @@ pub(crate) fn write_dynamic(
         bat: &bat,
         next_slot: &next_slot,
         maps: &guard,
-        reflink: &AtomicBool::new(input.has_file_ranges()),
+        sharing: &Sharing::new(input.has_file_ranges()),
         turn: &Mutex::new(()),
     };
     w.copy_blocks(tmp, bar)?;
@@ -309,16 +308,10 @@ impl Blocks<'_> {
             (Some(m), Some((src, src_at))) => {
                 let data_at = at + self.layout.bitmap as u64;
                 self.out.write_all_at(bitmap, at).map_err(io)?;
-                let whole_pages = src_at % SLOT_HEAD == 0 && len as u64 % SLOT_HEAD == 0;
-                let mut shared = false;
-                if whole_pages && self.reflink.load(Ordering::Relaxed) {
-                    shared = clone_range(src.file(), src_at, self.out, data_at, len as u64)
-                        .map_err(io)?;
-                    if !shared {
-                        // Not on this file system: stop asking.
-                        self.reflink.store(false, Ordering::Relaxed);
-                    }
-                }
+                let shared = self
+                    .sharing
+                    .share(src.file(), src_at, self.out, data_at, len as u64)
+                    .map_err(io)?;
                 if !shared {
                     self.out
                         .write_all_at(m, data_at)
