@@ -7,9 +7,7 @@ use serde_json::{Value, json};
 
 use super::output::{escape, print_json};
 use crate::error::Result;
-use crate::image::source::SourceFile;
-use crate::image::vhd::{self, validate::Severity};
-use crate::image::{foreign, info::human};
+use crate::image::finding::Severity;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -32,27 +30,7 @@ pub fn run(args: Args) -> Result<i32> {
 }
 
 pub fn report(path: &std::path::Path) -> Result<Value> {
-    let src = SourceFile::open(path)?;
-    if let Some(f) = foreign::detect(&src)? {
-        return Err(foreign::refuse(&src, f));
-    }
-    let file = path.display().to_string();
-    if !vhd::looks_like_vhd(&src)? {
-        // Let `open` say why a file that is not RAW either cannot be read.
-        let img = crate::image::open(path)?;
-        return Ok(json!({
-            "schema": "imgtool.check/1",
-            "file": file,
-            "format": img.format_name(),
-            "disk_type": Value::Null,
-            "problems": 0,
-            "warnings": 0,
-            "blocks_checked": 0,
-            "findings": [],
-            "note": format!("a RAW image of {} has no format structure to check", human(src.len())),
-        }));
-    }
-    let r = vhd::check::check(path)?;
+    let r = crate::image::check::check(path)?;
     let findings: Vec<Value> = r
         .findings
         .iter()
@@ -67,17 +45,20 @@ pub fn report(path: &std::path::Path) -> Result<Value> {
             })
         })
         .collect();
-    let warnings = r.findings.len() - r.problems();
-    Ok(json!({
+    let mut doc = json!({
         "schema": "imgtool.check/1",
-        "file": file,
-        "format": "vhd",
-        "disk_type": r.disk_type.map(|k| k.name()),
+        "file": path.display().to_string(),
+        "format": r.kind.name(),
+        "disk_type": r.disk_type,
         "problems": r.problems(),
-        "warnings": warnings,
+        "warnings": r.warnings(),
         "blocks_checked": r.blocks_checked,
         "findings": findings,
-    }))
+    });
+    if let Some(note) = r.note {
+        doc["note"] = json!(note);
+    }
+    Ok(doc)
 }
 
 pub fn render_text(d: &Value) -> String {

@@ -9,7 +9,7 @@ use serde_json::json;
 use super::output::{escape, print_json, progress_allowed};
 use crate::convert::{self, Format, Options, Summary};
 use crate::error::{Error, Result};
-use crate::image::info::human;
+use crate::text::human;
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum Target {

@@ -35,9 +35,10 @@ use crate::cloud::bucket::{self, Found};
 use crate::cloud::credentials::{self, Credentials};
 use crate::cloud::ecs::{self, Imported};
 use crate::cloud::follow::{self, Outcome};
+use crate::cloud::form;
 use crate::cloud::import::{self, Session};
 use crate::cloud::oss::{Endpoint, Oss};
-use crate::cloud::plan::{self, Format, ImageFacts, Plan};
+use crate::cloud::plan::{self, ImageFacts, Plan};
 use crate::cloud::ram;
 use crate::cloud::rpc::{Client, Method, Preview, Service};
 use crate::cloud::settings::{self, Endpoints, env};
@@ -233,7 +234,7 @@ pub fn run(a: Args) -> Result<i32> {
             &format!("region: {region} (from {from}; --region to choose)"),
         );
     }
-    let converted = matches!(img, Image::Vhd(_)) && facts.format == Format::Raw;
+    let converted = form::converted_while_uploading(&img, facts.format);
     if converted {
         note(
             &a,
@@ -428,7 +429,7 @@ fn upload_step(
 /// each with its evidence.
 fn image_facts(path: &Path, img: &Image, format: Option<&str>) -> Result<ImageFacts> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
-    let format = format_of(path, img, format)?;
+    let (format, _) = form::import_format(img, format)?;
     let disk = super::inspect::disk_report(img);
     let f = &disk.import;
     let fact = |x: &crate::disk::report::Fact| plan::Fact::found(x.value.as_deref(), &x.because);
@@ -448,26 +449,6 @@ fn image_facts(path: &Path, img: &Image, format: Option<&str>) -> Result<ImageFa
     })
 }
 
-/// The format ImportImage is told. A differencing VHD cannot go up as it is (only its chain
-/// as a whole is a disk), so it goes up as RAW, read through the chain while uploading.
-fn format_of(path: &Path, img: &Image, asked: Option<&str>) -> Result<Format> {
-    match (img, asked) {
-        (Image::Raw(_), Some("vhd")) => Err(Error::Usage(format!(
-            "{}: --format vhd, but the file is RAW; leave out --format",
-            path.display()
-        ))),
-        (Image::Raw(_), _) => Ok(Format::Raw),
-        (Image::Vhd(v), Some("vhd")) if v.layers.len() > 1 => Err(Error::Usage(format!(
-            "{}: a differencing VHD holds only the changes to its parent, and ECS cannot import it \
-             as it is; leave out --format (or pass --format raw) to upload the whole chain as RAW",
-            path.display()
-        ))),
-        (Image::Vhd(v), None) if v.layers.len() > 1 => Ok(Format::Raw),
-        (Image::Vhd(_), Some("raw")) => Ok(Format::Raw),
-        (Image::Vhd(_), _) => Ok(Format::Vhd),
-    }
-}
-
 /// What identifies this image's content for the ClientToken: size and mtime, and for a VHD
 /// its unique id.
 fn identity(meta: &std::fs::Metadata, img: &Image) -> String {
@@ -477,11 +458,9 @@ fn identity(meta: &std::fs::Metadata, img: &Image) -> String {
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_nanos());
     let mut id = format!("size={};mtime={mtime}", meta.len());
-    if let Image::Vhd(v) = img {
-        id.push_str(&format!(
-            ";vhd={}",
-            crate::image::vhd::footer::uuid_string(&v.top().footer.unique_id)
-        ));
+    if let Some(more) = img.identity() {
+        id.push(';');
+        id.push_str(&more);
     }
     id
 }
@@ -703,7 +682,7 @@ fn submit_and_follow(
     }
     let outcome = steps.time("follow", || {
         step(a, "follow", "waiting for the image to be Available");
-        super::task::follow_with_progress(
+        super::follow::follow_with_progress(
             s,
             &plan.region_id,
             &imported.task_id,

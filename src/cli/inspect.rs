@@ -6,7 +6,8 @@ use serde_json::Value;
 
 use super::output::{escape, print_json};
 use crate::error::Result;
-use crate::image::{self, info::human};
+use crate::image;
+use crate::text::human;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -40,16 +41,8 @@ pub fn report(path: &std::path::Path) -> Result<(Value, String)> {
 /// Inspect the virtual disk, with the ImportImage format this image would go up as.
 pub fn disk_report(img: &image::Image) -> crate::disk::DiskReport {
     let mut r = crate::disk::inspect_disk(img);
-    match img {
-        image::Image::Raw(_) => r.set_format("RAW", "the file is a RAW disk image"),
-        image::Image::Vhd(v) if v.layers.len() > 1 => r.set_format(
-            "RAW",
-            "a differencing VHD chain is imported as RAW (ECS cannot take the chain itself)",
-        ),
-        image::Image::Vhd(v) => r.set_format(
-            "VHD",
-            &format!("the file is a {} VHD", v.top().disk_type().name()),
-        ),
+    if let Ok((format, why)) = crate::cloud::form::import_format(img, None) {
+        r.set_format(format.api_name(), &why);
     }
     r
 }

@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod convert;
+mod follow;
 pub mod import;
 pub mod inspect;
 pub mod output;

@@ -10,13 +10,11 @@
 //! `outcome`: wait: "Available" | "Finished" | "interrupted"; status: the task status;
 //! cancel: "cancelled".
 
-use std::io::Write;
-use std::time::Duration;
-
 use serde_json::json;
 
+use super::follow::follow_with_progress;
 use super::import::{CloudArgs, session};
-use super::output::{escape, print_json, progress_allowed};
+use super::output::{escape, print_json};
 use crate::cloud::credentials;
 use crate::cloud::ecs::{self, ImageState, TaskState};
 use crate::cloud::follow::{self, Outcome};
@@ -66,79 +64,6 @@ pub fn run(a: Args) -> Result<i32> {
         Action::Status(t) => status(t),
         Action::Cancel(t) => cancel(t),
     }
-}
-
-/// Shows what following sees on stderr: a live line on a terminal, state changes otherwise,
-/// nothing with --quiet. Server text is escaped.
-pub(crate) struct Progress {
-    live: bool,
-    log: bool,
-    last: String,
-}
-
-impl Progress {
-    pub(crate) fn new(quiet: bool) -> Self {
-        Progress {
-            live: progress_allowed(quiet),
-            log: !quiet,
-            last: String::new(),
-        }
-    }
-
-    pub(crate) fn update(&mut self, task: &TaskState, image: &ImageState) {
-        let status = if task.status.is_empty() {
-            "(not listed yet)"
-        } else {
-            &task.status
-        };
-        let mut line = format!("task {status} {}", task.progress);
-        if !image.status.is_empty() {
-            line.push_str(&format!(", image {} {}", image.status, image.progress));
-        }
-        let line = escape(line.trim());
-        if self.live {
-            eprint!("\r\x1b[Kimgtool: {line}");
-            let _ = std::io::stderr().flush();
-        } else if self.log && line != self.last {
-            eprintln!("imgtool: {line}");
-        }
-        self.last = line;
-    }
-
-    /// End the live line so what follows starts on its own line.
-    pub(crate) fn end(&self) {
-        if self.live && !self.last.is_empty() {
-            eprintln!();
-        }
-    }
-}
-
-/// Follow with a progress display, ending it however following ends.
-pub(crate) fn follow_with_progress(
-    s: &crate::cloud::import::Session,
-    region: &str,
-    task_id: &str,
-    image_id: Option<&str>,
-    timeout: Option<u64>,
-    quiet: bool,
-) -> Result<Outcome> {
-    follow::catch_interrupt();
-    let opts = follow::Options {
-        poll: s.timing.poll,
-        timeout: timeout.map(Duration::from_secs),
-    };
-    let mut progress = Progress::new(quiet);
-    let r = follow::follow(
-        &s.client,
-        &s.ecs,
-        region,
-        task_id,
-        image_id,
-        &opts,
-        &mut |t, i| progress.update(t, i),
-    );
-    progress.end();
-    r
 }
 
 fn setup(t: &TaskArgs) -> Result<(crate::cloud::import::Session, String)> {

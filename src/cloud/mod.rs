@@ -7,6 +7,7 @@ pub mod crc64;
 pub mod credentials;
 pub mod ecs;
 pub mod follow;
+pub mod form;
 pub mod import;
 pub mod oss;
 pub mod plan;

@@ -10,8 +10,7 @@ use std::time::Instant;
 use super::{Format, Options, Summary, atomic, to_vhd};
 use crate::error::{Error, Result};
 use crate::image::vhd::footer::{DATA_OFFSET_NONE, DiskType, FOOTER_SIZE};
-use crate::image::vhd::{FooterSource, VhdImage};
-use crate::image::{self, Image, VirtualDisk};
+use crate::image::{self, InPlace, VirtualDisk};
 
 pub(crate) fn run(
     src: &Path,
@@ -21,9 +20,10 @@ pub(crate) fn run(
 ) -> Result<Summary> {
     let started = Instant::now();
     let img = image::open(src)?;
-    let format = format.unwrap_or(match &img {
-        Image::Raw(_) => Format::VhdFixed,
-        Image::Vhd(_) => Format::Raw,
+    let how = img.in_place();
+    let format = format.unwrap_or(match how {
+        InPlace::Raw => Format::VhdFixed,
+        _ => Format::Raw,
     });
     let rename_to = dst.filter(|d| !is_same_file(src, d));
     if let Some(d) = rename_to {
@@ -31,20 +31,34 @@ pub(crate) fn run(
         check_same_file_system(src, d)?;
     }
     let size = img.size();
-    let written = match (&img, format) {
-        (Image::Vhd(v), Format::Raw) => {
-            check_fixed(src, v)?;
+    let written = match (how, format) {
+        (InPlace::FixedVhd, Format::Raw) => {
             drop(img);
             truncate(src, size)?;
             0
         }
-        (Image::Raw(_), Format::VhdFixed) => {
+        (InPlace::Raw, Format::VhdFixed) => {
             to_vhd::check_size(src, size, Format::VhdFixed)?;
             drop(img);
             append_footer(src, size)?;
             FOOTER_SIZE as u64
         }
-        (img, f) => return Err(refusal(src, img, f)),
+        (InPlace::No(why), _) => {
+            return Err(Error::Usage(format!(
+                "{}: {why}; --in-place works only for a fixed VHD whose footer is its last 512 \
+                 bytes, or a RAW image (convert without it to copy)",
+                src.display()
+            )));
+        }
+        (_, f) => {
+            return Err(Error::Usage(format!(
+                "{}: is {}; --in-place converts only a fixed VHD to raw or a RAW image to \
+                 vhd-fixed, not to {}",
+                src.display(),
+                img.describe(),
+                f.name()
+            )));
+        }
     };
     if let Some(d) = rename_to {
         std::fs::rename(src, d).map_err(|e| Error::io(d, e))?;
@@ -91,33 +105,6 @@ fn is_same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-/// A fixed VHD whose data area is exactly its virtual size and whose only footer is the last
-/// 512 bytes: dropping that footer leaves the RAW disk.
-fn check_fixed(src: &Path, v: &VhdImage) -> Result<()> {
-    let top = v.top();
-    if top.disk_type() != DiskType::Fixed {
-        return Err(Error::Usage(format!(
-            "{}: is a {} VHD; --in-place works only for fixed VHDs (convert without it to copy)",
-            src.display(),
-            top.disk_type().name()
-        )));
-    }
-    let file_len = top.src.len();
-    let exact = top.footer_source == FooterSource::End
-        && top.footer_offset == top.virtual_size
-        && file_len == top.virtual_size + FOOTER_SIZE as u64;
-    if !exact {
-        return Err(Error::Usage(format!(
-            "{}: the fixed VHD's data area is {} bytes (file {file_len} bytes) but its virtual size is {} bytes; \
-             truncating would not give the same disk, convert without --in-place",
-            src.display(),
-            top.footer_offset,
-            top.virtual_size
-        )));
-    }
-    Ok(())
-}
-
 fn truncate(src: &Path, size: u64) -> Result<()> {
     let f = OpenOptions::new()
         .write(true)
@@ -143,16 +130,4 @@ fn append_footer(src: &Path, size: u64) -> Result<()> {
     f.write_all_at(&footer, size)
         .map_err(|e| Error::io(src, e))?;
     f.sync_all().map_err(|e| Error::io(src, e))
-}
-
-fn refusal(src: &Path, img: &Image, to: Format) -> Error {
-    let what = match img {
-        Image::Raw(_) => "a RAW image".to_string(),
-        Image::Vhd(v) => format!("a {} VHD", v.top().disk_type().name()),
-    };
-    Error::Usage(format!(
-        "{}: is {what}; --in-place converts only a fixed VHD to raw or a RAW image to vhd-fixed, not to {}",
-        src.display(),
-        to.name()
-    ))
 }

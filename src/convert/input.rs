@@ -6,32 +6,22 @@
 use super::{CHUNK, Format};
 use crate::error::{Error, Result};
 use crate::image::source::SourceFile;
-use crate::image::vhd::VhdFile;
 use crate::image::vhd::footer::FOOTER_SIZE;
 use crate::image::{Extent, ExtentKind, Image, VirtualDisk};
 
 pub(crate) struct Input<'a> {
     pub disk: &'a dyn VirtualDisk,
+    img: &'a Image,
     /// The file whose bytes `0..size` are the disk's bytes, when there is one.
-    pub file: Option<&'a SourceFile>,
-    /// A dynamic VHD without parents: its allocated blocks are plain file ranges too.
-    dynamic: Option<&'a VhdFile>,
+    file: Option<&'a SourceFile>,
 }
 
 impl<'a> Input<'a> {
     pub fn of(img: &'a Image) -> Input<'a> {
-        let (file, dynamic) = match img {
-            Image::Raw(r) => (Some(r.source()), None),
-            Image::Vhd(v) if v.layers.len() == 1 => match v.top().sparse {
-                None => (Some(&v.top().src), None),
-                Some(_) => (None, Some(v.top())),
-            },
-            Image::Vhd(_) => (None, None),
-        };
         Input {
             disk: img,
-            file,
-            dynamic,
+            img,
+            file: img.flat_file(),
         }
     }
 
@@ -41,28 +31,18 @@ impl<'a> Input<'a> {
 
     /// Where the file holds the virtual range `offset..offset + len` as one contiguous run of
     /// bytes, if it does: what lets the kernel copy it.
-    pub fn file_range(&self, offset: u64, len: u64) -> Option<(&SourceFile, u64)> {
-        if let Some(src) = self.file {
-            return Some((src, offset));
-        }
-        let layer = self.dynamic?;
-        let sp = layer.sparse.as_ref()?;
-        let in_block = offset % sp.block_size;
-        if in_block + len > sp.block_size {
-            return None;
-        }
-        let at = sp.block_offset(offset / sp.block_size)?;
-        Some((&layer.src, at + sp.bitmap_size + in_block))
+    pub fn file_range(&self, offset: u64, len: u64) -> Option<(&'a SourceFile, u64)> {
+        self.img.file_range(offset, len)
     }
 
     /// The one file [`Input::file_range`] answers with, if any.
-    pub fn single_file(&self) -> Option<&SourceFile> {
-        self.file.or(self.dynamic.map(|l| &l.src))
+    pub fn single_file(&self) -> Option<&'a SourceFile> {
+        self.img.mapped_file()
     }
 
     /// Whether [`Input::file_range`] can answer at all.
     pub fn has_file_ranges(&self) -> bool {
-        self.file.is_some() || self.dynamic.is_some()
+        self.single_file().is_some()
     }
 
     /// Like [`VirtualDisk::extent`], but a fixed VHD's holes come from its file (the VHD reader

@@ -233,14 +233,10 @@ pub fn convert_in_place(
 /// Every file the source reads from: a differencing chain's parents too, so none of them can
 /// be the destination.
 fn source_files(img: &Image) -> Vec<PathBuf> {
-    match img {
-        Image::Raw(r) => vec![r.source().path().to_path_buf()],
-        Image::Vhd(v) => v
-            .layers
-            .iter()
-            .map(|l| l.src.path().to_path_buf())
-            .collect(),
-    }
+    img.files()
+        .into_iter()
+        .map(|f| f.path().to_path_buf())
+        .collect()
 }
 
 /// Seconds since the VHD epoch (2000-01-01), for footers we write.

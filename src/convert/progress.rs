@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::image::info::human;
+use crate::text::human;
 
 /// Work shorter than this shows no progress at all.
 const QUIET_START: Duration = Duration::from_millis(700);

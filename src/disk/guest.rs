@@ -6,13 +6,12 @@
 
 use std::io::Read;
 
+pub use crate::disk::guestfs::{GuestFs, MAX_TEXT, NodeKind};
 use crate::disk::regf;
 use crate::disk::slice::{Slice, SliceReader, with_ext4_reader};
 
 /// Total bytes one file system may read while being inspected.
 pub const FS_READ_BUDGET: u64 = 32 << 20;
-/// Text files (os-release, release files) are read up to this many bytes.
-pub const MAX_TEXT: usize = 256 << 10;
 /// ELF facts are in the first 20 bytes.
 const ELF_HEAD: usize = 64;
 /// PE headers: e_lfanew is usually < 512; refuse headers placed further than this.
@@ -21,41 +20,6 @@ const PE_HEAD: usize = 64 << 10;
 pub const MAX_SYMLINKS: usize = 40;
 const MAX_LINK_LEN: usize = 4096;
 const MAX_DIR_ENTRIES: usize = 64;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NodeKind {
-    File,
-    Dir,
-    Symlink,
-    Other,
-}
-
-/// The few operations inspection needs from a file system. Paths are absolute, `/`-separated
-/// and must already be resolved (no symlinks in them) except for the last component.
-pub trait GuestFs {
-    /// What `path` is, without following a symlink at its end; `None` if it does not exist.
-    fn kind(&mut self, path: &str) -> Option<NodeKind>;
-    /// The target of the symlink at `path`.
-    fn read_link(&mut self, path: &str) -> Option<String>;
-    /// Up to `max` bytes from the start of the regular file at `path`.
-    fn read_head(&mut self, path: &str, max: usize) -> Option<Vec<u8>>;
-    /// Up to `len` bytes at `offset` of the regular file at `path` (fewer at its end). The
-    /// default reads from the start, so it suits only small files; NTFS seeks.
-    fn read_range(&mut self, path: &str, offset: u64, len: usize) -> Option<Vec<u8>> {
-        let end = usize::try_from(offset).ok()?.checked_add(len)?;
-        let head = self.read_head(path, end.min(MAX_TEXT))?;
-        Some(head.get(usize::try_from(offset).ok()?..)?.to_vec())
-    }
-    /// Up to `max` names in the directory at `path` (only needed for FAT: EFI/<distro>/).
-    fn list_dir(&mut self, _path: &str, _max: usize) -> Vec<String> {
-        Vec::new()
-    }
-    /// The volume label, for file systems whose label is not in a superblock (NTFS keeps it
-    /// in the $Volume file).
-    fn volume_label(&mut self) -> Option<String> {
-        None
-    }
-}
 
 /// Resolve `path` inside the guest: absolute targets start again at the guest's root, `..`
 /// never climbs above it, and more than [`MAX_SYMLINKS`] links is a loop.

@@ -4,6 +4,7 @@
 
 pub mod fs;
 pub mod guest;
+pub mod guestfs;
 pub mod lvm;
 pub mod partition;
 pub mod regf;

@@ -398,7 +398,7 @@ fn hint_matches(hint: u32, name: &str) -> bool {
 /// Hive bytes read from a file in the guest, in cached 64 KiB pages (a lookup revisits the
 /// same few pages: the root, the key's list and its values).
 pub struct GuestHive<'f> {
-    pub fs: &'f mut dyn crate::disk::guest::GuestFs,
+    pub fs: &'f mut dyn crate::disk::guestfs::GuestFs,
     pub path: String,
     pages: std::collections::HashMap<u64, Vec<u8>>,
 }
@@ -407,7 +407,7 @@ const PAGE: u64 = 64 << 10;
 const MAX_PAGES: usize = 256;
 
 impl<'f> GuestHive<'f> {
-    pub fn new(fs: &'f mut dyn crate::disk::guest::GuestFs, path: &str) -> Self {
+    pub fn new(fs: &'f mut dyn crate::disk::guestfs::GuestFs, path: &str) -> Self {
         GuestHive {
             fs,
             path: path.to_string(),

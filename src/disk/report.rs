@@ -6,8 +6,8 @@ use super::Volume;
 use super::guest::{EfiLoader, OsFacts};
 use super::lvm::VolumeGroup;
 use super::partition::PartitionTable;
-use crate::image::info::human;
 use crate::text;
+use crate::text::human;
 
 const GIB: u64 = 1 << 30;
 

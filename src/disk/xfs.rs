@@ -7,7 +7,7 @@
 //! from the disk is checked before use, every read goes through a byte budget, and every
 //! walk has a bound, so a hostile image gives an error, never a panic or an endless loop.
 
-use crate::disk::guest::{GuestFs, NodeKind};
+use crate::disk::guestfs::{GuestFs, NodeKind};
 use crate::image::VirtualDisk;
 
 const SB_MAGIC: &[u8; 4] = b"XFSB";

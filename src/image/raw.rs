@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use super::format::{Format, InPlace, Kind, Section};
 use super::source::SourceFile;
 use super::{Extent, ExtentKind, VirtualDisk};
 use crate::error::{Error, Result};
@@ -25,15 +26,61 @@ impl RawImage {
     pub fn source(&self) -> &SourceFile {
         &self.src
     }
+}
 
-    /// Bytes the file occupies on the host file system (st_blocks * 512).
-    pub fn allocated_bytes(&self) -> u64 {
-        use std::os::unix::fs::MetadataExt;
-        self.src
-            .file()
-            .metadata()
-            .map(|m| m.blocks().saturating_mul(512))
-            .unwrap_or(self.src.len())
+impl Format for RawImage {
+    fn kind(&self) -> Kind {
+        Kind::Raw
+    }
+
+    fn describe(&self) -> String {
+        "a RAW image".into()
+    }
+
+    fn file(&self) -> &SourceFile {
+        &self.src
+    }
+
+    fn flat_file(&self) -> Option<&SourceFile> {
+        Some(&self.src)
+    }
+
+    fn in_place(&self) -> InPlace {
+        InPlace::Raw
+    }
+
+    /// What is not a hole (SEEK_DATA/SEEK_HOLE), never more than the size.
+    fn allocated_bytes(&self) -> Result<u64> {
+        let size = self.size();
+        let mut off = 0;
+        let mut data = 0;
+        // Bounded: each step advances by at least one byte, and file systems report few
+        // extents for images; cap the walk anyway and fall back to the host's count.
+        for _ in 0..1_000_000 {
+            if off >= size {
+                return Ok(data);
+            }
+            let e = self.extent(off)?;
+            if e.kind == ExtentKind::Data {
+                data += e.len;
+            }
+            off += e.len;
+        }
+        Ok(super::format::host_allocated(&self.src).min(size))
+    }
+
+    fn section(&self) -> Result<Section> {
+        let mut warnings = Vec::new();
+        if self.src.len() % 512 != 0 {
+            warnings.push(format!(
+                "the file is {} bytes, not a whole number of 512-byte sectors; ECS may refuse it",
+                self.src.len()
+            ));
+        }
+        Ok(Section {
+            warnings,
+            ..Section::default()
+        })
     }
 }
 

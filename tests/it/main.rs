@@ -1,5 +1,6 @@
 //! One integration-test binary (as ripgrep does): each area is a module, sharing `util`.
 
+mod architecture;
 mod cloud_credentials;
 mod cloud_import;
 mod cloud_support;

@@ -295,7 +295,7 @@ fn check_sparse(
                 Severity::Error,
                 hdr_at + dynamic::off::PARENT_LOCATORS as u64,
                 "differencing chain",
-                crate::cli::output::escape(&e.to_string()),
+                crate::text::escape(&e.to_string()),
                 "the parent found, with the unique id the header names",
             ));
         }

@@ -7,9 +7,13 @@
 pub mod check;
 pub mod dynamic;
 pub mod footer;
+mod format;
 pub mod geometry;
+mod info;
 pub mod parent;
 pub mod validate;
+
+pub use self::format::ENTRY;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -800,7 +804,7 @@ fn find_parent(child: &VhdFile) -> Result<(SourceFile, Vec<(PathBuf, String)>)> 
         .collect();
     let mut what = format!(
         "differencing disk's parent \"{}\" (unique id {}) not found",
-        crate::cli::output::escape(&sp.header.parent_name_string()),
+        crate::text::escape(&sp.header.parent_name_string()),
         footer::uuid_string(&sp.header.parent_unique_id)
     );
     if attempts.is_empty() {
@@ -814,7 +818,7 @@ fn find_parent(child: &VhdFile) -> Result<(SourceFile, Vec<(PathBuf, String)>)> 
             l.path
                 .as_ref()
                 .ok()
-                .map(|p| format!("{} \"{}\"", l.code, crate::cli::output::escape(p)))
+                .map(|p| format!("{} \"{}\"", l.code, crate::text::escape(p)))
         })
         .collect();
     if !named.is_empty() {

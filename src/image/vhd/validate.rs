@@ -8,70 +8,7 @@ use super::footer::{
 };
 use super::geometry::Geometry;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Severity {
-    /// Worth knowing; the image reads correctly.
-    Warning,
-    /// The image breaks the format; tools may read it differently or not at all.
-    Error,
-}
-
-/// One thing found wrong, at a byte offset in a named structure.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Finding {
-    pub severity: Severity,
-    /// Offset in the file.
-    pub offset: u64,
-    pub field: String,
-    pub found: String,
-    pub expected: String,
-    /// The reader cannot go on past this one.
-    pub fatal: bool,
-    /// How it can be repaired, when it can.
-    pub repair: Option<String>,
-}
-
-impl Finding {
-    pub fn new(
-        severity: Severity,
-        offset: u64,
-        field: impl Into<String>,
-        found: impl Into<String>,
-        expected: impl Into<String>,
-    ) -> Self {
-        Finding {
-            severity,
-            offset,
-            field: field.into(),
-            found: found.into(),
-            expected: expected.into(),
-            fatal: false,
-            repair: None,
-        }
-    }
-
-    pub fn fatal(mut self) -> Self {
-        self.fatal = true;
-        self
-    }
-
-    pub fn repair(mut self, how: impl Into<String>) -> Self {
-        self.repair = Some(how.into());
-        self
-    }
-
-    pub fn message(&self) -> String {
-        let mut s = format!(
-            "{} at offset {} ({:#x}): found {}, expected {}",
-            self.field, self.offset, self.offset, self.found, self.expected
-        );
-        if let Some(r) = &self.repair {
-            s.push_str("; repairable: ");
-            s.push_str(r);
-        }
-        s
-    }
-}
+pub use crate::image::finding::{Finding, Severity};
 
 /// Findings for a footer read at `at` from `raw` (512 bytes, zero-padded for 511-byte ones).
 /// `now_vhd` is the current time in VHD seconds, for the future-timestamp check.

@@ -1,0 +1,115 @@
+//! What the rest of the program may ask of an image format, beyond its bytes. Every format
+//! implements [`Format`]; nothing outside `image/` looks at a concrete format's type, so adding
+//! a format is a folder here and one line in the registry (`image::FORMATS`).
+
+use std::fmt;
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::finding::CheckReport;
+pub use super::kind::Kind;
+use super::source::SourceFile;
+use super::virtual_disk::VirtualDisk;
+use crate::error::Result;
+
+/// What `convert --in-place` may do with the file as it stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InPlace {
+    /// The file is the disk, byte for byte: a footer can be appended.
+    Raw,
+    /// The file is the disk followed by exactly one 512-byte footer: it can be dropped.
+    FixedVhd,
+    /// Neither; the text says why, as a clause ("is a dynamic VHD; ...").
+    No(String),
+}
+
+/// A format's own section of `inspect`: its key in the document (`"vhd"`), its fields, and
+/// the warnings it found while opening.
+#[derive(Debug, Default)]
+pub struct Section {
+    pub key: Option<&'static str>,
+    pub value: Value,
+    pub warnings: Vec<String>,
+}
+
+/// An opened image of some format: a virtual disk plus what the format knows of itself.
+pub trait Format: VirtualDisk + fmt::Debug {
+    fn kind(&self) -> Kind;
+
+    /// A phrase for messages: "a RAW image", "a dynamic VHD", "a differencing VHD chain".
+    fn describe(&self) -> String;
+
+    /// The opened file.
+    fn file(&self) -> &SourceFile;
+
+    /// Every file the disk's bytes come from, the opened one first (a chain's parents after).
+    fn files(&self) -> Vec<&SourceFile> {
+        vec![self.file()]
+    }
+
+    /// Whether the opened file alone holds the whole disk (no parent, backing or data file),
+    /// so it can be uploaded as it is.
+    fn self_contained(&self) -> bool {
+        self.files().len() == 1
+    }
+
+    /// The file whose bytes `0..size` are the disk's bytes, if there is one (RAW, fixed VHD):
+    /// its holes are the disk's holes, and any range of it can be copied by the kernel.
+    fn flat_file(&self) -> Option<&SourceFile> {
+        None
+    }
+
+    /// Where the virtual range `offset..offset + len` lies as one contiguous run of one file,
+    /// if it does: what lets the kernel copy it or a map show it.
+    fn file_range(&self, offset: u64, len: u64) -> Option<(&SourceFile, u64)> {
+        let _ = len;
+        self.flat_file().map(|f| (f, offset))
+    }
+
+    /// The one file [`Format::file_range`] ever answers with, if it can answer at all.
+    fn mapped_file(&self) -> Option<&SourceFile> {
+        self.flat_file()
+    }
+
+    /// What `convert --in-place` may do.
+    fn in_place(&self) -> InPlace {
+        InPlace::No(format!("is {}", self.describe()))
+    }
+
+    /// What identifies the content beyond the file's size and time (a VHD's unique id).
+    fn identity(&self) -> Option<String> {
+        None
+    }
+
+    /// Bytes of the virtual disk the image stores (not holes, not unallocated blocks).
+    fn allocated_bytes(&self) -> Result<u64>;
+
+    /// The format's section of `inspect`.
+    fn section(&self) -> Result<Section>;
+}
+
+/// One format in the registry: how to recognise it and how to open it.
+pub struct Entry {
+    pub kind: Kind,
+    /// Whether the file carries this format's signature. An `Err` is a damaged file of this
+    /// format that must not be read as anything else.
+    pub probe: fn(&SourceFile) -> Result<bool>,
+    pub open: fn(SourceFile) -> Result<Box<dyn Format>>,
+    /// Every structural check of the format, going on past what it finds.
+    pub check: fn(&Path) -> Result<CheckReport>,
+}
+
+/// The host blocks a file occupies (st_blocks x 512).
+pub fn host_allocated(src: &SourceFile) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    src.file()
+        .metadata()
+        .map(|m| m.blocks().saturating_mul(512))
+        .unwrap_or(0)
+}
+
+/// Paths of a format's files, for messages and destination checks.
+pub fn paths(f: &dyn Format) -> Vec<&Path> {
+    f.files().into_iter().map(SourceFile::path).collect()
+}
