@@ -4,6 +4,9 @@
 //!     cargo bench --bench inspect
 //!
 //! IMGTOOL_BENCH_RUNS sets the runs per tool (default 20).
+// A bench measures child processes and the file system with a few raw calls (wait4,
+// getrusage, lseek, statfs); the crate-wide rule against unsafe code is for src/.
+#![allow(unsafe_code)]
 
 use std::path::Path;
 use std::process::Command;

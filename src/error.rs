@@ -37,6 +37,10 @@ pub enum Error {
     /// The work ran and the result is a failure the user must see (exit code 1, not 2).
     #[error("{0}")]
     Failed(String),
+    /// Ctrl-C or SIGTERM stopped the work (exit code 130, as a shell reports it); the text
+    /// says what was cleaned up and how to go on.
+    #[error("{0}")]
+    Interrupted(String),
 }
 
 impl Error {
@@ -63,11 +67,12 @@ impl Error {
         }
     }
 
-    /// The process exit code for this error: 1 for a failure the work reported, 2 for
-    /// everything that stopped the work (bad input, I/O, usage).
+    /// The process exit code for this error: 1 for a failure the work reported, 130 for an
+    /// interruption, 2 for everything that stopped the work (bad input, I/O, usage).
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Failed(_) => 1,
+            Error::Interrupted(_) => crate::sys::EXIT_INTERRUPTED,
             _ => 2,
         }
     }

@@ -4,11 +4,7 @@
 use clap::Parser;
 
 fn main() {
-    // A closed pipe (`imgtool inspect x | head`) ends us quietly instead of panicking in println!.
-    // SAFETY: setting a signal disposition at start-up, before any thread exists.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
+    imgtool::sys::default_sigpipe();
     let cli = imgtool::cli::Cli::parse();
     let code = match imgtool::cli::run(cli) {
         Ok(code) => code,

@@ -705,7 +705,14 @@ fn submit_and_follow(
         }
         Outcome::Interrupted => {
             eprintln!("imgtool: interrupted; the import goes on in the cloud. {resume}");
-            finish(a, &done, steps, "interrupted", false, 130)
+            finish(
+                a,
+                &done,
+                steps,
+                "interrupted",
+                false,
+                crate::sys::EXIT_INTERRUPTED,
+            )
         }
         Outcome::TimedOut => Err(Error::Failed(format!(
             "stopped following after --timeout; the import goes on in the cloud. {resume}"

@@ -198,7 +198,7 @@ fn wait(t: TaskArgs) -> Result<i32> {
                 &ImageState::default(),
                 "interrupted",
             );
-            Ok(130)
+            Ok(crate::sys::EXIT_INTERRUPTED)
         }
         Outcome::TimedOut => Err(Error::Failed(format!(
             "stopped following after --timeout. {hint}"

@@ -2,7 +2,6 @@
 //! GiB take hours, so there is no timeout unless asked for; Ctrl-C stops following (the
 //! import goes on in the cloud) and the caller prints how to resume or cancel.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::ecs::{self, ImageState, TaskState};
@@ -14,27 +13,14 @@ use crate::error::{Error, Result};
 /// task just created may take a moment to be listed.
 const UNLISTED_LIMIT: u32 = 5;
 
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_sigint(_: libc::c_int) {
-    // A second Ctrl-C while a request is in flight leaves at once, as a user expects.
-    if INTERRUPTED.swap(true, Ordering::SeqCst) {
-        // SAFETY: _exit is async-signal-safe.
-        unsafe { libc::_exit(130) };
-    }
-}
-
-/// Catch SIGINT so following can stop cleanly and say how to resume.
+/// Catch SIGINT (and SIGTERM) so following can stop cleanly and say how to resume; a second
+/// Ctrl-C leaves at once.
 pub fn catch_interrupt() {
-    let handler = on_sigint as extern "C" fn(libc::c_int);
-    // SAFETY: the handler only touches an atomic and calls _exit, both async-signal-safe.
-    unsafe {
-        libc::signal(libc::SIGINT, handler as libc::sighandler_t);
-    }
+    crate::sys::catch_interrupts();
 }
 
 pub fn interrupted() -> bool {
-    INTERRUPTED.load(Ordering::SeqCst)
+    crate::sys::interrupted()
 }
 
 #[derive(Debug, Clone)]

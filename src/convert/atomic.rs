@@ -2,9 +2,9 @@
 //! and renamed at the end, removed on any error; and the checks made before writing anything
 //! (destination exists, is the source, does not fit).
 
+use crate::sys;
 use std::fs::{File, OpenOptions};
 use std::io::Read;
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -35,8 +35,7 @@ impl TempOutput {
             .create_new(true)
             .open(&path)
             .map_err(|e| Error::io(&path, e))?;
-        // SAFETY: flock on a descriptor we own.
-        unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        sys::try_lock_exclusive(&file);
         Ok(TempOutput {
             path,
             dst: dst.to_path_buf(),
@@ -90,8 +89,7 @@ impl Drop for TempOutput {
 /// Ask the kernel to start writing the file's dirty pages now, without waiting: the disk then
 /// works while we copy, and the final fsync finds little left to do.
 fn start_writeback(f: &File) {
-    // SAFETY: sync_file_range on a descriptor we own; the result only affects timing.
-    unsafe { libc::sync_file_range(f.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE) };
+    sys::start_writeback(f);
 }
 
 pub(crate) fn sync_dir(path: &Path) -> Result<()> {
@@ -141,8 +139,8 @@ pub(crate) fn remove_stale(dst: &Path) -> usize {
         let Ok(f) = File::open(e.path()) else {
             continue;
         };
-        // SAFETY: flock on a descriptor we own; the lock goes away when `f` is closed.
-        let free = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
+        // The lock goes away when `f` is closed.
+        let free = sys::try_lock_exclusive(&f);
         if free && std::fs::remove_file(e.path()).is_ok() {
             removed += 1;
         }
@@ -203,15 +201,7 @@ pub(crate) fn check_free_space(dst: &Path, need: u64) -> Result<()> {
 }
 
 fn free_bytes(dir: &Path) -> Result<u64> {
-    use std::os::unix::ffi::OsStrExt;
-    let c = std::ffi::CString::new(dir.as_os_str().as_bytes())
-        .map_err(|_| Error::Usage(format!("{}: path holds a NUL byte", dir.display())))?;
-    // SAFETY: statvfs fills the zeroed struct; the path is a valid C string.
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
-        return Err(Error::io(dir, std::io::Error::last_os_error()));
-    }
-    Ok(st.f_bavail.saturating_mul(st.f_frsize))
+    sys::free_bytes(dir).map_err(|e| Error::io(dir, e))
 }
 
 /// Random bytes from the kernel, for VHD unique ids and temporary names (no crate needed for

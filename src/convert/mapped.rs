@@ -6,56 +6,17 @@
 //!
 //! A mapped file that shrinks under us raises SIGBUS when the missing page is touched. Maps
 //! are only used while [`Guard`] is armed, which needs the process-wide SIGBUS handler that
-//! [`install_sigbus_handler`] sets (the CLI does; a library caller that did not gets the
+//! [`crate::sys::install_sigbus_handler`] sets (the CLI does; a library caller that did not gets the
 //! plain read path). The handler removes the temporary output, says which file changed and
 //! exits with 2, the code for bad input.
 
-use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 
-use memmap2::{Mmap, MmapOptions};
+use memmap2::Mmap;
 
 use crate::image::source::SourceFile;
-
-static HANDLER_INSTALLED: AtomicBool = AtomicBool::new(false);
-
-/// What the handler needs, prepared before any map exists (nothing may be allocated in a
-/// signal handler).
-struct Armed {
-    temp: CString,
-    message: Vec<u8>,
-}
-
-static ARMED: AtomicPtr<Armed> = AtomicPtr::new(std::ptr::null_mut());
-
-extern "C" fn on_sigbus(_: libc::c_int) {
-    let armed = ARMED.load(Ordering::SeqCst);
-    // SAFETY: `armed` is null or a leaked-until-disarmed `Armed` (disarm runs only after
-    // every map is gone, so no SIGBUS can race with it); unlink, write and _exit are
-    // async-signal-safe.
-    unsafe {
-        if armed.is_null() {
-            const MSG: &[u8] = b"imgtool: bus error (SIGBUS) while reading a mapped file\n";
-            libc::write(2, MSG.as_ptr().cast(), MSG.len());
-        } else {
-            let a = &*armed;
-            libc::unlink(a.temp.as_ptr());
-            libc::write(2, a.message.as_ptr().cast(), a.message.len());
-        }
-        libc::_exit(2);
-    }
-}
-
-/// Turn SIGBUS from a shrinking mapped source into a clean exit 2. For programs, not
-/// libraries: it changes process state.
-pub fn install_sigbus_handler() {
-    let handler = on_sigbus as extern "C" fn(libc::c_int) as libc::sighandler_t;
-    // SAFETY: installing a handler that only calls async-signal-safe functions.
-    unsafe { libc::signal(libc::SIGBUS, handler) };
-    HANDLER_INSTALLED.store(true, Ordering::SeqCst);
-}
+use crate::sys;
 
 /// While alive, maps may be used: the SIGBUS handler knows which source and which temporary
 /// file this conversion has. Dropping it (after every map is gone) disarms the handler.
@@ -66,10 +27,7 @@ pub(crate) struct Guard {
 impl Guard {
     /// Arm for reading `source` (no source: nothing will be mapped, so nothing to arm).
     pub fn arm(source: Option<&Path>, temp: &Path) -> Guard {
-        let Some(source) = source.filter(|_| HANDLER_INSTALLED.load(Ordering::SeqCst)) else {
-            return Guard { active: false };
-        };
-        let Ok(temp) = CString::new(temp.as_os_str().as_bytes()) else {
+        let Some(source) = source.filter(|_| sys::sigbus_handler_installed()) else {
             return Guard { active: false };
         };
         let mut message = b"imgtool: ".to_vec();
@@ -80,19 +38,8 @@ impl Guard {
         );
         // One armed conversion per process: another one running meanwhile (a library caller
         // with threads) reads without maps rather than share the handler's one message.
-        let armed = Box::into_raw(Box::new(Armed { temp, message }));
-        match ARMED.compare_exchange(
-            std::ptr::null_mut(),
-            armed,
-            Ordering::SeqCst,
-            Ordering::SeqCst,
-        ) {
-            Ok(_) => Guard { active: true },
-            Err(_) => {
-                // SAFETY: `armed` was never published; we still own it.
-                drop(unsafe { Box::from_raw(armed) });
-                Guard { active: false }
-            }
+        Guard {
+            active: sys::arm_sigbus(temp, message),
         }
     }
 
@@ -105,29 +52,14 @@ impl Guard {
         if !self.active || len == 0 || end > src.len() {
             return None;
         }
-        // SAFETY: read-only map of a file we only read. Another process truncating it
-        // would make an access raise SIGBUS, which the armed handler turns into a clean
-        // exit; changed bytes can only make the output differ, as with read().
-        unsafe {
-            MmapOptions::new()
-                .offset(at)
-                .len(usize::try_from(len).ok()?)
-                .populate()
-                .map(src.file())
-        }
-        .ok()
+        sys::map_populated(src.file(), at, usize::try_from(len).ok()?).ok()
     }
 }
 
 impl Drop for Guard {
     fn drop(&mut self) {
         if self.active {
-            let old = ARMED.swap(std::ptr::null_mut(), Ordering::SeqCst);
-            if !old.is_null() {
-                // SAFETY: only an active Guard published it (a Box it leaked), and only
-                // this one, so it is freed once.
-                drop(unsafe { Box::from_raw(old) });
-            }
+            sys::disarm_sigbus();
         }
     }
 }
@@ -143,7 +75,7 @@ mod tests {
         std::fs::write(&p, vec![7u8; 3 * 4096 + 5]).unwrap();
         let src = SourceFile::open(&p).unwrap();
         let temp = dir.path().join("tmp");
-        install_sigbus_handler();
+        sys::install_sigbus_handler();
         // Other tests may hold the guard meanwhile: wait for our turn.
         let first = loop {
             let g = Guard::arm(Some(&p), &temp);

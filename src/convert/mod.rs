@@ -20,7 +20,7 @@ mod verify;
 mod workers;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use serde::Serialize;
@@ -117,29 +117,18 @@ impl Stats {
     }
 }
 
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_signal(_: libc::c_int) {
-    INTERRUPTED.store(true, Ordering::SeqCst);
-}
-
 /// Make SIGINT and SIGTERM stop a running conversion cleanly (its temporary file removed)
 /// instead of killing the process, and let conversions read their source through maps (a
 /// source that shrinks meanwhile is then a clean exit 2, see `mapped`). For programs, not
 /// libraries: it changes process state.
 pub fn install_interrupt_handler() {
-    let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
-    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-    unsafe {
-        libc::signal(libc::SIGINT, handler);
-        libc::signal(libc::SIGTERM, handler);
-    }
-    mapped::install_sigbus_handler();
+    crate::sys::catch_interrupts();
+    crate::sys::install_sigbus_handler();
 }
 
 pub(crate) fn check_interrupted() -> Result<()> {
-    if INTERRUPTED.load(Ordering::Relaxed) {
-        return Err(Error::Failed(
+    if crate::sys::interrupted() {
+        return Err(Error::Interrupted(
             "interrupted; the partial output was removed".into(),
         ));
     }

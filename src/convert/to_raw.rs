@@ -3,7 +3,6 @@
 //! at the end so trailing holes exist too.
 
 use std::fs::File;
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -198,20 +197,10 @@ fn clone_range(
     dst_at: u64,
     len: u64,
 ) -> std::io::Result<bool> {
-    let arg = libc::file_clone_range {
-        src_fd: i64::from(src.as_raw_fd()),
-        src_offset: src_at,
-        src_length: len,
-        dest_offset: dst_at,
-    };
     loop {
-        // SAFETY: FICLONERANGE reads one `file_clone_range` we own; both descriptors are
-        // open for the whole call.
-        let r = unsafe { libc::ioctl(dst.as_raw_fd(), libc::FICLONERANGE, &arg) };
-        if r == 0 {
+        let Err(e) = crate::sys::clone_range(src, src_at, dst, dst_at, len) else {
             return Ok(true);
-        }
-        let e = std::io::Error::last_os_error();
+        };
         return match e.raw_os_error() {
             Some(libc::EINTR) => continue,
             // Not supported here, across these files, for this block size, or at all.

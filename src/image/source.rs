@@ -88,23 +88,7 @@ impl SourceFile {
     /// Where the next data at or after `offset` begins, and where the hole after it begins,
     /// from SEEK_DATA / SEEK_HOLE. `None` when the file system cannot tell.
     pub fn data_region(&self, offset: u64) -> Option<(u64, u64)> {
-        use std::os::fd::AsRawFd;
-        let fd = self.file.as_raw_fd();
-        let off = libc::off_t::try_from(offset).ok()?;
-        // SAFETY: lseek on a valid descriptor we own; the file offset is not used by our reads
-        // (they are all positional), so moving it is harmless.
-        let data = unsafe { libc::lseek(fd, off, libc::SEEK_DATA) };
-        if data < 0 {
-            let err = std::io::Error::last_os_error();
-            // ENXIO: no data after offset: all hole to the end.
-            return (err.raw_os_error() == Some(libc::ENXIO)).then_some((self.len, self.len));
-        }
-        // SAFETY: as above.
-        let hole = unsafe { libc::lseek(fd, data, libc::SEEK_HOLE) };
-        if hole < 0 {
-            return None;
-        }
-        Some((data as u64, hole as u64))
+        crate::sys::data_region(&self.file, offset, self.len)
     }
 }
 

@@ -397,9 +397,7 @@ fn ctrl_c_stops_following_and_says_how_to_resume_and_cancel() {
     while fake.calls("DescribeImages").len() < 2 && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    let pid = libc::pid_t::try_from(child.id()).expect("pid");
-    // SAFETY: signalling our own child process.
-    unsafe { libc::kill(pid, libc::SIGINT) };
+    crate::sys::kill(child.id(), libc::SIGINT);
     let o = child.wait_with_output().expect("wait");
     assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
     let e = stderr(&o);

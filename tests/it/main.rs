@@ -19,6 +19,7 @@ mod fake_oss;
 mod fuzz_corpus;
 mod golden;
 mod inspect;
+mod sys;
 mod util;
 mod vhd_hostile;
 mod vhd_read;
