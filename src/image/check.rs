@@ -5,7 +5,7 @@ use std::path::Path;
 
 pub use super::finding::CheckReport;
 use super::foreign;
-use super::registry::{FORMATS, open};
+use super::registry::{FORMATS, named_format, open};
 use super::source::SourceFile;
 use crate::error::Result;
 use crate::text::human;
@@ -17,9 +17,16 @@ pub fn check(path: &Path) -> Result<CheckReport> {
         return Err(foreign::refuse(&src, f));
     }
     for entry in FORMATS {
-        if (entry.probe)(&src)? {
+        // A probe's error is a damaged file of its format: its checker lists what is wrong.
+        if (entry.probe)(&src).unwrap_or(true) {
             return (entry.check)(path);
         }
+    }
+    // Nothing claimed the file, but its name says what it should be (a `.vhd` that lost its
+    // footer in a partial download): check it as that, so the damage is reported (exit 1)
+    // instead of a clean RAW.
+    if let Some(entry) = named_format(path) {
+        return (entry.check)(path);
     }
     // Let `open` say why a file that is not RAW either cannot be read.
     let img = open(path)?;

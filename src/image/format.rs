@@ -92,6 +92,9 @@ pub trait Format: VirtualDisk + fmt::Debug {
 /// One format in the registry: how to recognise it and how to open it.
 pub struct Entry {
     pub kind: Kind,
+    /// File-name extensions of the format (lower case, no dot). Never used to decide what a
+    /// file is, only to say what a file named like this should have held.
+    pub extensions: &'static [&'static str],
     /// Whether the file carries this format's signature. An `Err` is a damaged file of this
     /// format that must not be read as anything else.
     pub probe: fn(&SourceFile) -> Result<bool>,

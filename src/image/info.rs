@@ -11,8 +11,18 @@ use crate::error::Result;
 
 /// The image part of `inspect --json`.
 pub fn image_json(image: &Image) -> Result<Value> {
-    let section = image.section()?;
+    let mut section = image.section()?;
     let file = image.file();
+    if image.kind() == super::Kind::Raw {
+        if let Some(entry) = super::registry::named_format(file.path()) {
+            section.warnings.push(format!(
+                "the file is named like a {} image but holds none of its signatures (a VHD's \
+                 footer at the end or at offset 0): it is read as RAW; if it was a {0} image it \
+                 is damaged or truncated (`imgtool check` says what is missing)",
+                entry.kind.name().to_uppercase()
+            ));
+        }
+    }
     let mut doc = json!({
         "file": file.path().display().to_string(),
         "format": image.format_name(),

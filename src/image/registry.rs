@@ -10,6 +10,15 @@ use crate::error::Result;
 /// no format (and no foreign one) claims it.
 pub(crate) const FORMATS: &[Entry] = &[vhd::ENTRY];
 
+/// The format a file's name says it holds (`.vhd`), if any. Never used to decide what a file
+/// is: only to say what a file named like this should have held.
+pub fn named_format(path: &std::path::Path) -> Option<&'static Entry> {
+    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+    FORMATS
+        .iter()
+        .find(|e| e.extensions.contains(&ext.as_str()))
+}
+
 /// Open an image, deciding its format from its contents (never from its name): each format of
 /// [`FORMATS`] by its signature, foreign formats refused by name, and RAW only when nothing
 /// else matched.

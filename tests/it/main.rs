@@ -16,6 +16,7 @@ mod disk_windows;
 mod disk_xfs;
 mod fake_cloud;
 mod fake_oss;
+mod first_hour;
 mod fuzz_corpus;
 mod golden;
 mod inspect;

@@ -155,6 +155,37 @@ fn check_footers(src: &SourceFile, r: &mut CheckReport) -> Option<(Footer, u64)>
             ));
         }
     }
+    if end.is_none_or(|_| !end_ok) && copy.is_none() {
+        // No footer anywhere: one finding that says so, instead of the bytes that happen to
+        // sit where the footer should be.
+        findings.retain(|f| !(f.fatal && f.field == "footer cookie"));
+        let header = if len >= 1024 {
+            let mut h = [0u8; 8];
+            src.read_exact_at(512, &mut h, "dynamic header cookie")
+                .is_ok()
+                && &h == dynamic::DYNAMIC_COOKIE
+        } else {
+            false
+        };
+        findings.push(
+            Finding::new(
+                Severity::Error,
+                len.saturating_sub(FOOTER_SIZE as u64),
+                "VHD footer",
+                format!(
+                    "none: no \"conectix\" footer in the last 512 bytes nor a copy at offset 0{}",
+                    if header {
+                        " (a dynamic header is at offset 512)"
+                    } else {
+                        ""
+                    }
+                ),
+                "a footer at the end of the file: the file is truncated (a partial download \
+                 or copy?) and must be fetched again, or it is not a VHD",
+            )
+            .fatal(),
+        );
+    }
     r.findings.extend(findings);
     // Go on with the end footer when its cookie is there, else with the copy.
     let chosen = match (end, copy) {
@@ -224,6 +255,12 @@ fn check_sparse(
         .collect();
     let bitmap = dynamic::bitmap_size(h.block_size);
     let table_end = h.table_offset + entries * 4;
+    // The copy at offset 0 stands in for a missing end footer: then there is no footer region
+    // in the file, and blocks running past its end mean the file was cut short.
+    let end_footer = footer_at != 0;
+    if !end_footer {
+        truncation(&bat, h.table_offset, bitmap + block, len, r);
+    }
     // Metadata regions no block may overlap: the footer copy, the header, the BAT, the footer.
     let regions: Vec<(u64, u64, String)> = vec![
         (0, FOOTER_SIZE as u64, "the footer copy".into()),
@@ -233,8 +270,10 @@ fn check_sparse(
             "the dynamic header".into(),
         ),
         (h.table_offset, table_end, "the BAT".into()),
-        (footer_at, len, "the footer".into()),
-    ];
+    ]
+    .into_iter()
+    .chain(end_footer.then(|| (footer_at, len, "the footer".into())))
+    .collect();
     let mut blocks: Vec<(u64, u64, usize)> = Vec::new();
     for (i, &e) in bat.iter().enumerate() {
         if e == BAT_UNALLOCATED {
@@ -252,6 +291,9 @@ fn check_sparse(
                 format!("allocated block at sector {e}"),
                 format!("no block past the virtual size ({vsize} bytes)"),
             ));
+        }
+        if end > len && !end_footer {
+            continue; // counted once by `truncation`
         }
         if end > len {
             r.findings.push(Finding::new(
@@ -300,6 +342,59 @@ fn check_sparse(
             ));
         }
     }
+}
+
+/// A dynamic VHD whose end footer is missing: say whether blocks were lost with it (the file
+/// was cut short) and what repair is safe. Writing the footer copy over the last 512 bytes is
+/// safe only when no block reaches into them.
+fn truncation(bat: &[u32], table_at: u64, slot: u64, len: u64, r: &mut CheckReport) {
+    let ends = bat
+        .iter()
+        .filter(|&&e| e != BAT_UNALLOCATED)
+        .map(|&e| u64::from(e) * 512 + slot);
+    let data_end = ends.clone().max().unwrap_or(0);
+    let cut: Vec<u64> = ends.filter(|&e| e > len).collect();
+    let repair = if !cut.is_empty() {
+        None
+    } else if len >= data_end + FOOTER_SIZE as u64 {
+        Some(
+            "the copy at offset 0 is valid; write it over the last 512 bytes (no block is there)"
+                .to_string(),
+        )
+    } else {
+        Some(format!(
+            "the copy at offset 0 is valid; append it at the end of the file (offset {len}): \
+             the last block ends at {data_end}, so writing over the last 512 bytes would \
+             destroy data"
+        ))
+    };
+    for f in r
+        .findings
+        .iter_mut()
+        .filter(|f| f.fatal && f.repair.is_some())
+    {
+        f.repair.clone_from(&repair);
+    }
+    if cut.is_empty() {
+        return;
+    }
+    let lost = cut.iter().filter(|&&e| e - slot >= len).count();
+    r.findings.push(Finding::new(
+        Severity::Error,
+        len,
+        "file length",
+        format!(
+            "{len} bytes: the file is truncated; the end footer is missing and {} of the BAT's \
+             blocks reach past the end ({lost} lost entirely, {} cut short)",
+            cut.len(),
+            cut.len() - lost
+        ),
+        format!(
+            "at least {} bytes (the last block ends at {data_end}, then the footer); fetch the \
+             file again: no repair can restore lost blocks (BAT at {table_at})",
+            data_end + FOOTER_SIZE as u64
+        ),
+    ));
 }
 
 fn check_locators(

@@ -13,6 +13,7 @@ use crate::image::source::SourceFile;
 
 pub const ENTRY: Entry = Entry {
     kind: Kind::Vhd,
+    extensions: &["vhd", "vpc"],
     probe,
     open,
     check,
