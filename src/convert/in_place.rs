@@ -21,10 +21,7 @@ pub(crate) fn run(
     let started = Instant::now();
     let img = image::open(src)?;
     let how = img.in_place();
-    let format = format.unwrap_or(match how {
-        InPlace::Raw => Format::VhdFixed,
-        _ => Format::Raw,
-    });
+    let format = target(src, dst, format, &how)?;
     let rename_to = dst.filter(|d| !is_same_file(src, d));
     if let Some(d) = rename_to {
         atomic::check_destination(&[src.to_path_buf()], d, opts.force)?;
@@ -43,13 +40,7 @@ pub(crate) fn run(
             append_footer(src, size)?;
             FOOTER_SIZE as u64
         }
-        (InPlace::No(why), _) => {
-            return Err(Error::Usage(format!(
-                "{}: {why}; --in-place works only for a fixed VHD whose footer is its last 512 \
-                 bytes, or a RAW image (convert without it to copy)",
-                src.display()
-            )));
-        }
+        (InPlace::No(why), _) => return Err(not_in_place(src, &why)),
         (_, f) => {
             return Err(Error::Usage(format!(
                 "{}: is {}; --in-place converts only a fixed VHD to raw or a RAW image to \
@@ -76,6 +67,79 @@ pub(crate) fn run(
         verified: false,
         in_place: true,
     })
+}
+
+/// What the file becomes: `--to`, else what DST's extension names, else the other one of RAW
+/// and fixed VHD. The name the result ends up with (DST, or SRC when there is none) must not
+/// say otherwise: a `.vhd` holding RAW data, or a `.raw` holding a VHD, is refused, so running
+/// the same command twice cannot flip the file back and forth.
+fn target(src: &Path, dst: Option<&Path>, to: Option<Format>, how: &InPlace) -> Result<Format> {
+    // In place only ever makes a fixed VHD: a `.vhd` name means that.
+    let named = |p: &Path| {
+        Format::from_extension(p).map(|f| match f {
+            Format::VhdDynamic => Format::VhdFixed,
+            f => f,
+        })
+    };
+    if let InPlace::No(why) = how {
+        return Err(not_in_place(src, why));
+    }
+    let final_name = dst.unwrap_or(src);
+    let format = match (to, dst.and_then(named)) {
+        (Some(Format::VhdDynamic), _) => {
+            return Err(Error::Usage(
+                "--in-place makes a fixed VHD (the RAW bytes and a footer), not a dynamic one: \
+                 pass --to vhd-fixed, or convert without --in-place"
+                    .into(),
+            ));
+        }
+        (Some(t), Some(n)) if t != n => {
+            return Err(Error::Usage(format!(
+                "{}: the name says {}, but --to says {}; make them agree",
+                final_name.display(),
+                n.name(),
+                t.name()
+            )));
+        }
+        (Some(t), _) => t,
+        (None, Some(n)) => n,
+        (None, None) => match how {
+            InPlace::Raw => Format::VhdFixed,
+            _ => Format::Raw,
+        },
+    };
+    let already = matches!(
+        (how, format),
+        (InPlace::Raw, Format::Raw) | (InPlace::FixedVhd, Format::VhdFixed)
+    );
+    if already && dst.is_none() {
+        return Err(Error::Usage(format!(
+            "{}: is already {}; nothing to do",
+            src.display(),
+            format.name()
+        )));
+    }
+    if let Some(n) = named(final_name).filter(|&n| n != format) {
+        return Err(Error::Usage(format!(
+            "{}: would hold {} data under a name that says {}; give a DST named for the result \
+             (e.g. {})",
+            final_name.display(),
+            format.name(),
+            n.name(),
+            final_name
+                .with_extension(if format == Format::Raw { "raw" } else { "vhd" })
+                .display()
+        )));
+    }
+    Ok(format)
+}
+
+fn not_in_place(src: &Path, why: &str) -> Error {
+    Error::Usage(format!(
+        "{}: {why}; --in-place works only for a fixed VHD whose footer is its last 512 bytes, \
+         or a RAW image (convert without it to copy)",
+        src.display()
+    ))
 }
 
 /// The rename at the end cannot cross file systems; find out before the file is changed.

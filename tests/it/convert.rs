@@ -397,16 +397,42 @@ fn in_place_both_ways_in_constant_time_and_refused_on_dynamic() {
     assert!(!raw.exists(), "renamed to the VHD name");
     assert_eq!(fs::metadata(&vhd).unwrap().len(), want.len() as u64 + 512);
     assert_same(&qemu_raw(&vhd, d.path()), &want, "raw -> fixed in place");
+    // Without DST the `.vhd` name would be left on RAW data: refused, file untouched
+    // (issue 18 point 4).
+    let before = fs::read(&vhd).unwrap();
     let o = convert(&[&vhd], &["--in-place"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("disk.raw"),
+        "suggests a name: {}",
+        stderr(&o)
+    );
+    assert_eq!(fs::read(&vhd).unwrap(), before);
+    let o = convert(&[&vhd, &raw], &["--in-place"]);
     assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!vhd.exists(), "renamed to the RAW name");
     assert_eq!(
-        fs::read(&vhd).unwrap(),
+        fs::read(&raw).unwrap(),
         want,
         "footer dropped, bytes untouched"
     );
+    // Running it again cannot flip the file back under its RAW name.
+    let o = convert(&[&raw], &["--in-place"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(fs::read(&raw).unwrap(), want);
+    // A RAW "converted" in place to a .raw name would become a VHD called .raw: refused.
+    let other = d.path().join("other.raw");
+    let o = convert(&[&raw, &other], &["--in-place"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(!other.exists());
+    assert_eq!(fs::read(&raw).unwrap(), want);
+    // --to and the name must agree.
+    let o = convert(&[&raw, &vhd], &["--in-place", "--to", "raw"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(raw.exists() && !vhd.exists());
 
     // A 1 TiB sparse RAW: constant time means no data is touched.
-    let huge = d.path().join("huge.raw");
+    let huge = d.path().join("huge.disk");
     fs::File::create(&huge).unwrap().set_len(1 << 40).unwrap();
     let t = Instant::now();
     let o = convert(&[&huge], &["--in-place", "--to", "vhd-fixed"]);
@@ -421,7 +447,7 @@ fn in_place_both_ways_in_constant_time_and_refused_on_dynamic() {
     assert!(stderr(&o).contains("dynamic"), "{}", stderr(&o));
     assert_eq!(fs::read(&dynamic).unwrap(), before);
     // RAW that is not whole sectors cannot become a VHD.
-    let odd = d.path().join("odd.raw");
+    let odd = d.path().join("odd.disk");
     fs::write(&odd, vec![1u8; 1000]).unwrap();
     let o = convert(&[&odd], &["--in-place"]);
     assert_eq!(o.status.code(), Some(2));
