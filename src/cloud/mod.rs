@@ -15,5 +15,7 @@ pub mod resume;
 pub mod rpc;
 pub mod settings;
 pub mod sign;
+pub mod sign_v3;
+pub mod sign_v4;
 pub mod sts;
 pub mod upload;
