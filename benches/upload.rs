@@ -18,7 +18,7 @@ use std::os::unix::fs::FileExt;
 use std::time::{Duration, Instant};
 
 use imgtool::cloud::credentials::{Credentials, Secret};
-use imgtool::cloud::oss::{Endpoint, Oss};
+use imgtool::cloud::oss::{Endpoint, Oss, OssSigning};
 use imgtool::cloud::rpc::RetryPolicy;
 use imgtool::cloud::upload::{self, FileSource, Source};
 
@@ -93,6 +93,9 @@ fn upload_once(path: &std::path::Path) -> (f64, u32, usize, u64) {
     let oss = Oss::new(
         creds,
         Endpoint::parse(&oss_fake.url),
+        OssSigning::V4 {
+            region: "cn-hangzhou".into(),
+        },
         RetryPolicy::default(),
         Duration::from_secs(120),
     )

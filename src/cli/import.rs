@@ -28,8 +28,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
+use super::import_report::{base_json, dry_run, print_plan, upload_json};
 use super::output::{escape, print_json, progress_allowed};
 use crate::cloud::bucket::{self, Found};
 use crate::cloud::credentials::{self, Credentials};
@@ -38,13 +39,13 @@ use crate::cloud::follow::{self, Outcome};
 use crate::cloud::import::{self, Session};
 use crate::cloud::oss::{Endpoint, Oss};
 use crate::cloud::plan::{self, Format, ImageFacts, Plan};
-use crate::cloud::ram;
-use crate::cloud::rpc::{Client, Method, Preview, Service};
-use crate::cloud::settings::{self, Endpoints, env};
+use crate::cloud::rpc::Client;
+use crate::cloud::settings::{self, env};
 use crate::cloud::upload::{self, DiskSource, FileSource, Source};
 use crate::cloud::{resume, sts};
 use crate::error::{Error, Result};
 use crate::image::{self, Image, VirtualDisk};
+use crate::import::facts::image_facts;
 
 /// Where to send requests and with which credentials; shared by `import` and `task`.
 #[derive(Debug, Clone, clap::Args)]
@@ -59,6 +60,10 @@ pub struct CloudArgs {
     /// RAM endpoint [default: https://ram.aliyuncs.com; env IMGTOOL_RAM_ENDPOINT]
     #[arg(long, value_name = "URL")]
     pub ram_endpoint: Option<String>,
+    /// RPC signature for ECS, RAM and STS: v3 (ACS3-HMAC-SHA256) or v1 (HMAC-SHA1, for old
+    /// private deployments) [default: v3; env IMGTOOL_RPC_SIGNATURE]
+    #[arg(long, value_name = "VERSION")]
+    pub rpc_signature: Option<String>,
     /// Accept plain http:// endpoints on other machines (signed requests then travel
     /// unencrypted); http:// to this machine (localhost, 127.0.0.0/8, [::1]) needs no flag
     #[arg(long)]
@@ -99,6 +104,10 @@ pub struct Args {
     /// OSS endpoint [default: https://oss-<region>.aliyuncs.com; env IMGTOOL_OSS_ENDPOINT]
     #[arg(long, value_name = "URL")]
     pub oss_endpoint: Option<String>,
+    /// OSS signature: v4 (OSS4-HMAC-SHA256) or v1 (old private deployments)
+    /// [default: v4; env IMGTOOL_OSS_SIGNATURE]
+    #[arg(long, value_name = "VERSION")]
+    pub oss_signature: Option<String>,
     /// Use oss-<region>-internal.aliyuncs.com (from an ECS instance in the region)
     #[arg(long)]
     pub oss_internal: bool,
@@ -200,10 +209,10 @@ impl Steps {
 
 /// What the upload step did, for the summary and JSON.
 #[derive(Debug, Default)]
-struct Uploaded {
-    outcome: upload::Outcome,
-    bucket_created: bool,
-    converted: bool,
+pub(super) struct Uploaded {
+    pub(super) outcome: upload::Outcome,
+    pub(super) bucket_created: bool,
+    pub(super) converted: bool,
 }
 
 pub fn run(a: Args) -> Result<i32> {
@@ -273,7 +282,8 @@ pub fn run(a: Args) -> Result<i32> {
         return dry_run(&a, &plan, creds.as_ref().ok(), &eps);
     }
     let creds = creds?;
-    let s = session(creds.clone(), &eps)?;
+    let rpc_sig = settings::rpc_signature(a.cloud.rpc_signature.as_deref(), &env)?;
+    let s = import::session(creds.clone(), &eps, rpc_sig)?;
     if !a.json && !a.quiet {
         print_plan(&plan);
     }
@@ -308,8 +318,10 @@ fn bucket_of(a: &Args, region: &str, creds: Option<&Credentials>) -> Result<(Str
     let account = match creds {
         Some(c) if !a.dry_run => {
             let timing = settings::timing(&env)?;
+            let sig = settings::rpc_signature(a.cloud.rpc_signature.as_deref(), &env)?;
             let client = Client::new(c.clone(), timing.retry, timing.http_timeout)
-                .map_err(|e| ecs::explain("setup", &e))?;
+                .map_err(|e| ecs::explain("setup", &e))?
+                .with_signature(sig);
             let ep = settings::sts_endpoint(a.sts_endpoint.as_deref(), a.cloud.allow_http, &env)?;
             sts::account_id(&client, &ep).map_err(|e| ecs::explain("GetCallerIdentity", &e))?
         }
@@ -359,9 +371,11 @@ fn oss_client(a: &Args, region: &str, creds: Credentials) -> Result<Oss> {
         &env,
     )?;
     let timing = settings::timing(&env)?;
+    let signing = settings::oss_signing(a.oss_signature.as_deref(), region, &env)?;
     Oss::new(
         creds,
         Endpoint::parse(&url),
+        signing,
         timing.retry,
         timing.http_timeout,
     )
@@ -421,71 +435,6 @@ fn upload_step(
     })
 }
 
-/// The facts this version knows: format and size. Guest detection (architecture, OS, boot
-/// mode, file-system extent) fills the other fields once inspect provides them.
-/// What the image says about itself: its format and size, and what `inspect` found inside
-/// (architecture, OS, platform, boot mode, the space its partitions and file systems need),
-/// each with its evidence.
-fn image_facts(path: &Path, img: &Image, format: Option<&str>) -> Result<ImageFacts> {
-    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
-    let format = format_of(path, img, format)?;
-    let disk = super::inspect::disk_report(img);
-    let f = &disk.import;
-    let fact = |x: &crate::disk::report::Fact| plan::Fact::found(x.value.as_deref(), &x.because);
-    Ok(ImageFacts {
-        path: path.to_path_buf(),
-        format,
-        virtual_size: img.size(),
-        min_size: Some(plan::Fact {
-            value: f.min_disk_bytes,
-            evidence: f.min_disk_evidence.clone(),
-        }),
-        architecture: fact(&f.architecture),
-        os_type: fact(&f.os_type),
-        platform: fact(&f.platform),
-        boot_mode: fact(&f.boot_mode),
-        identity: identity(&meta, img),
-    })
-}
-
-/// The format ImportImage is told. A differencing VHD cannot go up as it is (only its chain
-/// as a whole is a disk), so it goes up as RAW, read through the chain while uploading.
-fn format_of(path: &Path, img: &Image, asked: Option<&str>) -> Result<Format> {
-    match (img, asked) {
-        (Image::Raw(_), Some("vhd")) => Err(Error::Usage(format!(
-            "{}: --format vhd, but the file is RAW; leave out --format",
-            path.display()
-        ))),
-        (Image::Raw(_), _) => Ok(Format::Raw),
-        (Image::Vhd(v), Some("vhd")) if v.layers.len() > 1 => Err(Error::Usage(format!(
-            "{}: a differencing VHD holds only the changes to its parent, and ECS cannot import it \
-             as it is; leave out --format (or pass --format raw) to upload the whole chain as RAW",
-            path.display()
-        ))),
-        (Image::Vhd(v), None) if v.layers.len() > 1 => Ok(Format::Raw),
-        (Image::Vhd(_), Some("raw")) => Ok(Format::Raw),
-        (Image::Vhd(_), _) => Ok(Format::Vhd),
-    }
-}
-
-/// What identifies this image's content for the ClientToken: size and mtime, and for a VHD
-/// its unique id.
-fn identity(meta: &std::fs::Metadata, img: &Image) -> String {
-    let mtime = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos());
-    let mut id = format!("size={};mtime={mtime}", meta.len());
-    if let Image::Vhd(v) = img {
-        id.push_str(&format!(
-            ";vhd={}",
-            crate::image::vhd::footer::uuid_string(&v.top().footer.unique_id)
-        ));
-    }
-    id
-}
-
 fn region_of(flag: Option<&str>, creds: Option<&Credentials>) -> Result<String> {
     flag.map(str::to_string)
         .or_else(|| creds.and_then(|c| c.region.clone()))
@@ -527,142 +476,6 @@ fn note(a: &Args, msg: &str) {
 /// A step of the import starting, on stderr.
 fn step(a: &Args, name: &str, msg: &str) {
     note(a, &format!("[{name}] {msg}"));
-}
-
-fn services(eps: &Endpoints) -> (Service, Service) {
-    (
-        Service {
-            endpoint: eps.ecs.clone(),
-            version: ecs::VERSION,
-        },
-        Service {
-            endpoint: eps.ram.clone(),
-            version: ram::VERSION,
-        },
-    )
-}
-
-fn dry_run(a: &Args, plan: &Plan, creds: Option<&Credentials>, eps: &Endpoints) -> Result<i32> {
-    let (ecs_svc, ram_svc) = services(eps);
-    let mut reqs = vec![(
-        "GetRole",
-        Client::preview(
-            creds,
-            &ram_svc,
-            Method::Get,
-            "GetRole",
-            &[(String::from("RoleName"), ram::ROLE_NAME.to_string())],
-        ),
-    )];
-    if a.create_role {
-        reqs.push((
-            "CreateRole",
-            Client::preview(
-                creds,
-                &ram_svc,
-                Method::Post,
-                "CreateRole",
-                &ram::create_role_params(),
-            ),
-        ));
-        reqs.push((
-            "AttachPolicyToRole",
-            Client::preview(
-                creds,
-                &ram_svc,
-                Method::Post,
-                "AttachPolicyToRole",
-                &ram::attach_policy_params(),
-            ),
-        ));
-    }
-    reqs.push((
-        "ImportImage",
-        Client::preview(creds, &ecs_svc, Method::Post, "ImportImage", &plan.params()),
-    ));
-    if a.json {
-        let mut doc = base_json(plan, true, "planned", None);
-        doc["requests"] = reqs.iter().map(|(act, p)| preview_json(act, p)).collect();
-        print_json(&doc);
-        return Ok(0);
-    }
-    print_plan(plan);
-    if !a.skip_upload {
-        println!(
-            "\nupload: GetBucketLocation, HEAD, then the image to oss://{}/{} (multipart, resumable) before ImportImage",
-            plan.oss_bucket, plan.oss_object
-        );
-    }
-    println!("\nrequests (nothing sent; GetRole decides whether CreateRole runs):");
-    for (act, p) in &reqs {
-        println!("  {act}: {} {}", p.method, p.url);
-        for (k, v) in &p.params {
-            println!("    {k}={}", escape(v));
-        }
-    }
-    Ok(0)
-}
-
-fn preview_json(action: &str, p: &Preview) -> Value {
-    let params: Map<String, Value> = p
-        .params
-        .iter()
-        .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
-        .collect();
-    json!({ "action": action, "method": p.method, "url": p.url, "params": params })
-}
-
-fn base_json(plan: &Plan, dry_run: bool, status: &str, imported: Option<&Imported>) -> Value {
-    let params: Map<String, Value> = plan
-        .params()
-        .into_iter()
-        .map(|(k, v)| (k, Value::from(v)))
-        .collect();
-    json!({
-        "schema": "imgtool.import/1",
-        "dry_run": dry_run,
-        "plan": params,
-        "client_token_derived": plan.client_token_derived,
-        "size_floor_gib": plan.size_floor,
-        "warnings": plan.warnings,
-        "requests": [],
-        "image_id": imported.map(|i| i.image_id.as_str()),
-        "task_id": imported.map(|i| i.task_id.as_str()),
-        "request_id": imported.map(|i| i.request_id.as_str()),
-        "status": status,
-        "upload": null,
-        "object_deleted": false,
-        "timings_ms": {},
-    })
-}
-
-fn print_plan(plan: &Plan) {
-    println!("import plan:");
-    for (k, v) in plan.params() {
-        println!("  {k}: {}", escape(&v));
-    }
-    println!("  (DiskImageSize floor: {} GiB)", plan.size_floor);
-    if plan.client_token_derived {
-        println!(
-            "client token {} is derived from region, bucket, object, image name and the image file; \
-             re-running this command resumes the same import instead of creating a second image",
-            plan.client_token
-        );
-    }
-}
-
-/// Build a client session for `region` from resolved credentials.
-pub fn session(creds: Credentials, eps: &Endpoints) -> Result<Session> {
-    let timing = settings::timing(&env)?;
-    let client = Client::new(creds, timing.retry.clone(), timing.http_timeout)
-        .map_err(|e| ecs::explain("setup", &e))?;
-    let (ecs_svc, ram_svc) = services(eps);
-    Ok(Session {
-        client,
-        ecs: ecs_svc,
-        ram: ram_svc,
-        timing,
-    })
 }
 
 fn submit_and_follow(
@@ -752,23 +565,6 @@ struct Done<'a> {
     plan: &'a Plan,
     imported: &'a Imported,
     up: Option<&'a Uploaded>,
-}
-
-fn upload_json(plan: &Plan, up: Option<&Uploaded>) -> Value {
-    let Some(u) = up else { return Value::Null };
-    let o = &u.outcome;
-    json!({
-        "bucket": plan.oss_bucket,
-        "object": plan.oss_object,
-        "object_size": o.size,
-        "crc64": o.crc64.to_string(),
-        "parts": o.parts,
-        "resumed_parts": o.resumed_parts,
-        "sent_bytes": o.sent_bytes,
-        "already_there": o.already_there,
-        "bucket_created": u.bucket_created,
-        "converted_to_raw": u.converted,
-    })
 }
 
 fn finish(

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::import::{CloudArgs, session};
+use super::import::CloudArgs;
 use super::output::{escape, print_json, progress_allowed};
 use crate::cloud::credentials;
 use crate::cloud::ecs::{self, ImageState, TaskState};
@@ -164,7 +164,8 @@ fn setup(t: &TaskArgs) -> Result<(crate::cloud::import::Session, String)> {
         t.cloud.allow_http,
         &env,
     )?;
-    Ok((session(creds, &eps)?, region))
+    let sig = settings::rpc_signature(t.cloud.rpc_signature.as_deref(), &env)?;
+    Ok((crate::cloud::import::session(creds, &eps, sig)?, region))
 }
 
 fn print(

@@ -305,19 +305,66 @@ fn dry_run_sends_nothing_and_masks() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(fake.seen().is_empty());
     let out = stdout(&o);
+    // V3 by default: the headers and the canonical request as signed, token and signature
+    // redacted.
     for want in [
         "ImportImage: POST",
         "GetRole: GET",
         "CreateRole: POST",
-        "AccessKeyId=LTAI****0001",
-        "SecurityToken=(redacted)",
-        "Signature=(redacted)",
+        "header Authorization: ACS3-HMAC-SHA256 Credential=LTAI****0001,SignedHeaders=host;x-acs-action;x-acs-content-sha256;x-acs-date;x-acs-security-token;x-acs-signature-nonce;x-acs-version,Signature=(redacted)",
+        "header x-acs-security-token: (redacted)",
+        "canonical request (ACS3-HMAC-SHA256):",
+        "| x-acs-action:ImportImage",
+        "| x-acs-security-token:(redacted)",
         "DiskDeviceMapping.1.DiskImageSize=4",
         "ClientToken=imgtool-",
     ] {
         assert!(out.contains(want), "{want} missing:\n{out}");
     }
     assert!(!out.contains(crate::fake_cloud::KEY_ID));
+    assert_no_secrets(&o);
+    // V1 on request: the old parameter list, masked the same way.
+    let mut c = s.cmd();
+    c.env("ALIBABA_CLOUD_SECURITY_TOKEN", crate::fake_cloud::STS_TOKEN);
+    let o = run(
+        c,
+        &s.import_args(&fake),
+        &["--dry-run", "--rpc-signature", "v1"],
+    );
+    let out = stdout(&o);
+    for want in [
+        "AccessKeyId=LTAI****0001",
+        "SecurityToken=(redacted)",
+        "Signature=(redacted)",
+        "SignatureVersion=1.0",
+    ] {
+        assert!(out.contains(want), "{want} missing:\n{out}");
+    }
+    assert!(!out.contains("ACS3-HMAC-SHA256"), "{out}");
+    assert_no_secrets(&o);
+}
+
+#[test]
+fn dry_run_shows_the_oss_v4_canonical_request_without_the_token() {
+    let fake = FakeCloud::start(Scenario::default());
+    let s = setup();
+    let mut c = s.cmd();
+    c.env("ALIBABA_CLOUD_SECURITY_TOKEN", crate::fake_cloud::STS_TOKEN);
+    let mut args: Vec<String> = s.import_args(&fake);
+    args.retain(|a| a != "--skip-upload");
+    let o = run(c, &args, &["--dry-run"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    for want in [
+        "GetBucketLocation canonical request (OSS4-HMAC-SHA256):",
+        "| GET",
+        "| /bkt/",
+        "| location",
+        "| x-oss-content-sha256:UNSIGNED-PAYLOAD",
+        "| x-oss-security-token:(redacted)",
+    ] {
+        assert!(out.contains(want), "{want} missing:\n{out}");
+    }
     assert_no_secrets(&o);
 }
 
@@ -333,7 +380,18 @@ fn dry_run_json_is_one_document() {
     assert_eq!(v["status"], "planned");
     assert_eq!(v["plan"]["DiskDeviceMapping.1.DiskImageSize"], "4");
     assert_eq!(v["requests"].as_array().map(Vec::len), Some(2));
-    assert_eq!(v["requests"][1]["params"]["Signature"], "(redacted)");
+    assert_eq!(v["signatures"]["rpc"], "v3");
+    assert_eq!(v["signatures"]["oss"], "v4");
+    let auth = v["requests"][1]["headers"]["Authorization"]
+        .as_str()
+        .unwrap_or("");
+    assert!(auth.ends_with(",Signature=(redacted)"), "{auth}");
+    let canonical = v["requests"][1]["canonical_request"].as_str().unwrap_or("");
+    assert!(canonical.starts_with("POST\n/\n"), "{canonical}");
+    assert!(
+        canonical.contains("x-acs-action:ImportImage\n"),
+        "{canonical}"
+    );
 }
 
 #[test]
