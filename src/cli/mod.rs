@@ -3,6 +3,7 @@
 pub mod check;
 pub mod convert;
 pub mod import;
+pub mod import_args;
 pub mod import_report;
 pub mod inspect;
 pub mod output;

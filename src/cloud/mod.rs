@@ -8,6 +8,7 @@ pub mod credentials;
 pub mod ecs;
 pub mod follow;
 pub mod import;
+pub mod options;
 pub mod oss;
 pub mod plan;
 pub mod ram;

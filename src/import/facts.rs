@@ -13,6 +13,9 @@ use crate::image::{Image, VirtualDisk};
 pub fn image_facts(path: &Path, img: &Image, format: Option<&str>) -> Result<ImageFacts> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
     let format = format_of(path, img, format)?;
+    if format == Format::Vhd {
+        check_vhd_table(path, img)?;
+    }
     let disk = crate::disk::inspect_disk(img);
     let f = &disk.import;
     let fact = |x: &crate::disk::report::Fact| plan::Fact::found(x.value.as_deref(), &x.because);
@@ -68,4 +71,29 @@ fn identity(meta: &std::fs::Metadata, img: &Image) -> String {
         ));
     }
     id
+}
+
+/// The rule behind ImportImage's `InvalidVHDImage.IncorrectSize`: a dynamic VHD's block table
+/// (MaxTableEntries x BlockSize) must cover the disk size its footer states. Checked for every
+/// VHD that goes up as a VHD, before anything is sent.
+pub fn check_vhd_table(path: &Path, img: &Image) -> Result<()> {
+    let Image::Vhd(v) = img else { return Ok(()) };
+    let top = v.top();
+    let Some(sparse) = &top.sparse else {
+        return Ok(());
+    };
+    let h = &sparse.header;
+    let covered = u64::from(h.max_table_entries).saturating_mul(u64::from(h.block_size));
+    let size = top.footer.current_size;
+    if covered < size {
+        return Err(Error::Usage(format!(
+            "{}: the dynamic header's MaxTableEntries {} x BlockSize {} = {covered} bytes is less \
+             than the disk size {size} bytes in the footer; ImportImage refuses such a VHD \
+             (InvalidVHDImage.IncorrectSize). Repair it, or upload it as RAW: --format raw",
+            path.display(),
+            h.max_table_entries,
+            h.block_size
+        )));
+    }
+    Ok(())
 }

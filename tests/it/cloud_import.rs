@@ -727,3 +727,76 @@ fn a_huge_answer_is_refused_after_bounded_retries() {
         fake.seen().len()
     );
 }
+
+#[test]
+fn tags_features_group_and_detection_are_sent() {
+    let fake = FakeCloud::start(Scenario::default());
+    let s = setup();
+    let o = run(
+        s.cmd(),
+        &s.import_args(&fake),
+        &[
+            "--tag",
+            "env=prod",
+            "--tag",
+            "team=image builders",
+            "--nvme",
+            "supported",
+            "--imds",
+            "v2",
+            "--resource-group",
+            "rg-acfm2x",
+            "--detect",
+            "--no-wait",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let imp = fake.calls("ImportImage");
+    let p = &imp[0].params;
+    for (k, v) in [
+        ("Tag.1.Key", "env"),
+        ("Tag.1.Value", "prod"),
+        ("Tag.2.Key", "team"),
+        ("Tag.2.Value", "image builders"),
+        ("Features.NvmeSupport", "supported"),
+        ("Features.ImdsSupport", "v2"),
+        ("ResourceGroupId", "rg-acfm2x"),
+        ("DetectionStrategy", "Standard"),
+    ] {
+        assert_eq!(p.get(k).map(String::as_str), Some(v), "{k} in {p:?}");
+    }
+}
+
+#[test]
+fn an_acs_tag_is_refused_before_any_request() {
+    let fake = FakeCloud::start(Scenario::default());
+    let s = setup();
+    // No --bucket: the default bucket needs the account id from STS, the first request.
+    let mut args: Vec<String> = vec!["import".into(), s.image.display().to_string()];
+    args.extend(crate::cloud_support::endpoint_args(&fake));
+    args.extend(
+        [
+            "--sts-endpoint",
+            &fake.url,
+            "--region",
+            "cn-hangzhou",
+            "--skip-upload",
+        ]
+        .map(String::from),
+    );
+    for bad in ["acs:owner=me", "env=1"] {
+        let mut extra = vec!["--tag", bad];
+        if bad == "env=1" {
+            extra.extend(["--tag", "env=2"]);
+        }
+        let o = run(s.cmd(), &args, &extra);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        let want = if bad == "env=1" {
+            "TagKey.Duplication"
+        } else {
+            "InvalidTagKey.Malformed"
+        };
+        assert!(stderr(&o).contains(want), "{}", stderr(&o));
+        assert!(fake.seen().is_empty(), "sent: {:?}", fake.actions());
+    }
+}

@@ -841,6 +841,37 @@ fn check_import(p: &HashMap<String, String>) -> Option<Reply> {
             "ClientToken is not valid.",
         );
     }
+    // Tags as the API checks them: keys not reserved, none twice.
+    let mut keys = HashSet::new();
+    for n in 1..=20 {
+        let Some(k) = get(&format!("Tag.{n}.Key")) else {
+            continue;
+        };
+        if k.starts_with("acs:") || k.starts_with("aliyun") {
+            return err(
+                400,
+                "InvalidTagKey.Malformed",
+                "The specified tag key is not valid.",
+            );
+        }
+        if !keys.insert(k.to_string()) {
+            return err(400, "TagKey.Duplication", "The tag key is duplicated.");
+        }
+    }
+    if get("Features.ImdsSupport").is_some_and(|v| !["v1", "v2"].contains(&v)) {
+        return err(
+            400,
+            "InvalidParameter.FeaturesImdsSupport",
+            "ImdsSupport is not valid.",
+        );
+    }
+    if get("DetectionStrategy").is_some_and(|v| v != "Standard") {
+        return err(
+            400,
+            "InvalidParameter.DetectionStrategy",
+            "DetectionStrategy is not valid.",
+        );
+    }
     match get("DiskDeviceMapping.1.OSSBucket") {
         Some("missing-bucket") => {
             return err(
