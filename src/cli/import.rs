@@ -25,13 +25,12 @@
 //! }
 //! ```
 
-use std::path::Path;
 use std::time::Instant;
 
 use serde_json::Value;
 
 pub use super::import_args::{Args, CloudArgs};
-use super::import_report::{base_json, dry_run, print_plan, upload_json};
+use super::import_report::{base_json, data_disks_json, dry_run, print_plan, upload_json};
 use super::output::{escape, print_json, progress_allowed};
 use crate::cloud::bucket::{self, Found};
 use crate::cloud::credentials::{self, Credentials};
@@ -46,6 +45,7 @@ use crate::cloud::upload::{self, DiskSource, FileSource, Source};
 use crate::cloud::{resume, sts};
 use crate::error::{Error, Result};
 use crate::image::{self, Image, VirtualDisk};
+use crate::import::data_disks::{self, DataDisk};
 use crate::import::facts::image_facts;
 
 /// Per-step wall times for the JSON document.
@@ -76,6 +76,8 @@ pub(super) struct Uploaded {
     pub(super) outcome: upload::Outcome,
     pub(super) bucket_created: bool,
     pub(super) converted: bool,
+    /// One per data disk, in order.
+    pub(super) data: Vec<upload::Outcome>,
 }
 
 pub fn run(a: Args) -> Result<i32> {
@@ -121,10 +123,28 @@ pub fn run(a: Args) -> Result<i32> {
         a.cloud.allow_http,
         &env,
     )?;
-    let (bucket, defaulted) = bucket_of(&a, &region, creds.as_ref().ok())?;
     let object = object_of(&a, converted);
+    let data = steps.time("inspect_data_disks", || {
+        data_disks::open(&a.data_disk, &object)
+    })?;
+    for d in &data {
+        step(
+            &a,
+            "inspect",
+            &format!(
+                "data disk {}: {}, DiskImageSize {} GiB, object {}",
+                d.path.display(),
+                d.facts.format.api_name(),
+                d.disk_image_size,
+                d.object
+            ),
+        );
+    }
+    let (bucket, defaulted) = bucket_of(&a, &region, creds.as_ref().ok())?;
     let plan = steps.time("plan", || {
-        plan::build(&facts, &flags(&a, &region, &bucket, &object)?)
+        let mut extra = data_disks::params(&data, &bucket);
+        extra.extend(options(&a)?);
+        plan::build(&facts, &flags(&a, &region, &bucket, &object, extra))
     })?;
     step(
         &a,
@@ -144,7 +164,7 @@ pub fn run(a: Args) -> Result<i32> {
         if let Err(e) = &creds {
             warn(&a, &e.to_string());
         }
-        return dry_run(&a, &plan, creds.as_ref().ok(), &eps);
+        return dry_run(&a, &plan, &data, creds.as_ref().ok(), &eps);
     }
     let creds = creds?;
     let rpc_sig = settings::rpc_signature(a.cloud.rpc_signature.as_deref(), &env)?;
@@ -161,7 +181,7 @@ pub fn run(a: Args) -> Result<i32> {
         None
     } else {
         Some(upload_step(
-            &a, &mut steps, &oss, &img, &plan, &facts, defaulted, converted,
+            &a, &mut steps, &oss, &img, &plan, &facts, defaulted, converted, &data,
         )?)
     };
     submit_and_follow(
@@ -172,6 +192,7 @@ pub fn run(a: Args) -> Result<i32> {
         &plan,
         created_role,
         uploaded.as_ref(),
+        &data,
     )
 }
 
@@ -212,17 +233,7 @@ fn object_of(a: &Args, converted: bool) -> String {
     if let Some(o) = &a.object {
         return o.clone();
     }
-    let name = a
-        .image
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "disk".into());
-    let name = if converted {
-        Path::new(&name).with_extension("raw").display().to_string()
-    } else {
-        name
-    };
-    let o = format!("imgtool/{name}");
+    let o = data_disks::default_object(&a.image, converted);
     note(a, &format!("object: {o} (default; --object to choose)"));
     o
 }
@@ -257,6 +268,7 @@ fn upload_step(
     facts: &ImageFacts,
     defaulted: bool,
     converted: bool,
+    data: &[DataDisk],
 ) -> Result<Uploaded> {
     let found = steps.time("bucket", || {
         step(a, "bucket", &format!("checking bucket {}", plan.oss_bucket));
@@ -281,11 +293,7 @@ fn upload_step(
             .parallel
             .map_or_else(upload::default_parallel, usize::from),
         restart: a.restart,
-        identity: format!(
-            "{};bytes={}",
-            facts.identity,
-            if converted { "raw" } else { "file" }
-        ),
+        identity: data_disks::upload_identity(facts, converted),
         state_dir: resume::dir(&env),
         progress: progress_allowed(a.quiet),
     };
@@ -293,10 +301,31 @@ fn upload_step(
         step(a, "upload", &format!("oss://{}/{}", opts.bucket, opts.key));
         upload::upload(oss, src.as_ref(), &opts, &mut |m| note(a, &m))
     })?;
+    // Each data disk exactly as the system disk: same bucket, same resumable upload.
+    let data = steps.time("upload_data_disks", || {
+        let mut outcomes = Vec::new();
+        for d in data {
+            let src = d.source()?;
+            let o = upload::Options {
+                key: d.object.clone(),
+                part_size: upload::part_size(src.len(), a.part_size)?,
+                identity: d.identity(),
+                ..opts.clone()
+            };
+            step(
+                a,
+                "upload",
+                &format!("oss://{}/{} (data disk)", o.bucket, o.key),
+            );
+            outcomes.push(upload::upload(oss, src.as_ref(), &o, &mut |m| note(a, &m))?);
+        }
+        Ok(outcomes)
+    })?;
     Ok(Uploaded {
         outcome,
         bucket_created: found == Found::Created,
         converted,
+        data,
     })
 }
 
@@ -319,8 +348,14 @@ fn options(a: &Args) -> Result<Vec<(String, String)>> {
     })
 }
 
-fn flags(a: &Args, region: &str, bucket: &str, object: &str) -> Result<plan::Flags> {
-    Ok(plan::Flags {
+fn flags(
+    a: &Args,
+    region: &str,
+    bucket: &str,
+    object: &str,
+    extra: Vec<(String, String)>,
+) -> plan::Flags {
+    plan::Flags {
         region: region.to_string(),
         bucket: bucket.to_string(),
         object: Some(object.to_string()),
@@ -334,8 +369,8 @@ fn flags(a: &Args, region: &str, bucket: &str, object: &str) -> Result<plan::Fla
         disk_image_size: a.disk_image_size,
         client_token: a.client_token.clone(),
         force: a.force,
-        extra: options(a)?,
-    })
+        extra,
+    }
 }
 
 fn warn(a: &Args, msg: &str) {
@@ -355,6 +390,7 @@ fn step(a: &Args, name: &str, msg: &str) {
     note(a, &format!("[{name}] {msg}"));
 }
 
+#[allow(clippy::too_many_arguments)]
 fn submit_and_follow(
     a: &Args,
     steps: &mut Steps,
@@ -363,6 +399,7 @@ fn submit_and_follow(
     plan: &Plan,
     created_role: bool,
     up: Option<&Uploaded>,
+    data: &[DataDisk],
 ) -> Result<i32> {
     let imported = steps.time("import", || {
         step(a, "import", "calling ImportImage");
@@ -384,6 +421,7 @@ fn submit_and_follow(
         plan,
         imported: &imported,
         up,
+        data,
     };
     if a.no_wait {
         if !a.quiet && !a.json {
@@ -442,6 +480,7 @@ struct Done<'a> {
     plan: &'a Plan,
     imported: &'a Imported,
     up: Option<&'a Uploaded>,
+    data: &'a [DataDisk],
 }
 
 fn finish(
@@ -455,6 +494,7 @@ fn finish(
     if a.json {
         let mut doc = base_json(d.plan, false, status, Some(d.imported));
         doc["upload"] = upload_json(d.plan, d.up);
+        doc["data_disks"] = data_disks_json(d.data, d.up.map(|u| u.data.as_slice()));
         doc["object_deleted"] = Value::Bool(deleted);
         doc["timings_ms"] = steps.json();
         print_json(&doc);

@@ -136,6 +136,10 @@ pub struct Args {
     /// DetectionStrategy=Standard: the service checks the image after import
     #[arg(long)]
     pub detect: bool,
+    /// A data disk image (repeatable, at most 16): inspected, sized and uploaded like the
+    /// system disk (object imgtool/<file name>), sent as DiskDeviceMapping.2..17
+    #[arg(long, value_name = "FILE")]
+    pub data_disk: Vec<PathBuf>,
     #[command(flatten)]
     pub cloud: CloudArgs,
 }

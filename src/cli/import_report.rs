@@ -11,13 +11,16 @@ use crate::cloud::oss::{self, OssSigning};
 use crate::cloud::plan::Plan;
 use crate::cloud::rpc::{Client, Method, Preview, RpcSignature, Service};
 use crate::cloud::settings::{self, Endpoints};
+use crate::cloud::upload::Outcome;
 use crate::cloud::{import, ram};
 use crate::error::Result;
+use crate::import::data_disks::DataDisk;
 
 /// Print (or put in JSON) every request the import would send, as it would be signed.
 pub(super) fn dry_run(
     a: &Args,
     plan: &Plan,
+    data: &[DataDisk],
     creds: Option<&Credentials>,
     eps: &Endpoints,
 ) -> Result<i32> {
@@ -70,6 +73,7 @@ pub(super) fn dry_run(
     };
     if a.json {
         let mut doc = base_json(plan, true, "planned", None);
+        doc["data_disks"] = data_disks_json(data, None);
         doc["requests"] = reqs.iter().map(|(act, p)| preview_json(act, p)).collect();
         doc["signatures"] = json!({
             "rpc": if sig == RpcSignature::V3 { "v3" } else { "v1" },
@@ -128,6 +132,34 @@ pub(super) fn preview_json(action: &str, p: &Preview) -> Value {
             "headers": headers, "canonical_request": p.canonical_request })
 }
 
+/// One entry per data disk: where it goes and, once uploaded, what the upload did.
+pub(super) fn data_disks_json(data: &[DataDisk], uploads: Option<&[Outcome]>) -> Value {
+    data.iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let up = uploads.and_then(|u| u.get(i)).map_or(Value::Null, |o| {
+                json!({
+                    "object_size": o.size,
+                    "crc64": o.crc64.to_string(),
+                    "parts": o.parts,
+                    "resumed_parts": o.resumed_parts,
+                    "sent_bytes": o.sent_bytes,
+                    "already_there": o.already_there,
+                })
+            });
+            json!({
+                "file": d.path.display().to_string(),
+                "device": i + 2,
+                "format": d.facts.format.api_name(),
+                "object": d.object,
+                "disk_image_size_gib": d.disk_image_size,
+                "converted_to_raw": d.converted,
+                "upload": up,
+            })
+        })
+        .collect()
+}
+
 pub(super) fn base_json(
     plan: &Plan,
     dry_run: bool,
@@ -152,6 +184,7 @@ pub(super) fn base_json(
         "request_id": imported.map(|i| i.request_id.as_str()),
         "status": status,
         "upload": null,
+        "data_disks": [],
         "object_deleted": false,
         "timings_ms": {},
     })

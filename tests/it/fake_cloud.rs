@@ -841,6 +841,41 @@ fn check_import(p: &HashMap<String, String>) -> Option<Reply> {
             "ClientToken is not valid.",
         );
     }
+    // Data disks: N = 2..17, each with a bucket, an object, a known format and a size.
+    for n in 2..=17 {
+        let k = |f: &str| format!("DiskDeviceMapping.{n}.{f}");
+        if !p
+            .keys()
+            .any(|key| key.starts_with(&format!("DiskDeviceMapping.{n}.")))
+        {
+            continue;
+        }
+        if get(&k("OSSBucket")).is_none_or(str::is_empty)
+            || get(&k("OSSObject")).is_none_or(str::is_empty)
+        {
+            return err(
+                400,
+                "MissingParameter",
+                &format!("{} is mandatory", k("OSSObject")),
+            );
+        }
+        if get(&k("Format")).is_some_and(|f| !["RAW", "VHD", "QCOW2"].contains(&f)) {
+            return err(
+                400,
+                "InvalidImageFormat.Malformed",
+                "Specified format is not valid.",
+            );
+        }
+        let size_ok = get(&k("DiskImageSize"))
+            .is_none_or(|v| v.parse::<u64>().is_ok_and(|n| (1..=2048).contains(&n)));
+        if !size_ok {
+            return err(
+                400,
+                "InvalidDataDiskSize",
+                "Specified data disk size is not valid.",
+            );
+        }
+    }
     // Tags as the API checks them: keys not reserved, none twice.
     let mut keys = HashSet::new();
     for n in 1..=20 {
