@@ -89,6 +89,7 @@ fn upload_once(path: &std::path::Path) -> (f64, u32, usize, u64) {
         security_token: None,
         region: None,
         source: "bench".into(),
+        role: None,
     };
     let oss = Oss::new(
         creds,

@@ -37,8 +37,10 @@ use crate::cloud::credentials::{self, Credentials};
 use crate::cloud::ecs::{self, Imported};
 use crate::cloud::follow::{self, Outcome};
 use crate::cloud::import::{self, Session};
+use crate::cloud::live::Live;
 use crate::cloud::oss::{Endpoint, Oss};
 use crate::cloud::plan::{self, Format, ImageFacts, Plan};
+use crate::cloud::roles;
 use crate::cloud::rpc::Client;
 use crate::cloud::settings::{self, env};
 use crate::cloud::upload::{self, DiskSource, FileSource, Source};
@@ -140,7 +142,17 @@ pub fn run(a: Args) -> Result<i32> {
             ),
         );
     }
-    let (bucket, defaulted) = bucket_of(&a, &region, creds.as_ref().ok())?;
+    // Role-based credentials become signing keys here (STS AssumeRole, instance metadata):
+    // the first requests, after every local check.
+    let live = match (&creds, a.dry_run) {
+        (Ok(c), false) => {
+            let sig = settings::rpc_signature(a.cloud.rpc_signature.as_deref(), &env)?;
+            let ep = settings::sts_endpoint(a.sts_endpoint.as_deref(), a.cloud.allow_http, &env)?;
+            Some(roles::activate(c.clone(), &ep, sig, &env)?)
+        }
+        _ => None,
+    };
+    let (bucket, defaulted) = bucket_of(&a, &region, live.as_ref())?;
     let plan = steps.time("plan", || {
         let mut extra = data_disks::params(&data, &bucket);
         extra.extend(options(&a)?);
@@ -167,8 +179,9 @@ pub fn run(a: Args) -> Result<i32> {
         return dry_run(&a, &plan, &data, creds.as_ref().ok(), &eps);
     }
     let creds = creds?;
+    let live = live.unwrap_or_else(|| Live::fixed(creds));
     let rpc_sig = settings::rpc_signature(a.cloud.rpc_signature.as_deref(), &env)?;
-    let s = import::session(creds.clone(), &eps, rpc_sig)?;
+    let s = import::session(live.clone(), &eps, rpc_sig)?;
     if !a.json && !a.quiet {
         print_plan(&plan);
     }
@@ -176,7 +189,7 @@ pub fn run(a: Args) -> Result<i32> {
         step(&a, "role", "checking the RAM role");
         import::ensure_role(&s, a.create_role, &mut |m| note(&a, &m))
     })?;
-    let oss = oss_client(&a, &region, creds)?;
+    let oss = oss_client(&a, &region, live)?;
     let uploaded = if a.skip_upload {
         None
     } else {
@@ -197,7 +210,7 @@ pub fn run(a: Args) -> Result<i32> {
 }
 
 /// The bucket and whether it is imgtool's default (then it may be created).
-fn bucket_of(a: &Args, region: &str, creds: Option<&Credentials>) -> Result<(String, bool)> {
+fn bucket_of(a: &Args, region: &str, creds: Option<&Live>) -> Result<(String, bool)> {
     if let Some(b) = &a.bucket {
         return Ok((b.clone(), false));
     }
@@ -238,7 +251,7 @@ fn object_of(a: &Args, converted: bool) -> String {
     o
 }
 
-fn oss_client(a: &Args, region: &str, creds: Credentials) -> Result<Oss> {
+fn oss_client(a: &Args, region: &str, creds: Live) -> Result<Oss> {
     let url = settings::oss_endpoint(
         region,
         a.oss_endpoint.as_deref(),

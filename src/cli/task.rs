@@ -165,7 +165,9 @@ fn setup(t: &TaskArgs) -> Result<(crate::cloud::import::Session, String)> {
         &env,
     )?;
     let sig = settings::rpc_signature(t.cloud.rpc_signature.as_deref(), &env)?;
-    Ok((crate::cloud::import::session(creds, &eps, sig)?, region))
+    let sts = settings::sts_endpoint(None, t.cloud.allow_http, &env)?;
+    let live = crate::cloud::roles::activate(creds, &sts, sig, &env)?;
+    Ok((crate::cloud::import::session(live, &eps, sig)?, region))
 }
 
 fn print(

@@ -33,7 +33,7 @@ pub fn services(eps: &Endpoints) -> (Service, Service) {
 
 /// A client session from resolved credentials, signing with `signature`.
 pub fn session(
-    creds: super::credentials::Credentials,
+    creds: impl Into<super::live::Live>,
     eps: &Endpoints,
     signature: RpcSignature,
 ) -> Result<Session> {

@@ -4,15 +4,18 @@
 
 pub mod bucket;
 pub mod crc64;
+pub mod cred_ini;
 pub mod credentials;
 pub mod ecs;
 pub mod follow;
 pub mod import;
+pub mod live;
 pub mod options;
 pub mod oss;
 pub mod plan;
 pub mod ram;
 pub mod resume;
+pub mod roles;
 pub mod rpc;
 pub mod settings;
 pub mod sign;

@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime};
 use reqwest::blocking::{Body, Client};
 use reqwest::header::HeaderMap;
 
-use super::credentials::Credentials;
+use super::live::Live;
 use super::rpc::{CallError, RetryPolicy, backoff, http_date};
 
 #[path = "oss_sign.rs"]
@@ -199,7 +199,7 @@ impl AsRef<[u8]> for SharedPrefix {
 
 pub struct Oss {
     http: Client,
-    creds: Credentials,
+    creds: Live,
     pub endpoint: Endpoint,
     retry: RetryPolicy,
     timeout: Duration,
@@ -228,7 +228,7 @@ pub struct ObjectMeta {
 
 impl Oss {
     pub fn new(
-        creds: Credentials,
+        creds: impl Into<Live>,
         endpoint: Endpoint,
         signing: OssSigning,
         retry: RetryPolicy,
@@ -246,7 +246,7 @@ impl Oss {
             })?;
         Ok(Oss {
             http,
-            creds,
+            creds: creds.into(),
             endpoint,
             retry,
             timeout,
@@ -266,11 +266,12 @@ impl Oss {
     ) -> Result<Reply, CallError> {
         let now = SystemTime::now();
         let date = http_date(now);
+        let c = self.creds.get()?;
         let (url, auth, all) = match &self.signing {
-            OssSigning::V1 => self.sign_v1(method, bucket, key, query, headers, payload, &date),
-            OssSigning::V4 { region } => {
-                self.sign_v4(method, bucket, key, query, headers, payload, region, now)
-            }
+            OssSigning::V1 => self.sign_v1(&c, method, bucket, key, query, headers, payload, &date),
+            OssSigning::V4 { region } => self.sign_v4(
+                &c, method, bucket, key, query, headers, payload, region, now,
+            ),
         };
         let m = reqwest::Method::from_bytes(method.as_bytes())
             .map_err(|_| CallError::Transport(format!("bad method {method}")))?;

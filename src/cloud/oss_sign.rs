@@ -3,6 +3,7 @@
 
 use std::time::SystemTime;
 
+use super::super::credentials::Credentials;
 use super::super::rpc::basic_datetime;
 use super::super::sign::{OssRequest, oss_signature};
 use super::super::sign_v4::{self, UNSIGNED_PAYLOAD, V4Request};
@@ -89,6 +90,7 @@ impl Oss {
     #[allow(clippy::too_many_arguments)]
     pub(super) fn sign_v1(
         &self,
+        creds: &Credentials,
         method: &str,
         bucket: &str,
         key: &str,
@@ -98,12 +100,12 @@ impl Oss {
         date: &str,
     ) -> (String, String, Vec<(String, String)>) {
         let mut all: Vec<(&str, &str)> = headers.to_vec();
-        if let Some(t) = &self.creds.security_token {
+        if let Some(t) = &creds.security_token {
             all.push(("x-oss-security-token", t.expose()));
         }
         let resource = format!("/{bucket}/{key}{}", query.signed());
         let sig = oss_signature(
-            &self.creds.access_key_secret,
+            &creds.access_key_secret,
             &OssRequest {
                 verb: method,
                 content_md5: "",
@@ -121,13 +123,14 @@ impl Oss {
         if !payload.content_type().is_empty() {
             sent.push(("Content-Type".into(), payload.content_type().into()));
         }
-        (url, format!("OSS {}:{sig}", self.creds.access_key_id), sent)
+        (url, format!("OSS {}:{sig}", creds.access_key_id), sent)
     }
 
     /// V4: every query parameter signed, the URL's query the canonical one.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn sign_v4(
         &self,
+        creds: &Credentials,
         method: &str,
         bucket: &str,
         key: &str,
@@ -138,12 +141,12 @@ impl Oss {
         now: SystemTime,
     ) -> (String, String, Vec<(String, String)>) {
         let datetime = basic_datetime(now);
-        let token = self.creds.security_token.as_ref().map(|t| t.expose());
+        let token = creds.security_token.as_ref().map(|t| t.expose());
         let all = v4_headers(headers, payload.content_type(), &datetime, token);
         let pairs = query.all();
         let signed = sign_v4::sign(
-            &self.creds.access_key_id,
-            &self.creds.access_key_secret,
+            &creds.access_key_id,
+            &creds.access_key_secret,
             region,
             &datetime,
             &V4Request {

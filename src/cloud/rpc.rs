@@ -12,6 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 
 use super::credentials::Credentials;
+use super::live::Live;
 use super::sign::{canonical_query, rpc_signature};
 use super::sign_v3::{self, V3Request};
 use super::sign_v4::sha256_hex;
@@ -125,7 +126,7 @@ pub struct Preview {
 
 pub struct Client {
     http: reqwest::blocking::Client,
-    creds: Credentials,
+    creds: Live,
     retry: RetryPolicy,
     signature: RpcSignature,
 }
@@ -170,7 +171,7 @@ fn v3_headers(
 
 impl Client {
     pub fn new(
-        creds: Credentials,
+        creds: impl Into<Live>,
         retry: RetryPolicy,
         timeout: Duration,
     ) -> Result<Self, CallError> {
@@ -187,7 +188,7 @@ impl Client {
             })?;
         Ok(Client {
             http,
-            creds,
+            creds: creds.into(),
             retry,
             signature: RpcSignature::default(),
         })
@@ -225,9 +226,10 @@ impl Client {
         action: &str,
         params: &[(String, String)],
     ) -> Result<Value, CallError> {
+        let creds = self.creds.get()?;
         let req = match self.signature {
-            RpcSignature::V1 => self.request_v1(svc, method, action, params),
-            RpcSignature::V3 => self.request_v3(svc, method, action, params),
+            RpcSignature::V1 => self.request_v1(&creds, svc, method, action, params),
+            RpcSignature::V3 => self.request_v3(&creds, svc, method, action, params),
         };
         // without_url: a V1 GET URL carries the AccessKeyId, SecurityToken and Signature.
         let resp = req
@@ -242,17 +244,18 @@ impl Client {
     /// an empty body, the signature in `Authorization`.
     fn request_v3(
         &self,
+        creds: &Credentials,
         svc: &Service,
         method: Method,
         action: &str,
         params: &[(String, String)],
     ) -> reqwest::blocking::RequestBuilder {
-        let token = self.creds.security_token.as_ref().map(|t| t.expose());
+        let token = creds.security_token.as_ref().map(|t| t.expose());
         let headers = v3_headers(svc, action, &timestamp(SystemTime::now()), &nonce(), token);
         let hash = empty_payload_hash();
         let signed = sign_v3::sign(
-            &self.creds.access_key_id,
-            &self.creds.access_key_secret,
+            &creds.access_key_id,
+            &creds.access_key_secret,
             &V3Request {
                 method: method.as_str(),
                 path: "/",
@@ -281,16 +284,17 @@ impl Client {
 
     fn request_v1(
         &self,
+        creds: &Credentials,
         svc: &Service,
         method: Method,
         action: &str,
         params: &[(String, String)],
     ) -> reqwest::blocking::RequestBuilder {
-        let mut all = common_params(&self.creds, svc, action);
+        let mut all = common_params(creds, svc, action);
         all.extend(params.iter().cloned());
         all.push(("Timestamp".into(), timestamp(SystemTime::now())));
         all.push(("SignatureNonce".into(), nonce()));
-        let signature = rpc_signature(&self.creds.access_key_secret, method.as_str(), &all);
+        let signature = rpc_signature(&creds.access_key_secret, method.as_str(), &all);
         all.push(("Signature".into(), signature));
         let query = canonical_query(&all);
         let url = format!("{}/", svc.endpoint);

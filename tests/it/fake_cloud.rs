@@ -273,6 +273,9 @@ fn serve(stream: TcpStream, st: &Arc<Mutex<State>>) {
     let Some(http) = read_request(&stream) else {
         return;
     };
+    if http.target.starts_with("/latest/") {
+        return metadata(stream, st, &http);
+    }
     let method = http.method.clone();
     let query = http.target.split_once('?').map(|(_, q)| q).unwrap_or("");
     let refuse_v3 = st
@@ -335,6 +338,49 @@ struct Http {
     headers: Vec<(String, String)>,
     body: String,
     raw: String,
+}
+
+/// The instance-metadata role the fake knows, and its IMDSv2 session token.
+pub const ECS_ROLE: &str = "ImgToolRole";
+const METADATA_TOKEN: &str = "metadata-session-token-1";
+
+/// ECS instance metadata (IMDSv2: a session token first): the role's temporary credentials.
+fn metadata(stream: TcpStream, st: &Arc<Mutex<State>>, h: &Http) {
+    st.lock().expect("state").seen.push(Seen {
+        method: h.method.clone(),
+        action: "metadata".into(),
+        params: HashMap::new(),
+        raw: h.raw.clone(),
+        signature: "none",
+        at: std::time::Instant::now(),
+    });
+    let path = format!("/latest/meta-data/ram/security-credentials/{ECS_ROLE}");
+    let (status, body) = match (h.method.as_str(), h.target.as_str()) {
+        ("PUT", "/latest/api/token")
+            if header(h, "x-aliyun-ecs-metadata-token-ttl-seconds").is_some() =>
+        {
+            (200, METADATA_TOKEN.to_string())
+        }
+        ("GET", t)
+            if t == path && header(h, "x-aliyun-ecs-metadata-token") == Some(METADATA_TOKEN) =>
+        {
+            (
+                200,
+                json!({"AccessKeyId": STS_KEY_ID, "AccessKeySecret": STS_SECRET,
+                   "SecurityToken": STS_TOKEN, "Expiration": "2099-01-01T00:00:00Z",
+                   "LastUpdated": "2026-01-01T00:00:00Z", "Code": "Success"})
+                .to_string(),
+            )
+        }
+        ("GET", t) if t == path => (401, "token required".into()),
+        _ => (404, "not found".into()),
+    };
+    let mut w = stream;
+    let _ = write!(
+        w,
+        "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
 }
 
 fn read_request(stream: &TcpStream) -> Option<Http> {
@@ -435,6 +481,7 @@ fn handle(s: &mut State, method: &str, p: &HashMap<String, String>, v3: V3Check)
             "Arn": format!("acs:ram::{ACCOUNT_ID}:root"),
             "IdentityType": "Account"
         })),
+        (Some("2015-04-01"), "AssumeRole") => assume_role(p),
         (Some("2015-05-01"), "CreateRole") => create_role(s, p),
         (Some("2015-05-01"), "AttachPolicyToRole") => attach_policy(s, p),
         _ => err(
@@ -1109,6 +1156,37 @@ fn cancel_task(s: &mut State, p: &HashMap<String, String>) -> Option<Reply> {
             "The specified task is not found.",
         ),
     }
+}
+
+/// STS AssumeRole: only long-term keys may call it; the temporary key is the fake's STS one.
+fn assume_role(p: &HashMap<String, String>) -> Option<Reply> {
+    if p.get("AccessKeyId").is_some_and(|k| k == STS_KEY_ID) {
+        return err(
+            403,
+            "NoPermission",
+            "Temporary credentials cannot assume a role here.",
+        );
+    }
+    let arn_ok = p
+        .get("RoleArn")
+        .is_some_and(|a| a.starts_with("acs:ram::") && a.contains(":role/"));
+    let session_ok = p
+        .get("RoleSessionName")
+        .is_some_and(|n| (2..=64).contains(&n.len()));
+    let duration_ok = p
+        .get("DurationSeconds")
+        .is_none_or(|d| d.parse::<u64>().is_ok_and(|d| (900..=43200).contains(&d)));
+    if !arn_ok || !session_ok || !duration_ok {
+        return err(
+            400,
+            "InvalidParameter",
+            "RoleArn, RoleSessionName or DurationSeconds",
+        );
+    }
+    ok(json!({"RequestId": "FAKE-REQ-12",
+        "AssumedRoleUser": {"Arn": p["RoleArn"], "AssumedRoleId": "3456:imgtool"},
+        "Credentials": {"AccessKeyId": STS_KEY_ID, "AccessKeySecret": STS_SECRET,
+            "SecurityToken": STS_TOKEN, "Expiration": "2099-01-01T00:00:00Z"}}))
 }
 
 const ROLE: &str = "AliyunECSImageImportDefaultRole";
