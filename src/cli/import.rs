@@ -34,6 +34,7 @@ use super::import_report::{base_json, data_disks_json, dry_run, print_plan, uplo
 use super::output::{escape, print_json, progress_allowed};
 use crate::cloud::bucket::{self, Found};
 use crate::cloud::credentials::{self, Credentials};
+use crate::cloud::detect::{self, Detection};
 use crate::cloud::ecs::{self, Imported};
 use crate::cloud::follow::{self, Outcome};
 use crate::cloud::import::{self, Session};
@@ -430,11 +431,12 @@ fn submit_and_follow(
             escape(&imported.task_id)
         );
     }
-    let done = Done {
+    let mut done = Done {
         plan,
         imported: &imported,
         up,
         data,
+        detection: None,
     };
     if a.no_wait {
         if !a.quiet && !a.json {
@@ -462,6 +464,9 @@ fn submit_and_follow(
                     plan.region_id
                 );
             }
+            if a.detect {
+                done.detection = Some(detection(a, steps, s, plan, &imported.image_id)?);
+            }
             let deleted = a.delete_object && delete_object(a, oss, plan)?;
             finish(a, &done, steps, "Available", deleted, 0)
         }
@@ -473,6 +478,47 @@ fn submit_and_follow(
             "stopped following after --timeout; the import goes on in the cloud. {resume}"
         ))),
     }
+}
+
+/// The service's image check (`--detect`), once the image is Available: each item printed.
+fn detection(
+    a: &Args,
+    steps: &mut Steps,
+    s: &Session,
+    plan: &Plan,
+    image_id: &str,
+) -> Result<Detection> {
+    let d = steps.time("detect", || {
+        step(
+            a,
+            "detect",
+            "reading the service's image check (DetectionOptions)",
+        );
+        detect::read(&s.client, &s.ecs, &plan.region_id, image_id, s.timing.poll)
+            .map_err(|e| ecs::explain("DescribeImages", &e))
+    })?;
+    if !a.json {
+        println!(
+            "image check: {} ({} finding{})",
+            if d.status.is_empty() {
+                "no result"
+            } else {
+                &d.status
+            },
+            d.items.len(),
+            if d.items.len() == 1 { "" } else { "s" }
+        );
+        for i in &d.items {
+            println!(
+                "  {}: {} [{} {}]",
+                escape(&i.name),
+                escape(&i.value),
+                escape(&i.risk_level),
+                escape(&i.risk_code)
+            );
+        }
+    }
+    Ok(d)
 }
 
 /// Only once the image is Available: ECS reads the object until then.
@@ -494,6 +540,7 @@ struct Done<'a> {
     imported: &'a Imported,
     up: Option<&'a Uploaded>,
     data: &'a [DataDisk],
+    detection: Option<Detection>,
 }
 
 fn finish(
@@ -508,6 +555,7 @@ fn finish(
         let mut doc = base_json(d.plan, false, status, Some(d.imported));
         doc["upload"] = upload_json(d.plan, d.up);
         doc["data_disks"] = data_disks_json(d.data, d.up.map(|u| u.data.as_slice()));
+        doc["detection"] = d.detection.as_ref().map_or(Value::Null, Detection::json);
         doc["object_deleted"] = Value::Bool(deleted);
         doc["timings_ms"] = steps.json();
         print_json(&doc);

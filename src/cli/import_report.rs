@@ -185,6 +185,7 @@ pub(super) fn base_json(
         "status": status,
         "upload": null,
         "data_disks": [],
+        "detection": null,
         "object_deleted": false,
         "timings_ms": {},
     })

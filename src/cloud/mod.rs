@@ -6,6 +6,7 @@ pub mod bucket;
 pub mod crc64;
 pub mod cred_ini;
 pub mod credentials;
+pub mod detect;
 pub mod ecs;
 pub mod follow;
 pub mod import;

@@ -800,3 +800,42 @@ fn an_acs_tag_is_refused_before_any_request() {
         assert!(fake.seen().is_empty(), "sent: {:?}", fake.actions());
     }
 }
+
+#[test]
+fn detect_reads_the_image_check_once_available() {
+    let fake = FakeCloud::start(Scenario {
+        polls: 1,
+        ..Scenario::default()
+    });
+    let s = setup();
+    let o = run(s.cmd(), &s.import_args(&fake), &["--detect", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let imp = fake.calls("ImportImage");
+    assert_eq!(imp[0].params["DetectionStrategy"], "Standard");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON document");
+    assert_eq!(v["detection"]["status"], "Finished", "{v}");
+    assert_eq!(v["detection"]["items"][0]["name"], "virtio");
+    assert_eq!(v["detection"]["items"][0]["risk_level"], "High");
+    assert_eq!(
+        v["detection"]["items"][1]["risk_code"],
+        "ImageCheck.CloudInitOld"
+    );
+    // Text mode prints every item.
+    let fake = FakeCloud::start(Scenario {
+        polls: 1,
+        ..Scenario::default()
+    });
+    let o = run(s.cmd(), &s.import_args(&fake), &["--detect"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("image check: Finished (2 findings)"), "{out}");
+    assert!(
+        out.contains("virtio: not found in the initramfs [High ImageCheck.VirtioNotFound]"),
+        "{out}"
+    );
+    // Without --detect nothing is read and the field is null.
+    let fake = FakeCloud::start(Scenario::default());
+    let o = run(s.cmd(), &s.import_args(&fake), &["--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON document");
+    assert!(v["detection"].is_null());
+}

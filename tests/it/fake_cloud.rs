@@ -112,6 +112,8 @@ struct Image {
     name: String,
     polls: u32,
     cancelled: bool,
+    /// Imported with DetectionStrategy=Standard; DescribeImages calls since Available.
+    detect: Option<u32>,
 }
 
 #[derive(Debug, Default)]
@@ -1045,6 +1047,7 @@ fn import_image(s: &mut State, p: &HashMap<String, String>) -> Option<Reply> {
         name,
         polls: 0,
         cancelled: false,
+        detect: (p.get("DetectionStrategy").map(String::as_str) == Some("Standard")).then_some(0),
     };
     let reply = json!({"RequestId": "FAKE-REQ-3", "ImageId": img.id, "TaskId": img.task, "RegionId": p["RegionId"]});
     if !token.is_empty() {
@@ -1134,10 +1137,21 @@ fn describe_images(s: &mut State, p: &HashMap<String, String>) -> Option<Reply> 
     if let Some(img) = s.images.iter_mut().find(|i| i.id == id) {
         img.polls += 1;
         let (_, _, st, pct) = progress(&sc, img);
+        let mut entry =
+            json!({"ImageId": img.id, "ImageName": img.name, "Status": st, "Progress": pct});
+        // The check runs after the import: Processing on the first look once Available.
+        if let (Some(n), "Available") = (img.detect.as_mut(), st) {
+            *n += 1;
+            entry["DetectionOptions"] = if *n < 2 {
+                json!({"Status": "Processing", "Items": {"Item": []}})
+            } else {
+                json!({"Status": "Finished", "Items": {"Item": [
+                    {"Name": "virtio", "Value": "not found in the initramfs", "RiskLevel": "High", "RiskCode": "ImageCheck.VirtioNotFound"},
+                    {"Name": "cloud-init", "Value": "0.7.5", "RiskLevel": "Medium", "RiskCode": "ImageCheck.CloudInitOld"}]}})
+            };
+        }
         if statuses.iter().any(|x| x == st) {
-            found.push(
-                json!({"ImageId": img.id, "ImageName": img.name, "Status": st, "Progress": pct}),
-            );
+            found.push(entry);
         }
     }
     ok(json!({"RequestId": "FAKE-REQ-6", "Images": {"Image": found}, "TotalCount": found.len()}))
