@@ -839,3 +839,22 @@ fn detect_reads_the_image_check_once_available() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON document");
     assert!(v["detection"].is_null());
 }
+
+#[test]
+fn current_error_codes_say_what_to_do() {
+    let fake = FakeCloud::start(Scenario::default());
+    let s = setup();
+    let mut args = s.import_args(&fake);
+    if let Some(i) = args.iter().position(|a| a == "bkt") {
+        args[i] = "archive-bucket".into();
+    }
+    let o = run(s.cmd(), &args, &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains("InvalidOSSObject.NeedRestore")
+            && e.contains("what to do")
+            && e.contains("restore it first"),
+        "{e}"
+    );
+}

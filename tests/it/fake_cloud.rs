@@ -964,6 +964,13 @@ fn check_import(p: &HashMap<String, String>) -> Option<Reply> {
                 "The specified OSS bucket does not exist.",
             );
         }
+        Some("archive-bucket") => {
+            return err(
+                400,
+                "InvalidOSSObject.NeedRestore",
+                "The specified OSS object is in Archive storage and must be restored first.",
+            );
+        }
         Some("evil-bucket") => {
             return err(
                 400,
