@@ -18,7 +18,7 @@ use std::os::unix::fs::FileExt;
 use std::time::{Duration, Instant};
 
 use imgtool::cloud::credentials::{Credentials, Secret};
-use imgtool::cloud::oss::{Endpoint, Oss};
+use imgtool::cloud::oss::{Endpoint, Oss, OssSigning};
 use imgtool::cloud::rpc::RetryPolicy;
 use imgtool::cloud::upload::{self, FileSource, Source};
 
@@ -89,10 +89,14 @@ fn upload_once(path: &std::path::Path) -> (f64, u32, usize, u64) {
         security_token: None,
         region: None,
         source: "bench".into(),
+        role: None,
     };
     let oss = Oss::new(
         creds,
         Endpoint::parse(&oss_fake.url),
+        OssSigning::V4 {
+            region: "cn-hangzhou".into(),
+        },
         RetryPolicy::default(),
         Duration::from_secs(120),
     )

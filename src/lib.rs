@@ -10,6 +10,7 @@ pub mod disk;
 pub mod error;
 pub mod fuzzing;
 pub mod image;
+pub mod import;
 pub mod sys;
 pub mod text;
 

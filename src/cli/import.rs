@@ -25,157 +25,34 @@
 //! }
 //! ```
 
-use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
+pub use super::import_args::{Args, CloudArgs};
+use super::import_report::{
+    Uploaded, base_json, data_disks_json, dry_run, print_plan, upload_json,
+};
 use super::output::{escape, print_json, progress_allowed};
 use crate::cloud::bucket::{self, Found};
 use crate::cloud::credentials::{self, Credentials};
+use crate::cloud::detect::{self, Detection};
 use crate::cloud::ecs::{self, Imported};
 use crate::cloud::follow::{self, Outcome};
 use crate::cloud::form;
 use crate::cloud::import::{self, Session};
+use crate::cloud::live::Live;
 use crate::cloud::oss::{Endpoint, Oss};
 use crate::cloud::plan::{self, ImageFacts, Plan};
-use crate::cloud::ram;
-use crate::cloud::rpc::{Client, Method, Preview, Service};
-use crate::cloud::settings::{self, Endpoints, env};
+use crate::cloud::roles;
+use crate::cloud::rpc::Client;
+use crate::cloud::settings::{self, env};
 use crate::cloud::upload::{self, DiskSource, FileSource, Source};
 use crate::cloud::{resume, sts};
 use crate::error::{Error, Result};
 use crate::image::{self, Image, VirtualDisk};
-
-/// Where to send requests and with which credentials; shared by `import` and `task`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct CloudArgs {
-    /// Profile of ~/.aliyun/config.json to use (otherwise: environment, then the
-    /// config's current profile). There is no flag for the secret on purpose.
-    #[arg(long)]
-    pub profile: Option<String>,
-    /// ECS endpoint [default: https://ecs.<region>.aliyuncs.com; env IMGTOOL_ECS_ENDPOINT]
-    #[arg(long, value_name = "URL")]
-    pub ecs_endpoint: Option<String>,
-    /// RAM endpoint [default: https://ram.aliyuncs.com; env IMGTOOL_RAM_ENDPOINT]
-    #[arg(long, value_name = "URL")]
-    pub ram_endpoint: Option<String>,
-    /// Accept plain http:// endpoints on other machines (signed requests then travel
-    /// unencrypted); http:// to this machine (localhost, 127.0.0.0/8, [::1]) needs no flag
-    #[arg(long)]
-    pub allow_http: bool,
-}
-
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    /// The image file (RAW or VHD)
-    pub image: PathBuf,
-    /// Region of the bucket and of the new image [default: from the credentials' source]
-    #[arg(long)]
-    pub region: Option<String>,
-    /// OSS bucket holding (or to hold) the image [default: imgtool-<account id>-<region>,
-    /// created private if missing]
-    #[arg(long)]
-    pub bucket: Option<String>,
-    /// OSS object key [default: imgtool/<file name>; .raw when a VHD goes up as RAW]
-    #[arg(long)]
-    pub object: Option<String>,
-    /// Format given to ImportImage: vhd uploads a VHD as it is (default for one file), raw
-    /// converts it while uploading (default, and the only choice, for a differencing chain)
-    #[arg(long, value_parser = ["raw", "vhd"])]
-    pub format: Option<String>,
-    /// Multipart part size in bytes, or with K, M, G (KiB...) [default: 64M, grown to stay
-    /// within 10000 parts]
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
-    pub part_size: Option<u64>,
-    /// Parts in flight [default: min(8, 2 x cores)]; memory is about this times the part size
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
-    pub parallel: Option<u16>,
-    /// Abort an earlier unfinished upload of this image and start again
-    #[arg(long)]
-    pub restart: bool,
-    /// Delete the OSS object once the image is Available
-    #[arg(long, conflicts_with = "no_wait")]
-    pub delete_object: bool,
-    /// OSS endpoint [default: https://oss-<region>.aliyuncs.com; env IMGTOOL_OSS_ENDPOINT]
-    #[arg(long, value_name = "URL")]
-    pub oss_endpoint: Option<String>,
-    /// Use oss-<region>-internal.aliyuncs.com (from an ECS instance in the region)
-    #[arg(long)]
-    pub oss_internal: bool,
-    /// STS endpoint, asked for the account id [default: https://sts.aliyuncs.com;
-    /// env IMGTOOL_STS_ENDPOINT]
-    #[arg(long, value_name = "URL")]
-    pub sts_endpoint: Option<String>,
-    /// DiskImageSize: the smallest whole GiB holding the disk and its file systems (the default)
-    #[arg(long, conflicts_with = "disk_image_size")]
-    pub auto_size: bool,
-    /// DiskImageSize in GiB; refused below what the image needs
-    #[arg(long, value_name = "GIB")]
-    pub disk_image_size: Option<u64>,
-    /// [default: from the file name, made to fit the API's rules]
-    #[arg(long)]
-    pub image_name: Option<String>,
-    /// i386, x86_64, arm64 [default: detected, else x86_64]
-    #[arg(long)]
-    pub architecture: Option<String>,
-    /// linux, windows [default: detected, else linux]
-    #[arg(long)]
-    pub os_type: Option<String>,
-    /// e.g. Ubuntu, "Rocky Linux", "Windows Server 2022" [default: detected, else Others Linux]
-    #[arg(long)]
-    pub platform: Option<String>,
-    /// BIOS, UEFI [default: detected, else BIOS; UEFI for arm64]
-    #[arg(long)]
-    pub boot_mode: Option<String>,
-    /// Aliyun, BYOL (Windows)
-    #[arg(long)]
-    pub license_type: Option<String>,
-    #[arg(long)]
-    pub description: Option<String>,
-    /// Idempotency token [default: derived from region, bucket, object, name and the image]
-    #[arg(long)]
-    pub client_token: Option<String>,
-    /// The object is already in the bucket: do not upload
-    #[arg(long)]
-    pub skip_upload: bool,
-    /// Print the plan and the exact requests; send nothing
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Create the RAM role AliyunECSImageImportDefaultRole if it is missing
-    #[arg(long)]
-    pub create_role: bool,
-    /// Return once ImportImage accepted the import
-    #[arg(long)]
-    pub no_wait: bool,
-    /// Stop following after this many seconds (the import goes on in the cloud)
-    #[arg(long, value_name = "SECS")]
-    pub timeout: Option<u64>,
-    #[arg(long)]
-    pub json: bool,
-    #[arg(long)]
-    pub quiet: bool,
-    /// Let flags contradict what was detected in the image
-    #[arg(long)]
-    pub force: bool,
-    #[command(flatten)]
-    pub cloud: CloudArgs,
-}
-
-/// `1048576`, `100K`, `64M`, `1G` (binary units).
-fn parse_size(s: &str) -> std::result::Result<u64, String> {
-    let t = s.trim();
-    let (num, mult) = match t.chars().last().map(|c| c.to_ascii_uppercase()) {
-        Some('K') => (&t[..t.len() - 1], 1u64 << 10),
-        Some('M') => (&t[..t.len() - 1], 1 << 20),
-        Some('G') => (&t[..t.len() - 1], 1 << 30),
-        _ => (t, 1),
-    };
-    num.parse::<u64>()
-        .ok()
-        .and_then(|n| n.checked_mul(mult))
-        .ok_or_else(|| format!("{s:?} is not a size (e.g. 64M)"))
-}
+use crate::import::data_disks::{self, DataDisk};
+use crate::import::facts::image_facts;
 
 /// Per-step wall times for the JSON document.
 #[derive(Default)]
@@ -199,14 +76,6 @@ impl Steps {
     }
 }
 
-/// What the upload step did, for the summary and JSON.
-#[derive(Debug, Default)]
-struct Uploaded {
-    outcome: upload::Outcome,
-    bucket_created: bool,
-    converted: bool,
-}
-
 pub fn run(a: Args) -> Result<i32> {
     let mut steps = Steps::default();
     let (img, facts) = steps.time("inspect", || {
@@ -224,6 +93,8 @@ pub fn run(a: Args) -> Result<i32> {
             img.size()
         ),
     );
+    // Checked before anything is sent (STS is asked for the account id below).
+    options(&a)?;
     // Kept as a Result: dry-run works without credentials, and the upload notice comes first.
     let creds = credentials::resolve(a.cloud.profile.as_deref(), &env);
     let region = region_of(a.region.as_deref(), creds.as_ref().ok())?;
@@ -248,10 +119,38 @@ pub fn run(a: Args) -> Result<i32> {
         a.cloud.allow_http,
         &env,
     )?;
-    let (bucket, defaulted) = bucket_of(&a, &region, creds.as_ref().ok())?;
     let object = object_of(&a, converted);
+    let data = steps.time("inspect_data_disks", || {
+        data_disks::open(&a.data_disk, &object)
+    })?;
+    for d in &data {
+        step(
+            &a,
+            "inspect",
+            &format!(
+                "data disk {}: {}, DiskImageSize {} GiB, object {}",
+                d.path.display(),
+                d.facts.format.api_name(),
+                d.disk_image_size,
+                d.object
+            ),
+        );
+    }
+    // Role-based credentials become signing keys here (STS AssumeRole, instance metadata):
+    // the first requests, after every local check.
+    let live = match (&creds, a.dry_run) {
+        (Ok(c), false) => {
+            let sig = settings::rpc_signature(a.cloud.rpc_signature.as_deref(), &env)?;
+            let ep = settings::sts_endpoint(a.sts_endpoint.as_deref(), a.cloud.allow_http, &env)?;
+            Some(roles::activate(c.clone(), &ep, sig, &env)?)
+        }
+        _ => None,
+    };
+    let (bucket, defaulted) = bucket_of(&a, &region, live.as_ref())?;
     let plan = steps.time("plan", || {
-        plan::build(&facts, &flags(&a, &region, &bucket, &object))
+        let mut extra = data_disks::params(&data, &bucket);
+        extra.extend(options(&a)?);
+        plan::build(&facts, &flags(&a, &region, &bucket, &object, extra))
     })?;
     step(
         &a,
@@ -271,10 +170,12 @@ pub fn run(a: Args) -> Result<i32> {
         if let Err(e) = &creds {
             warn(&a, &e.to_string());
         }
-        return dry_run(&a, &plan, creds.as_ref().ok(), &eps);
+        return dry_run(&a, &plan, &data, creds.as_ref().ok(), &eps);
     }
     let creds = creds?;
-    let s = session(creds.clone(), &eps)?;
+    let live = live.unwrap_or_else(|| Live::fixed(creds));
+    let rpc_sig = settings::rpc_signature(a.cloud.rpc_signature.as_deref(), &env)?;
+    let s = import::session(live.clone(), &eps, rpc_sig)?;
     if !a.json && !a.quiet {
         print_plan(&plan);
     }
@@ -282,12 +183,12 @@ pub fn run(a: Args) -> Result<i32> {
         step(&a, "role", "checking the RAM role");
         import::ensure_role(&s, a.create_role, &mut |m| note(&a, &m))
     })?;
-    let oss = oss_client(&a, &region, creds)?;
+    let oss = oss_client(&a, &region, live)?;
     let uploaded = if a.skip_upload {
         None
     } else {
         Some(upload_step(
-            &a, &mut steps, &oss, &img, &plan, &facts, defaulted, converted,
+            &a, &mut steps, &oss, &img, &plan, &facts, defaulted, converted, &data,
         )?)
     };
     submit_and_follow(
@@ -298,19 +199,22 @@ pub fn run(a: Args) -> Result<i32> {
         &plan,
         created_role,
         uploaded.as_ref(),
+        &data,
     )
 }
 
 /// The bucket and whether it is imgtool's default (then it may be created).
-fn bucket_of(a: &Args, region: &str, creds: Option<&Credentials>) -> Result<(String, bool)> {
+fn bucket_of(a: &Args, region: &str, creds: Option<&Live>) -> Result<(String, bool)> {
     if let Some(b) = &a.bucket {
         return Ok((b.clone(), false));
     }
     let account = match creds {
         Some(c) if !a.dry_run => {
             let timing = settings::timing(&env)?;
+            let sig = settings::rpc_signature(a.cloud.rpc_signature.as_deref(), &env)?;
             let client = Client::new(c.clone(), timing.retry, timing.http_timeout)
-                .map_err(|e| ecs::explain("setup", &e))?;
+                .map_err(|e| ecs::explain("setup", &e))?
+                .with_signature(sig);
             let ep = settings::sts_endpoint(a.sts_endpoint.as_deref(), a.cloud.allow_http, &env)?;
             sts::account_id(&client, &ep).map_err(|e| ecs::explain("GetCallerIdentity", &e))?
         }
@@ -336,22 +240,12 @@ fn object_of(a: &Args, converted: bool) -> String {
     if let Some(o) = &a.object {
         return o.clone();
     }
-    let name = a
-        .image
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "disk".into());
-    let name = if converted {
-        Path::new(&name).with_extension("raw").display().to_string()
-    } else {
-        name
-    };
-    let o = format!("imgtool/{name}");
+    let o = data_disks::default_object(&a.image, converted);
     note(a, &format!("object: {o} (default; --object to choose)"));
     o
 }
 
-fn oss_client(a: &Args, region: &str, creds: Credentials) -> Result<Oss> {
+fn oss_client(a: &Args, region: &str, creds: Live) -> Result<Oss> {
     let url = settings::oss_endpoint(
         region,
         a.oss_endpoint.as_deref(),
@@ -360,9 +254,11 @@ fn oss_client(a: &Args, region: &str, creds: Credentials) -> Result<Oss> {
         &env,
     )?;
     let timing = settings::timing(&env)?;
+    let signing = settings::oss_signing(a.oss_signature.as_deref(), region, &env)?;
     Oss::new(
         creds,
         Endpoint::parse(&url),
+        signing,
         timing.retry,
         timing.http_timeout,
     )
@@ -379,6 +275,7 @@ fn upload_step(
     facts: &ImageFacts,
     defaulted: bool,
     converted: bool,
+    data: &[DataDisk],
 ) -> Result<Uploaded> {
     let found = steps.time("bucket", || {
         step(a, "bucket", &format!("checking bucket {}", plan.oss_bucket));
@@ -403,11 +300,7 @@ fn upload_step(
             .parallel
             .map_or_else(upload::default_parallel, usize::from),
         restart: a.restart,
-        identity: format!(
-            "{};bytes={}",
-            facts.identity,
-            if converted { "raw" } else { "file" }
-        ),
+        identity: data_disks::upload_identity(facts, converted),
         state_dir: resume::dir(&env),
         progress: progress_allowed(a.quiet),
     };
@@ -415,54 +308,32 @@ fn upload_step(
         step(a, "upload", &format!("oss://{}/{}", opts.bucket, opts.key));
         upload::upload(oss, src.as_ref(), &opts, &mut |m| note(a, &m))
     })?;
+    // Each data disk exactly as the system disk: same bucket, same resumable upload.
+    let data = steps.time("upload_data_disks", || {
+        let mut outcomes = Vec::new();
+        for d in data {
+            let src = d.source()?;
+            let o = upload::Options {
+                key: d.object.clone(),
+                part_size: upload::part_size(src.len(), a.part_size)?,
+                identity: d.identity(),
+                ..opts.clone()
+            };
+            step(
+                a,
+                "upload",
+                &format!("oss://{}/{} (data disk)", o.bucket, o.key),
+            );
+            outcomes.push(upload::upload(oss, src.as_ref(), &o, &mut |m| note(a, &m))?);
+        }
+        Ok(outcomes)
+    })?;
     Ok(Uploaded {
         outcome,
         bucket_created: found == Found::Created,
         converted,
+        data,
     })
-}
-
-/// The facts this version knows: format and size. Guest detection (architecture, OS, boot
-/// mode, file-system extent) fills the other fields once inspect provides them.
-/// What the image says about itself: its format and size, and what `inspect` found inside
-/// (architecture, OS, platform, boot mode, the space its partitions and file systems need),
-/// each with its evidence.
-fn image_facts(path: &Path, img: &Image, format: Option<&str>) -> Result<ImageFacts> {
-    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
-    let (format, _) = form::import_format(img, format)?;
-    let disk = super::inspect::disk_report(img);
-    let f = &disk.import;
-    let fact = |x: &crate::disk::report::Fact| plan::Fact::found(x.value.as_deref(), &x.because);
-    Ok(ImageFacts {
-        path: path.to_path_buf(),
-        format,
-        virtual_size: img.size(),
-        min_size: Some(plan::Fact {
-            value: f.min_disk_bytes,
-            evidence: f.min_disk_evidence.clone(),
-        }),
-        architecture: fact(&f.architecture),
-        os_type: fact(&f.os_type),
-        platform: fact(&f.platform),
-        boot_mode: fact(&f.boot_mode),
-        identity: identity(&meta, img),
-    })
-}
-
-/// What identifies this image's content for the ClientToken: size and mtime, and for a VHD
-/// its unique id.
-fn identity(meta: &std::fs::Metadata, img: &Image) -> String {
-    let mtime = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos());
-    let mut id = format!("size={};mtime={mtime}", meta.len());
-    if let Some(more) = img.identity() {
-        id.push(';');
-        id.push_str(&more);
-    }
-    id
 }
 
 fn region_of(flag: Option<&str>, creds: Option<&Credentials>) -> Result<String> {
@@ -473,7 +344,24 @@ fn region_of(flag: Option<&str>, creds: Option<&Credentials>) -> Result<String> 
         })
 }
 
-fn flags(a: &Args, region: &str, bucket: &str, object: &str) -> plan::Flags {
+/// The options beyond disk and guest, checked: run before any request is sent.
+fn options(a: &Args) -> Result<Vec<(String, String)>> {
+    crate::cloud::options::params(&crate::cloud::options::Options {
+        nvme: a.nvme.clone(),
+        imds: a.imds.clone(),
+        resource_group: a.resource_group.clone(),
+        tags: a.tag.clone(),
+        detect: a.detect,
+    })
+}
+
+fn flags(
+    a: &Args,
+    region: &str,
+    bucket: &str,
+    object: &str,
+    extra: Vec<(String, String)>,
+) -> plan::Flags {
     plan::Flags {
         region: region.to_string(),
         bucket: bucket.to_string(),
@@ -488,6 +376,7 @@ fn flags(a: &Args, region: &str, bucket: &str, object: &str) -> plan::Flags {
         disk_image_size: a.disk_image_size,
         client_token: a.client_token.clone(),
         force: a.force,
+        extra,
     }
 }
 
@@ -508,142 +397,7 @@ fn step(a: &Args, name: &str, msg: &str) {
     note(a, &format!("[{name}] {msg}"));
 }
 
-fn services(eps: &Endpoints) -> (Service, Service) {
-    (
-        Service {
-            endpoint: eps.ecs.clone(),
-            version: ecs::VERSION,
-        },
-        Service {
-            endpoint: eps.ram.clone(),
-            version: ram::VERSION,
-        },
-    )
-}
-
-fn dry_run(a: &Args, plan: &Plan, creds: Option<&Credentials>, eps: &Endpoints) -> Result<i32> {
-    let (ecs_svc, ram_svc) = services(eps);
-    let mut reqs = vec![(
-        "GetRole",
-        Client::preview(
-            creds,
-            &ram_svc,
-            Method::Get,
-            "GetRole",
-            &[(String::from("RoleName"), ram::ROLE_NAME.to_string())],
-        ),
-    )];
-    if a.create_role {
-        reqs.push((
-            "CreateRole",
-            Client::preview(
-                creds,
-                &ram_svc,
-                Method::Post,
-                "CreateRole",
-                &ram::create_role_params(),
-            ),
-        ));
-        reqs.push((
-            "AttachPolicyToRole",
-            Client::preview(
-                creds,
-                &ram_svc,
-                Method::Post,
-                "AttachPolicyToRole",
-                &ram::attach_policy_params(),
-            ),
-        ));
-    }
-    reqs.push((
-        "ImportImage",
-        Client::preview(creds, &ecs_svc, Method::Post, "ImportImage", &plan.params()),
-    ));
-    if a.json {
-        let mut doc = base_json(plan, true, "planned", None);
-        doc["requests"] = reqs.iter().map(|(act, p)| preview_json(act, p)).collect();
-        print_json(&doc);
-        return Ok(0);
-    }
-    print_plan(plan);
-    if !a.skip_upload {
-        println!(
-            "\nupload: GetBucketLocation, HEAD, then the image to oss://{}/{} (multipart, resumable) before ImportImage",
-            plan.oss_bucket, plan.oss_object
-        );
-    }
-    println!("\nrequests (nothing sent; GetRole decides whether CreateRole runs):");
-    for (act, p) in &reqs {
-        println!("  {act}: {} {}", p.method, p.url);
-        for (k, v) in &p.params {
-            println!("    {k}={}", escape(v));
-        }
-    }
-    Ok(0)
-}
-
-fn preview_json(action: &str, p: &Preview) -> Value {
-    let params: Map<String, Value> = p
-        .params
-        .iter()
-        .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
-        .collect();
-    json!({ "action": action, "method": p.method, "url": p.url, "params": params })
-}
-
-fn base_json(plan: &Plan, dry_run: bool, status: &str, imported: Option<&Imported>) -> Value {
-    let params: Map<String, Value> = plan
-        .params()
-        .into_iter()
-        .map(|(k, v)| (k, Value::from(v)))
-        .collect();
-    json!({
-        "schema": "imgtool.import/1",
-        "dry_run": dry_run,
-        "plan": params,
-        "client_token_derived": plan.client_token_derived,
-        "size_floor_gib": plan.size_floor,
-        "warnings": plan.warnings,
-        "requests": [],
-        "image_id": imported.map(|i| i.image_id.as_str()),
-        "task_id": imported.map(|i| i.task_id.as_str()),
-        "request_id": imported.map(|i| i.request_id.as_str()),
-        "status": status,
-        "upload": null,
-        "object_deleted": false,
-        "timings_ms": {},
-    })
-}
-
-fn print_plan(plan: &Plan) {
-    println!("import plan:");
-    for (k, v) in plan.params() {
-        println!("  {k}: {}", escape(&v));
-    }
-    println!("  (DiskImageSize floor: {} GiB)", plan.size_floor);
-    if plan.client_token_derived {
-        println!(
-            "client token {} is derived from region, bucket, object, image name and the image file; \
-             re-running this command resumes the same import instead of creating a second image",
-            plan.client_token
-        );
-    }
-}
-
-/// Build a client session for `region` from resolved credentials.
-pub fn session(creds: Credentials, eps: &Endpoints) -> Result<Session> {
-    let timing = settings::timing(&env)?;
-    let client = Client::new(creds, timing.retry.clone(), timing.http_timeout)
-        .map_err(|e| ecs::explain("setup", &e))?;
-    let (ecs_svc, ram_svc) = services(eps);
-    Ok(Session {
-        client,
-        ecs: ecs_svc,
-        ram: ram_svc,
-        timing,
-    })
-}
-
+#[allow(clippy::too_many_arguments)]
 fn submit_and_follow(
     a: &Args,
     steps: &mut Steps,
@@ -652,6 +406,7 @@ fn submit_and_follow(
     plan: &Plan,
     created_role: bool,
     up: Option<&Uploaded>,
+    data: &[DataDisk],
 ) -> Result<i32> {
     let imported = steps.time("import", || {
         step(a, "import", "calling ImportImage");
@@ -669,10 +424,12 @@ fn submit_and_follow(
             escape(&imported.task_id)
         );
     }
-    let done = Done {
+    let mut done = Done {
         plan,
         imported: &imported,
         up,
+        data,
+        detection: None,
     };
     if a.no_wait {
         if !a.quiet && !a.json {
@@ -700,6 +457,9 @@ fn submit_and_follow(
                     plan.region_id
                 );
             }
+            if a.detect {
+                done.detection = Some(detection(a, steps, s, plan, &imported.image_id)?);
+            }
             let deleted = a.delete_object && delete_object(a, oss, plan)?;
             finish(a, &done, steps, "Available", deleted, 0)
         }
@@ -720,6 +480,47 @@ fn submit_and_follow(
     }
 }
 
+/// The service's image check (`--detect`), once the image is Available: each item printed.
+fn detection(
+    a: &Args,
+    steps: &mut Steps,
+    s: &Session,
+    plan: &Plan,
+    image_id: &str,
+) -> Result<Detection> {
+    let d = steps.time("detect", || {
+        step(
+            a,
+            "detect",
+            "reading the service's image check (DetectionOptions)",
+        );
+        detect::read(&s.client, &s.ecs, &plan.region_id, image_id, s.timing.poll)
+            .map_err(|e| ecs::explain("DescribeImages", &e))
+    })?;
+    if !a.json {
+        println!(
+            "image check: {} ({} finding{})",
+            if d.status.is_empty() {
+                "no result"
+            } else {
+                &d.status
+            },
+            d.items.len(),
+            if d.items.len() == 1 { "" } else { "s" }
+        );
+        for i in &d.items {
+            println!(
+                "  {}: {} [{} {}]",
+                escape(&i.name),
+                escape(&i.value),
+                escape(&i.risk_level),
+                escape(&i.risk_code)
+            );
+        }
+    }
+    Ok(d)
+}
+
 /// Only once the image is Available: ECS reads the object until then.
 fn delete_object(a: &Args, oss: &Oss, plan: &Plan) -> Result<bool> {
     oss.delete_object(&plan.oss_bucket, &plan.oss_object)
@@ -738,23 +539,8 @@ struct Done<'a> {
     plan: &'a Plan,
     imported: &'a Imported,
     up: Option<&'a Uploaded>,
-}
-
-fn upload_json(plan: &Plan, up: Option<&Uploaded>) -> Value {
-    let Some(u) = up else { return Value::Null };
-    let o = &u.outcome;
-    json!({
-        "bucket": plan.oss_bucket,
-        "object": plan.oss_object,
-        "object_size": o.size,
-        "crc64": o.crc64.to_string(),
-        "parts": o.parts,
-        "resumed_parts": o.resumed_parts,
-        "sent_bytes": o.sent_bytes,
-        "already_there": o.already_there,
-        "bucket_created": u.bucket_created,
-        "converted_to_raw": u.converted,
-    })
+    data: &'a [DataDisk],
+    detection: Option<Detection>,
 }
 
 fn finish(
@@ -768,6 +554,8 @@ fn finish(
     if a.json {
         let mut doc = base_json(d.plan, false, status, Some(d.imported));
         doc["upload"] = upload_json(d.plan, d.up);
+        doc["data_disks"] = data_disks_json(d.data, d.up.map(|u| u.data.as_slice()));
+        doc["detection"] = d.detection.as_ref().map_or(Value::Null, Detection::json);
         doc["object_deleted"] = Value::Bool(deleted);
         doc["timings_ms"] = steps.json();
         print_json(&doc);

@@ -4,6 +4,8 @@ pub mod check;
 pub mod convert;
 mod follow;
 pub mod import;
+pub mod import_args;
+pub mod import_report;
 pub mod inspect;
 pub mod output;
 pub mod task;

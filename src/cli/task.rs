@@ -13,7 +13,7 @@
 use serde_json::json;
 
 use super::follow::follow_with_progress;
-use super::import::{CloudArgs, session};
+use super::import::CloudArgs;
 use super::output::{escape, print_json};
 use crate::cloud::credentials;
 use crate::cloud::ecs::{self, ImageState, TaskState};
@@ -89,7 +89,10 @@ fn setup(t: &TaskArgs) -> Result<(crate::cloud::import::Session, String)> {
         t.cloud.allow_http,
         &env,
     )?;
-    Ok((session(creds, &eps)?, region))
+    let sig = settings::rpc_signature(t.cloud.rpc_signature.as_deref(), &env)?;
+    let sts = settings::sts_endpoint(None, t.cloud.allow_http, &env)?;
+    let live = crate::cloud::roles::activate(creds, &sts, sig, &env)?;
+    Ok((crate::cloud::import::session(live, &eps, sig)?, region))
 }
 
 fn print(

@@ -2,6 +2,7 @@
 //! is sent (it exists, or is created when it is ours to create; it is in the import's region).
 
 use super::oss::Oss;
+use super::rpc::CallError;
 use crate::error::{Error, Result};
 
 /// `imgtool-<account id>-<region>`: unique per account and region, and predictable, so every
@@ -27,9 +28,15 @@ pub fn ensure(
     note: &mut dyn FnMut(String),
 ) -> Result<Found> {
     let want = format!("oss-{region}");
-    let loc = oss
-        .bucket_location(bucket)
-        .map_err(|e| super::ecs::explain("GetBucketLocation", &e))?;
+    // With V4 the request's scope names the region; a bucket elsewhere is answered with
+    // AccessDenied naming its endpoint, which says where it is just as well.
+    let loc = match oss.bucket_location(bucket) {
+        Ok(l) => l,
+        Err(e) => match elsewhere(&e) {
+            Some(l) => Some(l),
+            None => return Err(super::ecs::explain("GetBucketLocation", &e)),
+        },
+    };
     match loc {
         Some(l) if l == want => Ok(Found::Exists),
         Some(l) => Err(Error::Usage(format!(
@@ -52,9 +59,34 @@ pub fn ensure(
     }
 }
 
+/// `oss-cn-beijing` from an error that names the bucket's endpoint
+/// (`oss-cn-beijing.aliyuncs.com`, as `oss::read_reply` puts it in the message).
+fn elsewhere(e: &CallError) -> Option<String> {
+    let CallError::Api { message, .. } = e else {
+        return None;
+    };
+    let (_, rest) = message.split_once("(the bucket is at ")?;
+    let host = rest.split(')').next()?;
+    let name = host.split('.').next()?;
+    let name = name.strip_suffix("-internal").unwrap_or(name);
+    (name.starts_with("oss-") && name.len() > 4).then(|| name.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn endpoint_in_an_error_names_the_region() {
+        let e = CallError::Api {
+            status: 403,
+            code: "AccessDenied".into(),
+            message: "must be addressed using the specified endpoint (the bucket is at oss-cn-beijing.aliyuncs.com)".into(),
+            request_id: String::new(),
+        };
+        assert_eq!(elsewhere(&e).as_deref(), Some("oss-cn-beijing"));
+        assert_eq!(elsewhere(&CallError::Transport("x".into())), None);
+    }
 
     #[test]
     fn default_bucket_name_is_valid() {

@@ -5,63 +5,13 @@
 //! There is deliberately no flag for the secret: command lines end up in shell history and
 //! in `ps` output for every user of the machine.
 
-use std::fmt;
 use std::path::PathBuf;
 
 use serde_json::Value;
 
 use crate::error::{Error, Result};
 
-/// A secret string. No `Display`, and `Debug` prints `***`, so a secret cannot reach output
-/// through `{}` or `{:?}` by accident; reading it takes an explicit `expose()`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(s: impl Into<String>) -> Self {
-        Secret(s.into())
-    }
-    /// The secret itself, for signing only.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct Credentials {
-    pub access_key_id: String,
-    pub access_key_secret: Secret,
-    /// Present with STS credentials; sent as `SecurityToken`.
-    pub security_token: Option<Secret>,
-    /// A default region from the same source, used when `--region` is absent.
-    pub region: Option<String>,
-    /// Where these came from, for messages ("environment ALIBABA_CLOUD_ACCESS_KEY_ID").
-    pub source: String,
-}
-
-impl Credentials {
-    /// The key id with its middle hidden, for dry-run output: `LTAI****wxyz`.
-    pub fn masked_key_id(&self) -> String {
-        mask_key_id(&self.access_key_id)
-    }
-}
-
-/// Show at most the first 4 and last 4 characters, and only if at least 4 stay hidden.
-pub fn mask_key_id(id: &str) -> String {
-    let chars: Vec<char> = id.chars().collect();
-    if chars.len() < 12 {
-        return "****".into();
-    }
-    let head: String = chars[..4].iter().collect();
-    let tail: String = chars[chars.len() - 4..].iter().collect();
-    format!("{head}****{tail}")
-}
+pub use super::keys::{Credentials, Role, Secret, mask_key_id};
 
 const ID_VARS: &[&str] = &[
     "ALIBABA_CLOUD_ACCESS_KEY_ID",
@@ -120,25 +70,38 @@ pub fn resolve(profile: Option<&str>, env: &dyn Fn(&str) -> Option<String>) -> R
         Some((var, v)) => (Some(v), var),
         None => (None, "current".to_string()),
     };
-    let found = match name {
-        Some(n) => from_config(&config, &n, &how)?,
+    let found = match &name {
+        Some(n) => from_config(&config, n, &how)?,
         None => from_config_current(&config)?,
     };
-    found.ok_or_else(|| not_found(&config))
+    if let Some(c) = found {
+        return Ok(c);
+    }
+    // The SDKs' shared file: ALIBABA_CLOUD_CREDENTIALS_FILE or ~/.alibabacloud/credentials.
+    let ini = super::cred_ini::path(env);
+    if let Some(c) = super::cred_ini::read(&ini, name.as_deref())? {
+        return Ok(c);
+    }
+    Err(not_found(&config, &ini))
 }
 
-fn not_found(config: &Option<PathBuf>) -> Error {
+fn not_found(config: &Option<PathBuf>, ini: &Option<PathBuf>) -> Error {
     Error::Usage(format!(
         "no Alibaba Cloud credentials found; looked in: the environment ({} with {}; \
          or {} / {} / {} prefixes; or ALICLOUD_ACCESS_KEY with ALICLOUD_SECRET_KEY), \
-         then {} (profile from ALIBABA_CLOUD_PROFILE or its \"current\" field). \
-         Set the variables, run `aliyun configure`, or pass --profile NAME",
+         then {} (profile from ALIBABA_CLOUD_PROFILE or its \"current\" field), \
+         then {} (ALIBABA_CLOUD_CREDENTIALS_FILE; profile from ALIBABA_CLOUD_PROFILE or \
+         [default]). Set the variables, run `aliyun configure`, or pass --profile NAME",
         ID_VARS[0],
         SECRET_VARS[0],
         "ALIBABA_CLOUD_",
         "ALIBABACLOUD_",
         "ALICLOUD_",
-        display_path(config)
+        display_path(config),
+        ini.as_ref().map_or(
+            "~/.alibabacloud/credentials (HOME is not set)".to_string(),
+            |p| p.display().to_string()
+        )
     ))
 }
 
@@ -174,6 +137,7 @@ fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<Option<Credentials>>
             security_token: first_var(env, TOKEN_VARS).map(|(_, t)| Secret::new(t)),
             region: first_var(env, REGION_VARS).map(|(_, r)| r),
             source: format!("environment {var}"),
+            role: None,
         })),
     }
 }
@@ -229,16 +193,39 @@ fn profile_from(path: &Option<PathBuf>, cfg: &Value, name: &str, how: &str) -> R
             .map(str::to_string)
     };
     let mode = field("mode").unwrap_or_else(|| "AK".into());
-    let token = match mode.as_str() {
-        "AK" => None,
-        "StsToken" => Some(field("sts_token").ok_or_else(|| {
+    let need = |k: &str| {
+        field(k).ok_or_else(|| {
             Error::Usage(format!(
-                "{file}: profile {name:?} is StsToken but has no sts_token"
+                "{file}: profile {name:?} has mode {mode} but no {k}"
             ))
-        })?),
+        })
+    };
+    let (token, role) = match mode.as_str() {
+        "AK" => (None, None),
+        "StsToken" => (Some(need("sts_token")?), None),
+        "RamRoleArn" => (
+            None,
+            Some(Role::AssumeRole {
+                arn: need("ram_role_arn")?,
+                session: field("ram_session_name").unwrap_or_else(|| "imgtool".into()),
+            }),
+        ),
+        "EcsRamRole" => {
+            return Ok(Credentials {
+                access_key_id: String::new(),
+                access_key_secret: Secret::new(""),
+                security_token: None,
+                region: field("region_id"),
+                source: format!("{file} profile {name:?} (EcsRamRole)"),
+                role: Some(Role::Ecs {
+                    name: need("ram_role_name")?,
+                }),
+            });
+        }
         other => {
             return Err(Error::Usage(format!(
-                "{file}: profile {name:?} has mode {other:?}; imgtool reads only AK and StsToken"
+                "{file}: profile {name:?} has mode {other:?}; imgtool reads AK, StsToken, \
+                 RamRoleArn and EcsRamRole"
             )));
         }
     };
@@ -253,6 +240,7 @@ fn profile_from(path: &Option<PathBuf>, cfg: &Value, name: &str, how: &str) -> R
         security_token: token.map(Secret::new),
         region: field("region_id"),
         source: format!("{file} profile {name:?}"),
+        role,
     })
 }
 
@@ -291,6 +279,7 @@ mod tests {
             security_token: Some(Secret::new("tok")),
             region: None,
             source: "t".into(),
+            role: None,
         };
         let dbg = format!("{c:?}");
         assert!(!dbg.contains("hunter2") && !dbg.contains("tok\""), "{dbg}");
@@ -360,7 +349,7 @@ mod tests {
         let e = resolve(Some("nope"), &env_of(&[("HOME", h)])).unwrap_err();
         assert!(e.to_string().contains("no profile named \"nope\""), "{e}");
         let e = resolve(Some("odd"), &env_of(&[("HOME", h)])).unwrap_err();
-        assert!(e.to_string().contains("RamRoleArn"), "{e}");
+        assert!(e.to_string().contains("ram_role_arn"), "{e}");
     }
 
     #[test]
@@ -373,6 +362,8 @@ mod tests {
             "ALIBABACLOUD_",
             "ALICLOUD_ACCESS_KEY",
             ".aliyun/config.json",
+            ".alibabacloud/credentials",
+            "ALIBABA_CLOUD_CREDENTIALS_FILE",
             "--profile",
         ] {
             assert!(m.contains(want), "{want} missing from {m}");

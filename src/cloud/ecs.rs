@@ -170,22 +170,168 @@ pub fn is_role_missing(e: &CallError) -> bool {
     )
 }
 
+/// Every error code the current ImportImage reference lists (with the seed's and the
+/// transport's), each of which [`advice`] answers; a test holds the two together.
+pub const IMPORT_ERROR_CODES: &[&str] = &[
+    "MissingParameter",
+    "MissingParameter.DiskDeviceMapping",
+    "InvalidImageName.Malformed",
+    "InvalidImageName.Duplicated",
+    "InvalidDescription.Malformed",
+    "InvalidArchitecture.Malformed",
+    "InvalidArchitecture.PlatformUnsupported",
+    "InvalidPlatform.Malformed",
+    "InvalidOSType.Malformed",
+    "InvalidFormat.Malformed",
+    "InvalidImageFormat.Malformed",
+    "InvalidImageFormat.RegionNotSupported",
+    "InvalidImageSize",
+    "InvalidDataDiskSize",
+    "InvalidBootMode.Malformed",
+    "InvalidBootMode.NotSupport",
+    "InvalidLicenseType.NotSupported",
+    "InvalidLicenseType.BYOLOnly",
+    "InvalidParameter.DetectionStrategy",
+    "InvalidParameter.FeaturesImdsSupport",
+    "InvalidClientToken.Malformed",
+    "InvalidRegionId.NotFound",
+    "RegionId.NotFound",
+    "InvalidRegion.NotSupport",
+    "IncorrectImageStatus",
+    "ImageIsImporting",
+    "QuotaExceed.Image",
+    "QuotaExceed.Snapshot",
+    "Forbidden",
+    "Forbbiden",
+    "NoSetRoletoECSServiceAcount",
+    "NoSetRoletoECSServiceAccount",
+    "InvalidOSSBucket.NotFound",
+    "InvalidOSSBucket.NotMatched",
+    "InvalidOSSBucket.Malformed",
+    "InvalidOSSBucket.EncryptUnsupported",
+    "InvalidOSSBucket.FlowLimit",
+    "InvalidOSSObject.NotFound",
+    "InvalidOSSObject.Size",
+    "InvalidOSSObject.NeedRestore",
+    "InvalidOSS.NotAuthorized",
+    "UnsupportedSuffix.OSSObject",
+    "InvalidVHDImage.IncorrectSize",
+    "InvalidBlockSize.NotSupport",
+    "InvalidResourceGroup.NotFound",
+    "InvalidStorageLocation.NotFound",
+    "InvalidOperation.CloudBoxImageImportRoleRequired",
+    "InvalidOperation.CloudBoxImageImportUnsupported",
+    "ImageCheckUnsupported.WindowsImage",
+    "TagKey.Duplication",
+    "IdempotentParameterMismatch",
+    "ImportImageFailed",
+    "UserNotInTheWhiteList",
+    "Account.Arrearage",
+    "InvalidAccountStatus.OSSDisabled",
+    "SignatureDoesNotMatch",
+    "SignatureNonceUsed",
+    "InvalidTimeStamp.Expired",
+    "Throttling",
+];
+
 /// What the user should do about an error code, where the docs say.
 fn advice(code: &str) -> Option<&'static str> {
     Some(match code {
+        "MissingParameter" | "MissingParameter.DiskDeviceMapping" => {
+            "a required parameter (RegionId, OSSBucket, OSSObject) is missing; check --region, --bucket and --object"
+        }
+        "InvalidImageName.Malformed" => {
+            "ImageName: 2..128 characters, starting with a letter, no http(s)://, not starting with acs: or aliyun; pass another --image-name"
+        }
+        "InvalidDescription.Malformed" => {
+            "Description: 2..256 characters, not starting with http:// or https://; fix --description"
+        }
+        "InvalidArchitecture.Malformed" => "--architecture must be i386, x86_64 or arm64",
+        "InvalidArchitecture.PlatformUnsupported" => {
+            "this Platform is not offered for this Architecture; check --platform and --architecture"
+        }
+        "InvalidPlatform.Malformed" => "--platform must be one of the API's Platform values",
+        "InvalidOSType.Malformed" => "--os-type must be linux or windows",
+        "InvalidFormat.Malformed" | "InvalidImageFormat.Malformed" => {
+            "the Format must be RAW, VHD or QCOW2 and match the file; leave out --format"
+        }
+        "InvalidImageFormat.RegionNotSupported" => {
+            "this region does not take this image format; upload it as RAW (--format raw) or import in another region"
+        }
         "InvalidImageSize" => {
             "DiskImageSize must hold the virtual disk and its file systems; try --auto-size"
         }
+        "InvalidDataDiskSize" => "a data disk's DiskImageSize is outside 1..2048 GiB",
+        "InvalidBootMode.Malformed" | "InvalidBootMode.NotSupport" => {
+            "--boot-mode must be BIOS or UEFI, and arm64 (and some platforms) allow only UEFI"
+        }
+        "InvalidLicenseType.NotSupported" => "--license-type must be Auto, Aliyun or BYOL",
+        "InvalidLicenseType.BYOLOnly" => {
+            "this image can be imported only with --license-type BYOL (bring your own license)"
+        }
+        "InvalidParameter.DetectionStrategy" => "DetectionStrategy takes only Standard (--detect)",
+        "InvalidParameter.FeaturesImdsSupport" => "--imds must be v1 or v2",
+        "InvalidClientToken.Malformed" => "--client-token: at most 64 ASCII characters",
         "InvalidImageName.Duplicated" => {
             "an image with this name exists in the region; pass another --image-name"
         }
         "InvalidOSSObject.NotFound" => {
             "the object is not in the bucket; check --object, or upload it first"
         }
+        "InvalidOSSObject.Size" => "the object is empty (0 bytes); upload the image again",
+        "InvalidOSSObject.NeedRestore" => {
+            "the object is in Archive storage: restore it first (ossutil restore, or RestoreObject in the console), wait until it is readable, then import again"
+        }
+        "UnsupportedSuffix.OSSObject" => {
+            "the service does not take this object name's suffix; name the object .raw, .vhd or .qcow2 (--object)"
+        }
         "InvalidOSSBucket.NotFound" => {
             "the bucket does not exist in this region; check --bucket and --region"
         }
         "InvalidOSSBucket.NotMatched" => "the bucket must be in the same region as the import",
+        "InvalidOSSBucket.Malformed" => {
+            "the bucket name breaks the OSS naming rules; check --bucket"
+        }
+        "InvalidOSSBucket.EncryptUnsupported" => {
+            "the bucket's server-side encryption (KMS) is not supported for import; use a bucket without KMS encryption, or turn it off and upload again"
+        }
+        "InvalidOSSBucket.FlowLimit" => {
+            "the bucket is being throttled by its flow limit; retry later or raise the bucket's limit"
+        }
+        "InvalidOSS.NotAuthorized" => {
+            "ECS may not read the bucket: make sure the role AliyunECSImageImportDefaultRole exists with AliyunECSImageImportRolePolicy (--create-role)"
+        }
+        "InvalidVHDImage.IncorrectSize" => {
+            "the VHD's block table (MaxTableEntries x BlockSize) does not match its size; convert it (imgtool convert --to raw) and import the RAW"
+        }
+        "InvalidBlockSize.NotSupport" => {
+            "the VHD's block size is not supported; convert it (imgtool convert --to vhd, or --to raw) and import again"
+        }
+        "InvalidResourceGroup.NotFound" => "no such resource group; check --resource-group",
+        "InvalidStorageLocation.NotFound" => "the CloudBox storage location does not exist",
+        "InvalidOperation.CloudBoxImageImportRoleRequired" => {
+            "CloudBox imports need the role AliyunECSCloudBoxImageImportDefaultRole"
+        }
+        "InvalidOperation.CloudBoxImageImportUnsupported" => {
+            "this CloudBox does not support image import"
+        }
+        "ImageCheckUnsupported.WindowsImage" => {
+            "the image check does not cover Windows images; import without --detect"
+        }
+        "TagKey.Duplication" => "a tag key is given twice; give each --tag key once",
+        "IdempotentParameterMismatch" => {
+            "this ClientToken was used with other parameters; pass another --client-token or leave it out"
+        }
+        "ImportImageFailed" => {
+            "the service could not import the image; check the image (imgtool check) and retry"
+        }
+        "UserNotInTheWhiteList" => {
+            "this account may not use the feature (e.g. VMDK import is invitational); ask Alibaba Cloud support"
+        }
+        "Account.Arrearage" => "the account has overdue payments; settle them in the console first",
+        "InvalidAccountStatus.OSSDisabled" => {
+            "OSS is not activated for this account (or is suspended); activate OSS in the console"
+        }
         "NoSetRoletoECSServiceAcount" | "NoSetRoletoECSServiceAccount" => {
             "the RAM role AliyunECSImageImportDefaultRole is missing or not yet effective; re-run with --create-role, or wait a minute after creating it"
         }
@@ -195,6 +341,7 @@ fn advice(code: &str) -> Option<&'static str> {
         "SignatureDoesNotMatch" => {
             "the access key secret is wrong for this access key id; check your credentials"
         }
+        "SignatureNonceUsed" => "a retried request reused its nonce; retry",
         "InvalidAccessKeyId.NotFound" | "InvalidAccessKeyId" => {
             "the access key id is unknown; check your credentials"
         }
@@ -282,6 +429,18 @@ mod tests {
             explain("x", &api("InvalidTimeStamp.Expired"))
                 .to_string()
                 .contains("clock")
+        );
+    }
+
+    #[test]
+    fn every_listed_code_says_what_to_do() {
+        for code in IMPORT_ERROR_CODES {
+            assert!(advice(code).is_some(), "{code}");
+        }
+        let m = explain("ImportImage", &api("InvalidOSSObject.NeedRestore")).to_string();
+        assert!(
+            m.contains("Archive") && m.contains("restore it first"),
+            "{m}"
         );
     }
 

@@ -3,18 +3,27 @@
 //! images; it takes a finished [`plan::Plan`] and a byte source ([`upload::Source`]).
 
 pub mod bucket;
+pub mod call_error;
 pub mod crc64;
+pub mod cred_ini;
 pub mod credentials;
+pub mod detect;
 pub mod ecs;
 pub mod follow;
 pub mod form;
 pub mod import;
+pub mod keys;
+pub mod live;
+pub mod options;
 pub mod oss;
 pub mod plan;
 pub mod ram;
 pub mod resume;
+pub mod roles;
 pub mod rpc;
 pub mod settings;
 pub mod sign;
+pub mod sign_v3;
+pub mod sign_v4;
 pub mod sts;
 pub mod upload;

@@ -19,35 +19,7 @@ pub const ARCHITECTURES: &[&str] = &["i386", "x86_64", "arm64"];
 pub const OS_TYPES: &[&str] = &["linux", "windows"];
 pub const BOOT_MODES: &[&str] = &["BIOS", "UEFI"];
 pub const LICENSE_TYPES: &[&str] = &["Aliyun", "BYOL", "Auto"];
-pub const PLATFORMS: &[&str] = &[
-    "Aliyun",
-    "Anolis",
-    "CentOS",
-    "Ubuntu",
-    "CoreOS",
-    "SUSE",
-    "Debian",
-    "OpenSUSE",
-    "FreeBSD",
-    "RedHat",
-    "Kylin",
-    "UOS",
-    "Fedora",
-    "Fedora CoreOS",
-    "CentOS Stream",
-    "AlmaLinux",
-    "Rocky Linux",
-    "Gentoo",
-    "Customized Linux",
-    "Others Linux",
-    "Windows Server 2022",
-    "Windows Server 2019",
-    "Windows Server 2016",
-    "Windows Server 2012",
-    "Windows Server 2008",
-    "Windows Server 2003",
-    "Other Windows",
-];
+pub use super::options::PLATFORMS;
 
 /// The image's container format, as ImportImage names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,6 +92,8 @@ pub struct Flags {
     pub client_token: Option<String>,
     /// Allow a flag to contradict a detected fact.
     pub force: bool,
+    /// Checked parameters from [`super::options::params`], sent as they are.
+    pub extra: Vec<(String, String)>,
 }
 
 /// A validated ImportImage request, minus the transport parameters.
@@ -143,6 +117,8 @@ pub struct Plan {
     pub client_token: String,
     /// True when the ClientToken was derived rather than given.
     pub client_token_derived: bool,
+    /// Features, ResourceGroupId, Tag.N, DetectionStrategy (see `options`).
+    pub extra: Vec<(String, String)>,
     pub warnings: Vec<String>,
 }
 
@@ -170,8 +146,10 @@ impl Plan {
             "DiskDeviceMapping.1.DiskImageSize",
             self.disk_image_size.to_string(),
         ));
-        p.push(("ClientToken", self.client_token.clone()));
-        p.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+        let mut p: Vec<(String, String)> = p.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        p.extend(self.extra.iter().cloned());
+        p.push(("ClientToken".into(), self.client_token.clone()));
+        p
     }
 }
 
@@ -211,7 +189,12 @@ pub fn build(facts: &ImageFacts, flags: &Flags) -> Result<Plan> {
                 &oss_bucket,
                 &oss_object,
                 &image_name,
-                &facts.identity,
+                // Other options make another request: another token.
+                &if flags.extra.is_empty() {
+                    facts.identity.clone()
+                } else {
+                    format!("{};{:?}", facts.identity, flags.extra)
+                },
             ),
             true,
         ),
@@ -232,6 +215,7 @@ pub fn build(facts: &ImageFacts, flags: &Flags) -> Result<Plan> {
         size_floor,
         client_token,
         client_token_derived,
+        extra: flags.extra.clone(),
         warnings,
     })
 }

@@ -12,7 +12,29 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 
 use super::credentials::Credentials;
+use super::live::Live;
 use super::sign::{canonical_query, rpc_signature};
+use super::sign_v3::{self, V3Request};
+use super::sign_v4::sha256_hex;
+
+/// Which RPC signature to send: V3 (`ACS3-HMAC-SHA256`, the default) or the old V1.0
+/// (HMAC-SHA1) for private deployments that know only that.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RpcSignature {
+    V1,
+    #[default]
+    V3,
+}
+
+impl RpcSignature {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "v1" | "1" | "1.0" => Some(RpcSignature::V1),
+            "v3" | "3" => Some(RpcSignature::V3),
+            _ => None,
+        }
+    }
+}
 
 /// One RPC service: where it is and which API version it speaks.
 #[derive(Debug, Clone)]
@@ -55,41 +77,7 @@ impl Default for RetryPolicy {
     }
 }
 
-/// Why a call failed.
-#[derive(Debug, Clone)]
-pub enum CallError {
-    /// The server answered with an error document.
-    Api {
-        status: u16,
-        code: String,
-        message: String,
-        request_id: String,
-    },
-    /// No usable answer: connection refused or dropped, timeout, unreadable body.
-    Transport(String),
-}
-
-impl CallError {
-    pub fn code(&self) -> Option<&str> {
-        match self {
-            CallError::Api { code, .. } => Some(code),
-            CallError::Transport(_) => None,
-        }
-    }
-
-    /// Transient failures worth another attempt with the same parameters.
-    pub fn retryable(&self) -> bool {
-        match self {
-            CallError::Transport(_) => true,
-            CallError::Api { status, code, .. } => {
-                code.starts_with("Throttling")
-                    || code == "ServiceUnavailable"
-                    || code == "SignatureNonceUsed"
-                    || *status >= 500
-            }
-        }
-    }
-}
+pub use super::call_error::CallError;
 
 /// A request as dry-run shows it: the secret-bearing values replaced.
 #[derive(Debug, Clone)]
@@ -97,17 +85,59 @@ pub struct Preview {
     pub method: &'static str,
     pub url: String,
     pub params: Vec<(String, String)>,
+    /// V3: the headers sent (Authorization redacted) and the canonical request signed.
+    pub headers: Vec<(String, String)>,
+    pub canonical_request: Option<String>,
 }
 
 pub struct Client {
     http: reqwest::blocking::Client,
-    creds: Credentials,
+    creds: Live,
     retry: RetryPolicy,
+    signature: RpcSignature,
+}
+
+/// The SHA-256 of an empty body: V3 requests here carry their parameters in the query.
+pub fn empty_payload_hash() -> String {
+    sha256_hex(b"")
+}
+
+/// `host[:port]` of a base URL, as the Host header carries it (default ports dropped).
+pub fn host_of(endpoint: &str) -> String {
+    let (scheme, rest) = endpoint.split_once("://").unwrap_or(("https", endpoint));
+    let host = rest.split('/').next().unwrap_or(rest);
+    let default = if scheme == "http" { ":80" } else { ":443" };
+    host.strip_suffix(default).unwrap_or(host).to_string()
+}
+
+/// The V3 headers of one attempt, `Authorization` excluded.
+fn v3_headers(
+    svc: &Service,
+    action: &str,
+    date: &str,
+    nonce: &str,
+    token: Option<&str>,
+) -> Vec<(String, String)> {
+    let mut h: Vec<(String, String)> = [
+        ("host", host_of(&svc.endpoint)),
+        ("x-acs-action", action.to_string()),
+        ("x-acs-version", svc.version.to_string()),
+        ("x-acs-date", date.to_string()),
+        ("x-acs-signature-nonce", nonce.to_string()),
+        ("x-acs-content-sha256", empty_payload_hash()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    if let Some(t) = token {
+        h.push(("x-acs-security-token".into(), t.to_string()));
+    }
+    h
 }
 
 impl Client {
     pub fn new(
-        creds: Credentials,
+        creds: impl Into<Live>,
         retry: RetryPolicy,
         timeout: Duration,
     ) -> Result<Self, CallError> {
@@ -122,7 +152,17 @@ impl Client {
             .map_err(|e| {
                 CallError::Transport(format!("cannot set up HTTP: {}", e.without_url()))
             })?;
-        Ok(Client { http, creds, retry })
+        Ok(Client {
+            http,
+            creds: creds.into(),
+            retry,
+            signature: RpcSignature::default(),
+        })
+    }
+
+    pub fn with_signature(mut self, signature: RpcSignature) -> Self {
+        self.signature = signature;
+        self
     }
 
     /// Call `action`, retrying transient failures. Returns the response document.
@@ -152,23 +192,12 @@ impl Client {
         action: &str,
         params: &[(String, String)],
     ) -> Result<Value, CallError> {
-        let mut all = common_params(&self.creds, svc, action);
-        all.extend(params.iter().cloned());
-        all.push(("Timestamp".into(), timestamp(SystemTime::now())));
-        all.push(("SignatureNonce".into(), nonce()));
-        let signature = rpc_signature(&self.creds.access_key_secret, method.as_str(), &all);
-        all.push(("Signature".into(), signature));
-        let query = canonical_query(&all);
-        let url = format!("{}/", svc.endpoint);
-        let req = match method {
-            Method::Get => self.http.get(format!("{url}?{query}")),
-            Method::Post => self
-                .http
-                .post(url)
-                .header("Content-Type", "application/x-www-form-urlencoded")
-                .body(query),
+        let creds = self.creds.get()?;
+        let req = match self.signature {
+            RpcSignature::V1 => self.request_v1(&creds, svc, method, action, params),
+            RpcSignature::V3 => self.request_v3(&creds, svc, method, action, params),
         };
-        // without_url: a GET URL carries the AccessKeyId, SecurityToken and Signature.
+        // without_url: a V1 GET URL carries the AccessKeyId, SecurityToken and Signature.
         let resp = req
             .send()
             .map_err(|e| CallError::Transport(e.without_url().to_string()))?;
@@ -177,38 +206,154 @@ impl Client {
         parse_response(status, &body)
     }
 
-    /// What `call` would send, with secrets masked; nothing is sent.
+    /// V3: parameters in the query for GET and POST (as the vendor's SDKs send RPC calls),
+    /// an empty body, the signature in `Authorization`.
+    fn request_v3(
+        &self,
+        creds: &Credentials,
+        svc: &Service,
+        method: Method,
+        action: &str,
+        params: &[(String, String)],
+    ) -> reqwest::blocking::RequestBuilder {
+        let token = creds.security_token.as_ref().map(|t| t.expose());
+        let headers = v3_headers(svc, action, &timestamp(SystemTime::now()), &nonce(), token);
+        let hash = empty_payload_hash();
+        let signed = sign_v3::sign(
+            &creds.access_key_id,
+            &creds.access_key_secret,
+            &V3Request {
+                method: method.as_str(),
+                path: "/",
+                params,
+                headers: &headers,
+                payload_hash: &hash,
+            },
+        );
+        let query = canonical_query(params);
+        let url = if query.is_empty() {
+            format!("{}/", svc.endpoint)
+        } else {
+            format!("{}/?{query}", svc.endpoint)
+        };
+        let mut req = match method {
+            Method::Get => self.http.get(url),
+            Method::Post => self.http.post(url),
+        };
+        // reqwest writes Host from the URL; the signed value is the same by construction.
+        for (k, v) in headers.iter().filter(|(k, _)| k != "host") {
+            req = req.header(k.as_str(), v.as_str());
+        }
+        req.header("Authorization", signed.authorization)
+            .header("Accept", "application/json")
+    }
+
+    fn request_v1(
+        &self,
+        creds: &Credentials,
+        svc: &Service,
+        method: Method,
+        action: &str,
+        params: &[(String, String)],
+    ) -> reqwest::blocking::RequestBuilder {
+        let mut all = common_params(creds, svc, action);
+        all.extend(params.iter().cloned());
+        all.push(("Timestamp".into(), timestamp(SystemTime::now())));
+        all.push(("SignatureNonce".into(), nonce()));
+        let signature = rpc_signature(&creds.access_key_secret, method.as_str(), &all);
+        all.push(("Signature".into(), signature));
+        let query = canonical_query(&all);
+        let url = format!("{}/", svc.endpoint);
+        match method {
+            Method::Get => self.http.get(format!("{url}?{query}")),
+            Method::Post => self
+                .http
+                .post(url)
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .body(query),
+        }
+    }
+
+    /// What `call` would send, with secrets masked; nothing is sent. For V3 the canonical
+    /// request is shown as signed, with the security token, date and nonce as placeholders.
     pub fn preview(
         creds: Option<&Credentials>,
+        signature: RpcSignature,
         svc: &Service,
         method: Method,
         action: &str,
         params: &[(String, String)],
     ) -> Preview {
-        let mut all = match creds {
-            Some(c) => common_params(c, svc, action),
-            None => common_params_without(svc, action, "(no credentials found)"),
-        };
-        for (k, v) in all.iter_mut() {
-            match k.as_str() {
-                "AccessKeyId" => *v = creds.map_or(v.clone(), Credentials::masked_key_id),
-                "SecurityToken" => *v = "(redacted)".into(),
-                _ => {}
-            }
+        let key_id = creds.map_or(
+            "(no credentials found)".to_string(),
+            Credentials::masked_key_id,
+        );
+        if signature == RpcSignature::V3 {
+            return preview_v3(creds, &key_id, svc, method, action, params);
+        }
+        let mut all = common_params_without(svc, action, &key_id);
+        if creds.is_some_and(|c| c.security_token.is_some()) {
+            all.push(("SecurityToken".into(), REDACTED.into()));
         }
         all.extend(params.iter().cloned());
         all.push(("Timestamp".into(), "(time of sending)".into()));
         all.push(("SignatureNonce".into(), "(fresh for every attempt)".into()));
-        all.push(("Signature".into(), "(redacted)".into()));
+        all.push(("Signature".into(), REDACTED.into()));
         Preview {
             method: method.as_str(),
             url: format!("{}/", svc.endpoint),
             params: all,
+            headers: Vec::new(),
+            canonical_request: None,
         }
     }
 }
 
-/// Owned parameter pairs from borrowed ones.
+const REDACTED: &str = "(redacted)";
+
+fn preview_v3(
+    creds: Option<&Credentials>,
+    key_id: &str,
+    svc: &Service,
+    method: Method,
+    action: &str,
+    params: &[(String, String)],
+) -> Preview {
+    let token = creds
+        .and_then(|c| c.security_token.as_ref())
+        .map(|_| REDACTED);
+    let headers = v3_headers(
+        svc,
+        action,
+        "(time of sending)",
+        "(fresh for every attempt)",
+        token,
+    );
+    let hash = empty_payload_hash();
+    let (canonical, signed) = sign_v3::canonical_request(&V3Request {
+        method: method.as_str(),
+        path: "/",
+        params,
+        headers: &headers,
+        payload_hash: &hash,
+    });
+    let mut shown = headers;
+    shown.push((
+        "Authorization".into(),
+        format!(
+            "{} Credential={key_id},SignedHeaders={signed},Signature={REDACTED}",
+            sign_v3::ALGORITHM
+        ),
+    ));
+    Preview {
+        method: method.as_str(),
+        url: format!("{}/", svc.endpoint),
+        params: params.to_vec(),
+        headers: shown,
+        canonical_request: Some(canonical),
+    }
+}
+
 /// The largest RPC answer we read: real ones are a few KiB; anything bigger is not the API.
 const MAX_ANSWER: u64 = 1 << 20;
 
@@ -330,6 +475,11 @@ pub fn timestamp(t: SystemTime) -> String {
     )
 }
 
+/// ISO 8601 basic UTC `YYYYMMDDThhmmssZ`, as OSS V4's `x-oss-date` wants.
+pub fn basic_datetime(t: SystemTime) -> String {
+    timestamp(t).replace(['-', ':'], "")
+}
+
 /// RFC 1123 GMT (`Thu, 17 Nov 2005 18:49:58 GMT`), as the OSS `Date` header wants.
 pub fn http_date(t: SystemTime) -> String {
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
@@ -374,6 +524,7 @@ mod tests {
         assert_eq!(timestamp(UNIX_EPOCH), "1970-01-01T00:00:00Z");
         let leap = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
         assert_eq!(timestamp(leap), "2000-02-29T00:00:00Z");
+        assert_eq!(basic_datetime(leap), "20000229T000000Z");
     }
 
     #[test]

@@ -13,7 +13,8 @@
 
 use std::time::Duration;
 
-use super::rpc::RetryPolicy;
+use super::oss::{OssSigning, parse_signature_version};
+use super::rpc::{RetryPolicy, RpcSignature};
 use super::{ecs, ram};
 use crate::error::{Error, Result};
 
@@ -85,6 +86,41 @@ pub fn sts_endpoint(flag: Option<&str>, allow_http: bool, env: Env<'_>) -> Resul
         allow_http,
         env,
     )
+}
+
+/// The RPC signature: `--rpc-signature`, else `IMGTOOL_RPC_SIGNATURE`, else V3.
+pub fn rpc_signature(flag: Option<&str>, env: Env<'_>) -> Result<RpcSignature> {
+    match chosen(flag, "IMGTOOL_RPC_SIGNATURE", env) {
+        None => Ok(RpcSignature::default()),
+        Some((v, from)) => RpcSignature::parse(&v)
+            .ok_or_else(|| Error::Usage(format!("{from}: RPC signature {v:?} is not v1 or v3"))),
+    }
+}
+
+/// The OSS signature: `--oss-signature`, else `IMGTOOL_OSS_SIGNATURE`, else V4, whose scope
+/// names `region` (the bucket's region: ImportImage reads only from a bucket in its own).
+pub fn oss_signing(flag: Option<&str>, region: &str, env: Env<'_>) -> Result<OssSigning> {
+    let v4 = match chosen(flag, "IMGTOOL_OSS_SIGNATURE", env) {
+        None => true,
+        Some((v, from)) => parse_signature_version(&v)
+            .ok_or_else(|| Error::Usage(format!("{from}: OSS signature {v:?} is not v1 or v4")))?,
+    };
+    Ok(if v4 {
+        OssSigning::V4 {
+            region: region.to_string(),
+        }
+    } else {
+        OssSigning::V1
+    })
+}
+
+fn chosen(flag: Option<&str>, var: &str, env: Env<'_>) -> Option<(String, String)> {
+    match flag {
+        Some(f) => Some((f.to_string(), "flag".into())),
+        None => env(var)
+            .filter(|v| !v.trim().is_empty())
+            .map(|v| (v, var.to_string())),
+    }
 }
 
 fn pick(
@@ -192,6 +228,28 @@ mod tests {
         assert_eq!(e.ecs, "https://ecs.example");
         let e = endpoints("r", Some("https://flag.example"), None, false, &env).unwrap();
         assert_eq!(e.ecs, "https://flag.example");
+    }
+
+    #[test]
+    fn signature_versions() {
+        assert_eq!(rpc_signature(None, &no_env).unwrap(), RpcSignature::V3);
+        assert_eq!(
+            rpc_signature(Some("v1"), &no_env).unwrap(),
+            RpcSignature::V1
+        );
+        let env = |k: &str| (k == "IMGTOOL_RPC_SIGNATURE").then(|| "V1".to_string());
+        assert_eq!(rpc_signature(None, &env).unwrap(), RpcSignature::V1);
+        assert_eq!(rpc_signature(Some("v3"), &env).unwrap(), RpcSignature::V3);
+        assert!(rpc_signature(Some("v2"), &no_env).is_err());
+        assert_eq!(
+            oss_signing(None, "cn-x", &no_env).unwrap(),
+            OssSigning::V4 {
+                region: "cn-x".into()
+            }
+        );
+        let env = |k: &str| (k == "IMGTOOL_OSS_SIGNATURE").then(|| "v1".to_string());
+        assert_eq!(oss_signing(None, "r", &env).unwrap(), OssSigning::V1);
+        assert!(oss_signing(Some("v2"), "r", &no_env).is_err());
     }
 
     #[test]

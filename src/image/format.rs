@@ -82,6 +82,13 @@ pub trait Format: VirtualDisk + fmt::Debug {
         None
     }
 
+    /// Whether the file's own tables cover the whole disk its header states (a dynamic VHD's
+    /// MaxTableEntries x BlockSize against its current size); `Err` says what falls short.
+    /// A reader may still read such a file; a service that takes the file as it is may not.
+    fn tables_cover_disk(&self) -> std::result::Result<(), String> {
+        Ok(())
+    }
+
     /// Bytes of the virtual disk the image stores (not holes, not unallocated blocks).
     fn allocated_bytes(&self) -> Result<u64>;
 

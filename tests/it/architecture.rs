@@ -1,6 +1,9 @@
 //! The house's order, enforced. Data flows one way (STYLE.md, README "Layout"):
 //!
-//!     image -> disk -> convert -> import (plan) -> cloud -> cli -> main
+//!     image -> disk -> convert -> cloud -> import -> cli -> main
+//!
+//! (`cloud` speaks the services' protocols; `import` decides what to send and runs the steps
+//! through `cloud`, so it comes after it.)
 //!
 //! and each room may use only the rooms before it (and the ground floor: `sys`, then
 //! `error` and `text`). Inside a room, files must not import each other in a circle. This test reads every
@@ -18,8 +21,8 @@ const FLOORS: &[&[&str]] = &[
     &["image"],
     &["disk"],
     &["convert"],
-    &["import"],
     &["cloud"],
+    &["import"],
     &["cli"],
     &["lib", "main", "fuzzing"],
 ];

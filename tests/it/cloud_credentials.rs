@@ -153,3 +153,157 @@ fn secrets_never_printed_on_any_path() {
         );
     }
 }
+
+/// `import` against `fake` with STS at the fake too (AssumeRole).
+fn args_with_sts(s: &crate::cloud_support::Setup, fake: &FakeCloud) -> Vec<String> {
+    let mut a = s.import_args(fake);
+    a.extend([
+        "--sts-endpoint".to_string(),
+        fake.url.clone(),
+        "--no-wait".to_string(),
+    ]);
+    a
+}
+
+fn write_ini(s: &crate::cloud_support::Setup, path: &std::path::Path, text: &str) {
+    let _ = s;
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    std::fs::write(path, text).expect("write ini");
+}
+
+/// The key every ECS call (not STS, not metadata) was signed with, and its token.
+fn ecs_keys(fake: &FakeCloud) -> Vec<(String, Option<String>)> {
+    fake.seen()
+        .iter()
+        .filter(|r| r.params.get("Version").is_some_and(|v| v == "2014-05-26"))
+        .map(|r| {
+            (
+                r.params["AccessKeyId"].clone(),
+                r.params.get("SecurityToken").cloned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn alibabacloud_credentials_file_access_key_and_sts() {
+    let fake = FakeCloud::start(Scenario::default());
+    let s = setup();
+    write_ini(
+        &s,
+        &s.home().join(".alibabacloud/credentials"),
+        &format!(
+            "[default]\ntype = access_key\naccess_key_id = {}\naccess_key_secret = {}\n",
+            fake_cloud::CFG_KEY_ID,
+            fake_cloud::CFG_SECRET
+        ),
+    );
+    let o = run(s.bare(), &args_with_sts(&s, &fake), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(key_used(&fake), fake_cloud::CFG_KEY_ID);
+    // Another file, another profile, type sts: the token goes along.
+    let other = s.home().join("elsewhere/creds.ini");
+    write_ini(
+        &s,
+        &other,
+        &format!(
+            "[default]\naccess_key_id = X\naccess_key_secret = Y\n[tmp]\ntype = sts\naccess_key_id = {}\naccess_key_secret = {}\nsecurity_token = {}\n",
+            fake_cloud::STS_KEY_ID,
+            fake_cloud::STS_SECRET,
+            fake_cloud::STS_TOKEN
+        ),
+    );
+    let fake = FakeCloud::start(Scenario::default());
+    let mut c = s.bare();
+    c.env("ALIBABA_CLOUD_CREDENTIALS_FILE", &other)
+        .env("ALIBABA_CLOUD_PROFILE", "tmp");
+    let o = run(c, &args_with_sts(&s, &fake), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let keys = ecs_keys(&fake);
+    assert!(!keys.is_empty());
+    for (k, t) in keys {
+        assert_eq!(k, fake_cloud::STS_KEY_ID);
+        assert_eq!(t.as_deref(), Some(fake_cloud::STS_TOKEN));
+    }
+    assert_no_secrets(&o);
+}
+
+#[test]
+fn ram_role_arn_assumes_the_role_and_renews_it() {
+    for source in ["ini", "cli"] {
+        let fake = FakeCloud::start(Scenario::default());
+        let s = setup();
+        if source == "ini" {
+            write_ini(
+                &s,
+                &s.home().join(".alibabacloud/credentials"),
+                &format!(
+                    "[default]\ntype = ram_role_arn\naccess_key_id = {}\naccess_key_secret = {}\nrole_arn = acs:ram::1234567890123456:role/importer\nrole_session_name = imgtool-test\n",
+                    fake_cloud::CFG_KEY_ID,
+                    fake_cloud::CFG_SECRET
+                ),
+            );
+        } else {
+            s.write_config(&format!(
+                r#"{{"current":"r","profiles":[{{"name":"r","mode":"RamRoleArn","access_key_id":"{}","access_key_secret":"{}","ram_role_arn":"acs:ram::1234567890123456:role/importer","ram_session_name":"imgtool-test","region_id":"cn-hangzhou"}}]}}"#,
+                fake_cloud::CFG_KEY_ID,
+                fake_cloud::CFG_SECRET
+            ));
+        }
+        let mut c = s.bare();
+        // Renew before every request: a long upload's case, made short.
+        c.env("IMGTOOL_CREDENTIAL_REFRESH_SECS", "0");
+        let o = run(c, &args_with_sts(&s, &fake), &[]);
+        assert_eq!(o.status.code(), Some(0), "{source}: {}", stderr(&o));
+        let assumed = fake.calls("AssumeRole");
+        assert!(assumed.len() >= 2, "{source}: renewed: {}", assumed.len());
+        assert_eq!(assumed[0].params["AccessKeyId"], fake_cloud::CFG_KEY_ID);
+        assert_eq!(
+            assumed[0].params["RoleArn"],
+            "acs:ram::1234567890123456:role/importer"
+        );
+        assert_eq!(assumed[0].params["RoleSessionName"], "imgtool-test");
+        let keys = ecs_keys(&fake);
+        assert!(!keys.is_empty());
+        for (k, t) in keys {
+            assert_eq!(k, fake_cloud::STS_KEY_ID, "{source}");
+            assert_eq!(t.as_deref(), Some(fake_cloud::STS_TOKEN), "{source}");
+        }
+        assert_no_secrets(&o);
+    }
+}
+
+#[test]
+fn ecs_ram_role_reads_instance_metadata() {
+    for source in ["ini", "cli"] {
+        let fake = FakeCloud::start(Scenario::default());
+        let s = setup();
+        if source == "ini" {
+            write_ini(
+                &s,
+                &s.home().join(".alibabacloud/credentials"),
+                &format!(
+                    "[default]\ntype = ecs_ram_role\nrole_name = {}\n",
+                    fake_cloud::ECS_ROLE
+                ),
+            );
+        } else {
+            s.write_config(&format!(
+                r#"{{"current":"e","profiles":[{{"name":"e","mode":"EcsRamRole","ram_role_name":"{}","region_id":"cn-hangzhou"}}]}}"#,
+                fake_cloud::ECS_ROLE
+            ));
+        }
+        let mut c = s.bare();
+        c.env("IMGTOOL_METADATA_ENDPOINT", &fake.url);
+        let o = run(c, &args_with_sts(&s, &fake), &[]);
+        assert_eq!(o.status.code(), Some(0), "{source}: {}", stderr(&o));
+        assert!(fake.actions().iter().any(|a| a == "metadata"));
+        let keys = ecs_keys(&fake);
+        assert!(!keys.is_empty());
+        for (k, t) in keys {
+            assert_eq!(k, fake_cloud::STS_KEY_ID, "{source}");
+            assert_eq!(t.as_deref(), Some(fake_cloud::STS_TOKEN), "{source}");
+        }
+        assert_no_secrets(&o);
+    }
+}

@@ -305,19 +305,66 @@ fn dry_run_sends_nothing_and_masks() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(fake.seen().is_empty());
     let out = stdout(&o);
+    // V3 by default: the headers and the canonical request as signed, token and signature
+    // redacted.
     for want in [
         "ImportImage: POST",
         "GetRole: GET",
         "CreateRole: POST",
-        "AccessKeyId=LTAI****0001",
-        "SecurityToken=(redacted)",
-        "Signature=(redacted)",
+        "header Authorization: ACS3-HMAC-SHA256 Credential=LTAI****0001,SignedHeaders=host;x-acs-action;x-acs-content-sha256;x-acs-date;x-acs-security-token;x-acs-signature-nonce;x-acs-version,Signature=(redacted)",
+        "header x-acs-security-token: (redacted)",
+        "canonical request (ACS3-HMAC-SHA256):",
+        "| x-acs-action:ImportImage",
+        "| x-acs-security-token:(redacted)",
         "DiskDeviceMapping.1.DiskImageSize=4",
         "ClientToken=imgtool-",
     ] {
         assert!(out.contains(want), "{want} missing:\n{out}");
     }
     assert!(!out.contains(crate::fake_cloud::KEY_ID));
+    assert_no_secrets(&o);
+    // V1 on request: the old parameter list, masked the same way.
+    let mut c = s.cmd();
+    c.env("ALIBABA_CLOUD_SECURITY_TOKEN", crate::fake_cloud::STS_TOKEN);
+    let o = run(
+        c,
+        &s.import_args(&fake),
+        &["--dry-run", "--rpc-signature", "v1"],
+    );
+    let out = stdout(&o);
+    for want in [
+        "AccessKeyId=LTAI****0001",
+        "SecurityToken=(redacted)",
+        "Signature=(redacted)",
+        "SignatureVersion=1.0",
+    ] {
+        assert!(out.contains(want), "{want} missing:\n{out}");
+    }
+    assert!(!out.contains("ACS3-HMAC-SHA256"), "{out}");
+    assert_no_secrets(&o);
+}
+
+#[test]
+fn dry_run_shows_the_oss_v4_canonical_request_without_the_token() {
+    let fake = FakeCloud::start(Scenario::default());
+    let s = setup();
+    let mut c = s.cmd();
+    c.env("ALIBABA_CLOUD_SECURITY_TOKEN", crate::fake_cloud::STS_TOKEN);
+    let mut args: Vec<String> = s.import_args(&fake);
+    args.retain(|a| a != "--skip-upload");
+    let o = run(c, &args, &["--dry-run"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    for want in [
+        "GetBucketLocation canonical request (OSS4-HMAC-SHA256):",
+        "| GET",
+        "| /bkt/",
+        "| location",
+        "| x-oss-content-sha256:UNSIGNED-PAYLOAD",
+        "| x-oss-security-token:(redacted)",
+    ] {
+        assert!(out.contains(want), "{want} missing:\n{out}");
+    }
     assert_no_secrets(&o);
 }
 
@@ -333,7 +380,18 @@ fn dry_run_json_is_one_document() {
     assert_eq!(v["status"], "planned");
     assert_eq!(v["plan"]["DiskDeviceMapping.1.DiskImageSize"], "4");
     assert_eq!(v["requests"].as_array().map(Vec::len), Some(2));
-    assert_eq!(v["requests"][1]["params"]["Signature"], "(redacted)");
+    assert_eq!(v["signatures"]["rpc"], "v3");
+    assert_eq!(v["signatures"]["oss"], "v4");
+    let auth = v["requests"][1]["headers"]["Authorization"]
+        .as_str()
+        .unwrap_or("");
+    assert!(auth.ends_with(",Signature=(redacted)"), "{auth}");
+    let canonical = v["requests"][1]["canonical_request"].as_str().unwrap_or("");
+    assert!(canonical.starts_with("POST\n/\n"), "{canonical}");
+    assert!(
+        canonical.contains("x-acs-action:ImportImage\n"),
+        "{canonical}"
+    );
 }
 
 #[test]
@@ -665,5 +723,136 @@ fn a_huge_answer_is_refused_after_bounded_retries() {
         fake.seen().len() <= 8,
         "bounded: {} requests",
         fake.seen().len()
+    );
+}
+
+#[test]
+fn tags_features_group_and_detection_are_sent() {
+    let fake = FakeCloud::start(Scenario::default());
+    let s = setup();
+    let o = run(
+        s.cmd(),
+        &s.import_args(&fake),
+        &[
+            "--tag",
+            "env=prod",
+            "--tag",
+            "team=image builders",
+            "--nvme",
+            "supported",
+            "--imds",
+            "v2",
+            "--resource-group",
+            "rg-acfm2x",
+            "--detect",
+            "--no-wait",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let imp = fake.calls("ImportImage");
+    let p = &imp[0].params;
+    for (k, v) in [
+        ("Tag.1.Key", "env"),
+        ("Tag.1.Value", "prod"),
+        ("Tag.2.Key", "team"),
+        ("Tag.2.Value", "image builders"),
+        ("Features.NvmeSupport", "supported"),
+        ("Features.ImdsSupport", "v2"),
+        ("ResourceGroupId", "rg-acfm2x"),
+        ("DetectionStrategy", "Standard"),
+    ] {
+        assert_eq!(p.get(k).map(String::as_str), Some(v), "{k} in {p:?}");
+    }
+}
+
+#[test]
+fn an_acs_tag_is_refused_before_any_request() {
+    let fake = FakeCloud::start(Scenario::default());
+    let s = setup();
+    // No --bucket: the default bucket needs the account id from STS, the first request.
+    let mut args: Vec<String> = vec!["import".into(), s.image.display().to_string()];
+    args.extend(crate::cloud_support::endpoint_args(&fake));
+    args.extend(
+        [
+            "--sts-endpoint",
+            &fake.url,
+            "--region",
+            "cn-hangzhou",
+            "--skip-upload",
+        ]
+        .map(String::from),
+    );
+    for bad in ["acs:owner=me", "env=1"] {
+        let mut extra = vec!["--tag", bad];
+        if bad == "env=1" {
+            extra.extend(["--tag", "env=2"]);
+        }
+        let o = run(s.cmd(), &args, &extra);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        let want = if bad == "env=1" {
+            "TagKey.Duplication"
+        } else {
+            "InvalidTagKey.Malformed"
+        };
+        assert!(stderr(&o).contains(want), "{}", stderr(&o));
+        assert!(fake.seen().is_empty(), "sent: {:?}", fake.actions());
+    }
+}
+
+#[test]
+fn detect_reads_the_image_check_once_available() {
+    let fake = FakeCloud::start(Scenario {
+        polls: 1,
+        ..Scenario::default()
+    });
+    let s = setup();
+    let o = run(s.cmd(), &s.import_args(&fake), &["--detect", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let imp = fake.calls("ImportImage");
+    assert_eq!(imp[0].params["DetectionStrategy"], "Standard");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON document");
+    assert_eq!(v["detection"]["status"], "Finished", "{v}");
+    assert_eq!(v["detection"]["items"][0]["name"], "virtio");
+    assert_eq!(v["detection"]["items"][0]["risk_level"], "High");
+    assert_eq!(
+        v["detection"]["items"][1]["risk_code"],
+        "ImageCheck.CloudInitOld"
+    );
+    // Text mode prints every item.
+    let fake = FakeCloud::start(Scenario {
+        polls: 1,
+        ..Scenario::default()
+    });
+    let o = run(s.cmd(), &s.import_args(&fake), &["--detect"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("image check: Finished (2 findings)"), "{out}");
+    assert!(
+        out.contains("virtio: not found in the initramfs [High ImageCheck.VirtioNotFound]"),
+        "{out}"
+    );
+    // Without --detect nothing is read and the field is null.
+    let fake = FakeCloud::start(Scenario::default());
+    let o = run(s.cmd(), &s.import_args(&fake), &["--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON document");
+    assert!(v["detection"].is_null());
+}
+
+#[test]
+fn current_error_codes_say_what_to_do() {
+    let fake = FakeCloud::start(Scenario::default());
+    let s = setup();
+    let mut args = s.import_args(&fake);
+    if let Some(i) = args.iter().position(|a| a == "bkt") {
+        args[i] = "archive-bucket".into();
+    }
+    let o = run(s.cmd(), &args, &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains("InvalidOSSObject.NeedRestore")
+            && e.contains("what to do")
+            && e.contains("restore it first"),
+        "{e}"
     );
 }

@@ -631,3 +631,63 @@ fn killed_at_random_moments_the_final_object_is_byte_identical() {
         v["upload"]
     );
 }
+
+#[test]
+fn system_disk_and_two_data_disks_go_up_and_are_mapped_2_and_3() {
+    let cloud = FakeCloud::start(Scenario::default());
+    let oss = oss_with_bucket("cn-hangzhou");
+    let mut s = setup();
+    let sys = raw_image(&mut s, 3 * PART as usize);
+    let d1 = s.dir.path().join("data1.raw");
+    let d1_bytes = noise(2 * PART as usize + 7, 7);
+    std::fs::write(&d1, &d1_bytes).unwrap();
+    crate::vhd_read::generate(s.dir.path(), &["small-dynamic"]);
+    let d2 = s.dir.path().join("small-dynamic.vhd");
+    let d2_bytes = std::fs::read(&d2).unwrap();
+    let mut a = args(&s, &cloud, &oss);
+    for d in [&d1, &d2] {
+        a.push("--data-disk".into());
+        a.push(d.display().to_string());
+    }
+    let o = run(s.cmd(), &a, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", all_output(&o));
+    assert!(oss.object("bkt", "imgtool/disk.raw").unwrap().data == sys);
+    assert!(oss.object("bkt", "imgtool/data1.raw").unwrap().data == d1_bytes);
+    assert!(oss.object("bkt", "imgtool/small-dynamic.vhd").unwrap().data == d2_bytes);
+    let imp = cloud.calls("ImportImage");
+    let p = &imp[0].params;
+    for (k, v) in [
+        ("DiskDeviceMapping.2.OSSObject", "imgtool/data1.raw"),
+        ("DiskDeviceMapping.2.Format", "RAW"),
+        ("DiskDeviceMapping.2.DiskImageSize", "1"),
+        ("DiskDeviceMapping.2.OSSBucket", "bkt"),
+        ("DiskDeviceMapping.3.OSSObject", "imgtool/small-dynamic.vhd"),
+        ("DiskDeviceMapping.3.Format", "VHD"),
+    ] {
+        assert_eq!(p.get(k).map(String::as_str), Some(v), "{k}: {p:?}");
+    }
+    assert!(!p.contains_key("DiskDeviceMapping.4.OSSObject"));
+    let v = json_of(&o);
+    assert_eq!(v["data_disks"].as_array().map(Vec::len), Some(2));
+    assert_eq!(v["data_disks"][0]["device"], 2);
+    assert_eq!(v["data_disks"][0]["object"], "imgtool/data1.raw");
+    assert_eq!(
+        v["data_disks"][0]["upload"]["object_size"],
+        d1_bytes.len() as u64
+    );
+    assert_eq!(v["data_disks"][1]["format"], "VHD");
+    assert_eq!(
+        v["data_disks"][1]["upload"]["crc64"],
+        oss.object("bkt", "imgtool/small-dynamic.vhd")
+            .unwrap()
+            .crc
+            .to_string()
+    );
+    // Re-running finds every object there: nothing is sent again, the same image answers.
+    let before = oss.writes().len();
+    let o = run(s.cmd(), &a, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", all_output(&o));
+    assert_eq!(oss.writes().len(), before, "nothing uploaded twice");
+    let v = json_of(&o);
+    assert_eq!(v["data_disks"][0]["upload"]["already_there"], true);
+}

@@ -1,11 +1,14 @@
 //! A fake OSS on 127.0.0.1, path style (`/bucket/key`), for the integration tests and the
-//! upload bench. It verifies every request's signature with its own implementation of the
-//! documented OSS v1 algorithm (never the crate's signer), computes CRC-64/XZ itself (slice-by-8
+//! upload bench. It verifies every request's signature with its own implementations of the
+//! documented OSS V1 and V4 algorithms (never the crate's signers), can refuse either (a
+//! bucket past V1's retirement; an old private deployment without V4), answers a V4 request
+//! scoped to the wrong region the way OSS does (AccessDenied naming the bucket's endpoint),
+//! computes CRC-64/XZ itself (slice-by-8
 //! tables, and part CRCs combined by polynomial arithmetic rather than the crate's
 //! matrix method), and can misbehave on purpose: 5xx, a dropped connection or a wrong CRC on
 //! chosen parts, a stall after some parts, a wrong object CRC on completion.
 //!
-//! Self-contained (std, base64, hmac, sha1) so the bench can include it with `#[path]`.
+//! Self-contained (std, base64, hmac, sha1, sha2) so the bench can include it with `#[path]`.
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -18,6 +21,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
+use sha2::{Digest, Sha256};
 
 /// The fake's accounts: (key id, secret, STS token if any).
 pub const ACCOUNTS: &[(&str, &str, Option<&str>)] = &[
@@ -54,6 +58,10 @@ pub struct OssScenario {
     pub page_limit: Option<usize>,
     /// The first CompleteMultipartUpload completes, then the connection drops unanswered.
     pub drop_first_complete: bool,
+    /// Refuse V1 signatures (a new account or bucket).
+    pub refuse_v1: bool,
+    /// Refuse V4 signatures (an old private deployment).
+    pub refuse_v4: bool,
 }
 
 /// One request as received.
@@ -70,6 +78,10 @@ pub struct OssSeen {
     pub at: Instant,
     /// Request line and headers, to check nothing secret travels.
     pub head: String,
+    /// "v1" or "v4": how the request was signed.
+    pub signature: &'static str,
+    /// V4: the region of the request's scope.
+    pub scope_region: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -499,6 +511,15 @@ fn serve(stream: TcpStream, st: &Arc<Mutex<State>>) {
                 body_len: len,
                 at: Instant::now(),
                 head: req.head.clone(),
+                signature: if req
+                    .header("authorization")
+                    .is_some_and(|a| a.starts_with("OSS4-HMAC-SHA256 "))
+                {
+                    "v4"
+                } else {
+                    "v1"
+                },
+                scope_region: v4_fields(&req).map(|f| f.region),
             });
             action
         };
@@ -541,10 +562,21 @@ fn write_reply(w: &mut TcpStream, req: &Request, rep: &Reply) -> std::io::Result
 
 // ---- the API ----
 
-fn authenticate(req: &Request) -> Option<Reply> {
+fn authenticate(s: &State, req: &Request) -> Option<Reply> {
     let Some(auth) = req.header("authorization") else {
         return Some(error(403, "AccessDenied", "no Authorization"));
     };
+    if auth.starts_with("OSS4-HMAC-SHA256 ") {
+        if s.sc.refuse_v4 {
+            // What old private OSS gateways answer to a V4 header.
+            return Some(error(
+                400,
+                "InvalidArgument",
+                "Authorization header is invalid.",
+            ));
+        }
+        return authenticate_v4(s, req);
+    }
     let Some((id, sig)) = auth.strip_prefix("OSS ").and_then(|a| a.split_once(':')) else {
         return Some(error(
             400,
@@ -552,6 +584,14 @@ fn authenticate(req: &Request) -> Option<Reply> {
             "Authorization is not OSS id:sig",
         ));
     };
+    if s.sc.refuse_v1 {
+        // Not the vendor's wording (not found in its docs); refused before anything is done.
+        return Some(error(
+            403,
+            "AccessDenied",
+            "Signature version 1 is not allowed for this bucket; use OSS4-HMAC-SHA256.",
+        ));
+    }
     let Some((_, secret, token)) = ACCOUNTS.iter().find(|(k, _, _)| *k == id) else {
         return Some(error(403, "InvalidAccessKeyId", "unknown key"));
     };
@@ -571,8 +611,190 @@ fn authenticate(req: &Request) -> Option<Reply> {
     None
 }
 
+// ---- the documented OSS V4 signature, written again ----
+
+struct V4Fields {
+    key_id: String,
+    date: String,
+    region: String,
+    additional: Vec<String>,
+    signature: String,
+}
+
+fn v4_fields(req: &Request) -> Option<V4Fields> {
+    let rest = req
+        .header("authorization")?
+        .strip_prefix("OSS4-HMAC-SHA256 ")?;
+    let mut f: HashMap<&str, &str> = HashMap::new();
+    for part in rest.split(',') {
+        let (k, v) = part.trim().split_once('=')?;
+        f.insert(k, v);
+    }
+    let cred: Vec<&str> = f.get("Credential")?.split('/').collect();
+    if cred.len() != 5 || cred[3] != "oss" || cred[4] != "aliyun_v4_request" {
+        return None;
+    }
+    Some(V4Fields {
+        key_id: cred[0].to_string(),
+        date: cred[1].to_string(),
+        region: cred[2].to_string(),
+        additional: f
+            .get("AdditionalHeaders")
+            .map(|a| a.split(';').map(str::to_string).collect())
+            .unwrap_or_default(),
+        signature: f.get("Signature")?.to_string(),
+    })
+}
+
+fn enc(s: &str, keep_slash: bool) -> String {
+    let mut o = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                o.push(b as char)
+            }
+            b'/' if keep_slash => o.push('/'),
+            _ => o.push_str(&format!("%{b:02X}")),
+        }
+    }
+    o
+}
+
+fn hmac256(key: &[u8], data: &str) -> Vec<u8> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("hmac key");
+    mac.update(data.as_bytes());
+    mac.finalize().into_bytes().to_vec()
+}
+
+fn hexs(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// The V4 signature of `req` as received, with `secret`.
+fn expected_v4(req: &Request, f: &V4Fields, datetime: &str, secret: &str) -> String {
+    let (bucket, key, query, headers) = (&req.bucket, &req.key, &req.query, &req.headers);
+    let (additional, region, req_method) = (&f.additional, f.region.as_str(), &req.method);
+    let uri = enc(&format!("/{bucket}/{key}"), true);
+    let mut q: Vec<(String, String)> = query
+        .iter()
+        .map(|(k, v)| (enc(k, false), enc(v.as_deref().unwrap_or(""), false)))
+        .collect();
+    q.sort();
+    let cq: Vec<String> = q
+        .iter()
+        .map(|(k, v)| {
+            if v.is_empty() {
+                k.clone()
+            } else {
+                format!("{k}={v}")
+            }
+        })
+        .collect();
+    let mut hs: Vec<(String, String)> = headers
+        .iter()
+        .filter(|(k, _)| {
+            k.starts_with("x-oss-")
+                || k == "content-type"
+                || k == "content-md5"
+                || additional.contains(k)
+        })
+        .map(|(k, v)| (k.clone(), v.trim().to_string()))
+        .collect();
+    hs.sort();
+    let ch: String = hs.iter().map(|(k, v)| format!("{k}:{v}\n")).collect();
+    let payload = headers
+        .iter()
+        .find(|(k, _)| k == "x-oss-content-sha256")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    let canonical = format!(
+        "{req_method}\n{uri}\n{}\n{ch}\n{}\n{payload}",
+        cq.join("&"),
+        additional.join(";")
+    );
+    let date = &datetime[..8.min(datetime.len())];
+    let scope = format!("{date}/{region}/oss/aliyun_v4_request");
+    let to_sign = format!(
+        "OSS4-HMAC-SHA256\n{datetime}\n{scope}\n{}",
+        hexs(&Sha256::digest(canonical.as_bytes()))
+    );
+    let mut k = hmac256(format!("aliyun_v4{secret}").as_bytes(), date);
+    for part in [region, "oss", "aliyun_v4_request"] {
+        k = hmac256(&k, part);
+    }
+    hexs(&hmac256(&k, &to_sign))
+}
+
+fn authenticate_v4(s: &State, req: &Request) -> Option<Reply> {
+    let Some(f) = v4_fields(req) else {
+        return Some(error(
+            400,
+            "InvalidArgument",
+            "Authorization header is invalid.",
+        ));
+    };
+    let Some((_, secret, token)) = ACCOUNTS.iter().find(|(k, _, _)| *k == f.key_id) else {
+        return Some(error(403, "InvalidAccessKeyId", "unknown key"));
+    };
+    let datetime = req.header("x-oss-date").unwrap_or_default();
+    let dt_ok = datetime.len() == 16 && datetime.as_bytes()[8] == b'T' && datetime.ends_with('Z');
+    if !dt_ok || !datetime.starts_with(&f.date) {
+        return Some(error(
+            403,
+            "AccessDenied",
+            "x-oss-date missing, malformed or not the scope's date",
+        ));
+    }
+    if req.header("x-oss-content-sha256").is_none() {
+        return Some(error(
+            403,
+            "AccessDenied",
+            "x-oss-content-sha256 is required by V4",
+        ));
+    }
+    if token.is_some() && req.header("x-oss-security-token") != *token {
+        return Some(error(403, "InvalidSecurityToken", "token missing or wrong"));
+    }
+    let sorted = {
+        let mut a = f.additional.clone();
+        a.sort();
+        a
+    };
+    if sorted != f.additional {
+        return Some(error(
+            400,
+            "InvalidArgument",
+            "AdditionalHeaders are not sorted",
+        ));
+    }
+    let want = expected_v4(req, &f, datetime, secret);
+    if want != f.signature {
+        return Some(error(
+            403,
+            "SignatureDoesNotMatch",
+            "The request signature we calculated does not match",
+        ));
+    }
+    // The scope must name the bucket's region (a new bucket: the endpoint's region).
+    let region = s
+        .buckets
+        .get(&req.bucket)
+        .cloned()
+        .unwrap_or_else(|| s.sc.region.clone());
+    if !region.is_empty() && f.region != region {
+        return Some(reply(
+            403,
+            format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied</Code><Message>The bucket you are attempting to access must be addressed using the specified endpoint. Please send all future requests to this endpoint.</Message><RequestId>FAKE-OSS-2</RequestId><Bucket>{}</Bucket><Endpoint>oss-{region}.aliyuncs.com</Endpoint></Error>",
+                req.bucket
+            ),
+        ));
+    }
+    None
+}
+
 fn handle(s: &mut State, req: &Request, len: u64, crc: u64, data: Vec<u8>) -> Action {
-    if let Some(r) = authenticate(req) {
+    if let Some(r) = authenticate(s, req) {
         return Action::Answer(r);
     }
     let m = req.method.as_str();

@@ -119,6 +119,24 @@ impl Format for VhdImage {
         }
     }
 
+    fn tables_cover_disk(&self) -> std::result::Result<(), String> {
+        let top = self.top();
+        let Some(sparse) = &top.sparse else {
+            return Ok(());
+        };
+        let h = &sparse.header;
+        let covered = u64::from(h.max_table_entries).saturating_mul(u64::from(h.block_size));
+        let size = top.footer.current_size;
+        if covered < size {
+            return Err(format!(
+                "the dynamic header's MaxTableEntries {} x BlockSize {} = {covered} bytes is \
+                 less than the disk size {size} bytes in the footer",
+                h.max_table_entries, h.block_size
+            ));
+        }
+        Ok(())
+    }
+
     fn identity(&self) -> Option<String> {
         Some(format!(
             "vhd={}",

@@ -17,9 +17,11 @@ use std::time::{Duration, SystemTime};
 use reqwest::blocking::{Body, Client};
 use reqwest::header::HeaderMap;
 
-use super::credentials::Credentials;
+use super::live::Live;
 use super::rpc::{CallError, RetryPolicy, backoff, http_date};
-use super::sign::{OssRequest, oss_signature};
+
+mod sign;
+pub use sign::{OssSigning, parse_signature_version, preview_v4};
 
 /// The largest response body read: ListParts with 1000 parts is about 250 KiB.
 const MAX_BODY: u64 = 4 << 20;
@@ -196,10 +198,11 @@ impl AsRef<[u8]> for SharedPrefix {
 
 pub struct Oss {
     http: Client,
-    creds: Credentials,
+    creds: Live,
     pub endpoint: Endpoint,
     retry: RetryPolicy,
     timeout: Duration,
+    signing: OssSigning,
 }
 
 /// The slowest link a data request is given time for: a 64 MiB part may take 256 s more
@@ -224,8 +227,9 @@ pub struct ObjectMeta {
 
 impl Oss {
     pub fn new(
-        creds: Credentials,
+        creds: impl Into<Live>,
         endpoint: Endpoint,
+        signing: OssSigning,
         retry: RetryPolicy,
         timeout: Duration,
     ) -> Result<Oss, CallError> {
@@ -241,10 +245,11 @@ impl Oss {
             })?;
         Ok(Oss {
             http,
-            creds,
+            creds: creds.into(),
             endpoint,
             retry,
             timeout,
+            signing,
         })
     }
 
@@ -258,34 +263,22 @@ impl Oss {
         headers: &[(&str, &str)],
         payload: &Payload,
     ) -> Result<Reply, CallError> {
-        let date = http_date(SystemTime::now());
-        let mut all: Vec<(&str, &str)> = headers.to_vec();
-        if let Some(t) = &self.creds.security_token {
-            all.push(("x-oss-security-token", t.expose()));
-        }
-        let resource = format!("/{bucket}/{key}{}", query.signed());
-        let sig = oss_signature(
-            &self.creds.access_key_secret,
-            &OssRequest {
-                verb: method,
-                content_md5: "",
-                content_type: payload.content_type(),
-                date: &date,
-                headers: &all,
-                resource: &resource,
-            },
-        );
-        let url = format!("{}{}", self.endpoint.url(bucket, key), query.url());
+        let now = SystemTime::now();
+        let date = http_date(now);
+        let c = self.creds.get()?;
+        let (url, auth, all) = match &self.signing {
+            OssSigning::V1 => self.sign_v1(&c, method, bucket, key, query, headers, payload, &date),
+            OssSigning::V4 { region } => self.sign_v4(
+                &c, method, bucket, key, query, headers, payload, region, now,
+            ),
+        };
         let m = reqwest::Method::from_bytes(method.as_bytes())
             .map_err(|_| CallError::Transport(format!("bad method {method}")))?;
         let mut req = self
             .http
             .request(m, url)
             .header("Date", &date)
-            .header(
-                "Authorization",
-                format!("OSS {}:{sig}", self.creds.access_key_id),
-            )
+            .header("Authorization", auth)
             .body(payload.body());
         if let Payload::Shared(_, len) = payload {
             // The client's timeout covers the whole exchange, body included: a fixed 30 s
@@ -293,11 +286,8 @@ impl Oss {
             let extra = Duration::from_secs(*len as u64 / SLOWEST_BYTES_PER_SEC);
             req = req.timeout(self.timeout.saturating_add(extra));
         }
-        if !payload.content_type().is_empty() {
-            req = req.header("Content-Type", payload.content_type());
-        }
         for (k, v) in &all {
-            req = req.header(*k, *v);
+            req = req.header(k.as_str(), v.as_str());
         }
         let resp = req
             .send()

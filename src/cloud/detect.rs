@@ -1,0 +1,132 @@
+//! What the service's image check (`DetectionStrategy=Standard`) found: `DescribeImages`
+//! `DetectionOptions` of the imported image, read once it is Available and followed while the
+//! check is still Processing.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::ecs::ALL_IMAGE_STATUSES;
+use super::rpc::{CallError, Client, Method, Service, pairs};
+
+/// Polls while the check says Processing before giving up on waiting for it.
+pub const MAX_POLLS: u32 = 60;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Item {
+    pub name: String,
+    pub value: String,
+    /// `High` or `Medium`.
+    pub risk_level: String,
+    pub risk_code: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Detection {
+    /// `Processing` or `Finished` (empty: the service gave none).
+    pub status: String,
+    pub items: Vec<Item>,
+}
+
+impl Detection {
+    pub fn json(&self) -> Value {
+        json!({
+            "status": self.status,
+            "items": self.items.iter().map(|i| json!({
+                "name": i.name, "value": i.value,
+                "risk_level": i.risk_level, "risk_code": i.risk_code,
+            })).collect::<Vec<_>>(),
+        })
+    }
+}
+
+fn s(v: &Value, k: &str) -> String {
+    v.get(k)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// `DetectionOptions` from one image of a DescribeImages answer. Items come as a list or,
+/// in the API's usual JSON shape, as `{"Item": [...]}`.
+pub fn parse(image: &Value) -> Detection {
+    let Some(d) = image.get("DetectionOptions") else {
+        return Detection::default();
+    };
+    let items = d.get("Items");
+    let list = items
+        .and_then(|i| i.get("Item"))
+        .or(items)
+        .and_then(Value::as_array);
+    Detection {
+        status: s(d, "Status"),
+        items: list
+            .map(|l| {
+                l.iter()
+                    .map(|i| Item {
+                        name: s(i, "Name"),
+                        value: s(i, "Value"),
+                        risk_level: s(i, "RiskLevel"),
+                        risk_code: s(i, "RiskCode"),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+    }
+}
+
+/// Read the check's result, waiting `poll` between reads while it is Processing.
+pub fn read(
+    c: &Client,
+    ecs: &Service,
+    region: &str,
+    image_id: &str,
+    poll: Duration,
+) -> Result<Detection, CallError> {
+    let mut last = Detection::default();
+    for i in 0..MAX_POLLS {
+        let v = c.call(
+            ecs,
+            Method::Get,
+            "DescribeImages",
+            &pairs(&[
+                ("RegionId", region),
+                ("ImageId", image_id),
+                ("Status", ALL_IMAGE_STATUSES),
+            ]),
+        )?;
+        let image = v
+            .pointer("/Images/Image")
+            .and_then(Value::as_array)
+            .and_then(|is| is.iter().find(|im| s(im, "ImageId") == image_id));
+        last = image.map(parse).unwrap_or_default();
+        if last.status != "Processing" || i + 1 == MAX_POLLS {
+            break;
+        }
+        std::thread::sleep(poll);
+    }
+    Ok(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_item_shapes() {
+        let wrapped: Value = serde_json::from_str(
+            r#"{"DetectionOptions":{"Status":"Finished","Items":{"Item":[
+                {"Name":"virtio","Value":"not installed","RiskLevel":"High","RiskCode":"ImageNotSupported.Virtio"}]}}}"#,
+        )
+        .unwrap();
+        let d = parse(&wrapped);
+        assert_eq!(d.status, "Finished");
+        assert_eq!(d.items[0].risk_code, "ImageNotSupported.Virtio");
+        let flat: Value = serde_json::from_str(
+            r#"{"DetectionOptions":{"Status":"Processing","Items":[{"Name":"n","Value":"v","RiskLevel":"Medium","RiskCode":"c"}]}}"#,
+        )
+        .unwrap();
+        assert_eq!(parse(&flat).items.len(), 1);
+        assert_eq!(parse(&json!({})), Detection::default());
+    }
+}

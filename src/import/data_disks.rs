@@ -1,0 +1,181 @@
+//! Data disks (`--data-disk FILE`, at most 16): each file is inspected, sized and given an
+//! object exactly like the system disk, goes up through the same resumable upload, and is
+//! sent as `DiskDeviceMapping.2..17`. Everything here is local: nothing is sent.
+
+use std::path::{Path, PathBuf};
+
+use super::facts::image_facts;
+use crate::cloud::plan::{self, ImageFacts, MAX_DISK_GIB, MIN_DISK_GIB};
+use crate::cloud::upload::{DiskSource, FileSource, Source};
+use crate::error::{Error, Result};
+use crate::image::{self, Image};
+
+/// `DiskDeviceMapping.N`, N = 2..17: the service ignores N above 17, so more are refused here.
+pub const MAX_DATA_DISKS: usize = 16;
+
+pub struct DataDisk {
+    pub path: PathBuf,
+    pub image: Image,
+    pub facts: ImageFacts,
+    /// A VHD chain goes up as RAW, converted while uploading.
+    pub converted: bool,
+    pub object: String,
+    /// GiB: the smallest that holds the virtual disk and its file systems.
+    pub disk_image_size: u64,
+}
+
+impl DataDisk {
+    /// The bytes to upload.
+    pub fn source(&self) -> Result<Box<dyn Source + '_>> {
+        Ok(if self.converted {
+            Box::new(DiskSource(&self.image))
+        } else {
+            Box::new(FileSource::open(&self.path)?)
+        })
+    }
+
+    /// What identifies the uploaded bytes, for resuming.
+    pub fn identity(&self) -> String {
+        upload_identity(&self.facts, self.converted)
+    }
+}
+
+/// The resume identity of an upload: the image's identity and how its bytes are produced.
+pub fn upload_identity(facts: &ImageFacts, converted: bool) -> String {
+    format!(
+        "{};bytes={}",
+        facts.identity,
+        if converted { "raw" } else { "file" }
+    )
+}
+
+/// `imgtool/<file name>`, `.raw` when a VHD goes up as RAW.
+pub fn default_object(path: &Path, converted: bool) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "disk".into());
+    let name = if converted {
+        Path::new(&name).with_extension("raw").display().to_string()
+    } else {
+        name
+    };
+    format!("imgtool/{name}")
+}
+
+/// Open and check every data disk; `system_object` is the system disk's object, which no
+/// data disk may share.
+pub fn open(paths: &[PathBuf], system_object: &str) -> Result<Vec<DataDisk>> {
+    if paths.len() > MAX_DATA_DISKS {
+        return Err(Error::Usage(format!(
+            "{} data disks given; ImportImage takes at most {MAX_DATA_DISKS} \
+             (DiskDeviceMapping.2..17; the service silently drops the rest)",
+            paths.len()
+        )));
+    }
+    let mut disks: Vec<DataDisk> = Vec::new();
+    for path in paths {
+        let image = image::open(path)?;
+        let facts = image_facts(path, &image, None)?;
+        let converted = crate::cloud::form::converted_while_uploading(&image, facts.format);
+        let object = plan::check_object(&default_object(path, converted))?;
+        if object == system_object || disks.iter().any(|d| d.object == object) {
+            return Err(Error::Usage(format!(
+                "{}: its object {object} is already another disk's; give each disk a file \
+                 name of its own",
+                path.display()
+            )));
+        }
+        let disk_image_size = plan::size_floor_gib(&facts)?;
+        if !(MIN_DISK_GIB..=MAX_DISK_GIB).contains(&disk_image_size) {
+            return Err(Error::Usage(format!(
+                "{}: a data disk of {disk_image_size} GiB is outside {MIN_DISK_GIB}..{MAX_DISK_GIB} \
+                 GiB (the API would answer InvalidDataDiskSize)",
+                path.display()
+            )));
+        }
+        disks.push(DataDisk {
+            path: path.clone(),
+            image,
+            facts,
+            converted,
+            object,
+            disk_image_size,
+        });
+    }
+    Ok(disks)
+}
+
+/// `DiskDeviceMapping.N.*` for N = 2.. in the order given.
+pub fn params(disks: &[DataDisk], bucket: &str) -> Vec<(String, String)> {
+    let mut p = Vec::new();
+    for (i, d) in disks.iter().enumerate() {
+        let n = i + 2;
+        p.push((
+            format!("DiskDeviceMapping.{n}.Format"),
+            d.facts.format.api_name().to_string(),
+        ));
+        p.push((
+            format!("DiskDeviceMapping.{n}.OSSBucket"),
+            bucket.to_string(),
+        ));
+        p.push((format!("DiskDeviceMapping.{n}.OSSObject"), d.object.clone()));
+        p.push((
+            format!("DiskDeviceMapping.{n}.DiskImageSize"),
+            d.disk_image_size.to_string(),
+        ));
+    }
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn more_than_sixteen_are_refused_before_opening_any() {
+        let paths: Vec<PathBuf> = (0..17)
+            .map(|i| PathBuf::from(format!("/nonexistent/{i}")))
+            .collect();
+        let e = open(&paths, "imgtool/sys.raw")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("at most 16"), "{e}");
+    }
+
+    #[test]
+    fn numbering_and_objects() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut paths = Vec::new();
+        for name in ["a.raw", "b.raw"] {
+            let p = dir.path().join(name);
+            std::fs::File::create(&p).unwrap().set_len(3 << 30).unwrap();
+            paths.push(p);
+        }
+        let disks = open(&paths, "imgtool/sys.raw").unwrap();
+        let p = params(&disks, "bkt");
+        assert_eq!(p[0], ("DiskDeviceMapping.2.Format".into(), "RAW".into()));
+        assert_eq!(
+            p[2],
+            (
+                "DiskDeviceMapping.2.OSSObject".into(),
+                "imgtool/a.raw".into()
+            )
+        );
+        assert_eq!(
+            p[3],
+            ("DiskDeviceMapping.2.DiskImageSize".into(), "3".into())
+        );
+        assert_eq!(
+            p[6],
+            (
+                "DiskDeviceMapping.3.OSSObject".into(),
+                "imgtool/b.raw".into()
+            )
+        );
+        // The system disk's object cannot be a data disk's too.
+        assert!(open(&paths[..1], "imgtool/a.raw").is_err());
+        assert!(open(&[paths[0].clone(), paths[0].clone()], "imgtool/sys.raw").is_err());
+    }
+}
