@@ -17,6 +17,7 @@ mod fake_cloud;
 mod fake_oss;
 mod fuzz_corpus;
 mod golden;
+mod hostile_volumes;
 mod inspect;
 mod util;
 mod vhd_hostile;
