@@ -328,3 +328,25 @@ fn a_normal_disk_reads_fully_under_the_same_limits() {
         stdout(&o)
     );
 }
+
+#[test]
+fn ext4_view_is_never_handed_a_path_through_a_symlink() {
+    // ext4-view follows a link inside a path by reading its whole target into a buffer sized
+    // by the link inode; imgtool resolves links itself and hands the crate only paths whose
+    // links, if any, are last. uefi-x86_64's root (partition 2, at 3 MiB) has /bin -> usr/bin.
+    use imgtool::disk::fs_guard::ext4_path_ok;
+    use imgtool::disk::slice::{Slice, with_ext4_reader};
+    let u = unpack("uefi-x86_64");
+    let img = imgtool::image::open(&u.raw).unwrap();
+    let part = Slice::new(&img, 3 << 20, 13_614_592);
+    let got = with_ext4_reader(part, 32 << 20, |r| {
+        let fs = ext4_view::Ext4::load(Box::new(r)).unwrap();
+        [
+            ext4_path_ok(&fs, "/bin", true),
+            ext4_path_ok(&fs, "/bin", false),
+            ext4_path_ok(&fs, "/bin/bash", true),
+            ext4_path_ok(&fs, "/usr/bin/bash", false),
+        ]
+    });
+    assert_eq!(got, [true, false, false, true]);
+}
