@@ -53,21 +53,33 @@ pub fn vhd_open(data: &[u8]) {
 /// the seed corpus's locators use).
 pub fn vhd_chain(data: &[u8]) {
     let Some(dir) = scratch() else { return };
-    if data.len() < 8 {
+    let Some(parts) = chain_parts(data) else {
         return;
+    };
+    for (name, part) in parts {
+        if std::fs::write(dir.join(name), part).is_err() {
+            return;
+        }
+    }
+    exercise(&dir.join("child.vhd"));
+}
+
+/// The files a `vhd_chain` input stands for, child first (also used by the test that runs
+/// the binary on every regression input).
+pub fn chain_parts(data: &[u8]) -> Option<[(&'static str, &[u8]); 3]> {
+    if data.len() < 8 {
+        return None;
     }
     let cut =
         |i: usize| u32::from_le_bytes([data[i], data[i + 1], data[i + 2], data[i + 3]]) as usize;
     let rest = &data[8..];
     let a = cut(0).min(rest.len());
     let b = cut(4).clamp(a, rest.len());
-    let names = ["child.vhd", "parent.vhd", "base.vhd"];
-    for (name, part) in names.iter().zip([&rest[..a], &rest[a..b], &rest[b..]]) {
-        if std::fs::write(dir.join(name), part).is_err() {
-            return;
-        }
-    }
-    exercise(&dir.join("child.vhd"));
+    Some([
+        ("child.vhd", &rest[..a]),
+        ("parent.vhd", &rest[a..b]),
+        ("base.vhd", &rest[b..]),
+    ])
 }
 
 /// Any bytes as a RAW disk: partition tables, file-system probes and guest readers.

@@ -6,6 +6,7 @@
 
 use std::io::Read;
 
+use crate::disk::fs_guard::{ext4_path_ok, ntfs_dir_index_ok};
 pub use crate::disk::guestfs::{GuestFs, MAX_TEXT, NodeKind};
 use crate::disk::regf;
 use crate::disk::slice::{Slice, SliceReader, with_ext4_reader};
@@ -162,6 +163,10 @@ pub fn with_guest_fs<R>(
     warnings: &mut Vec<String>,
     f: impl FnOnce(&mut dyn GuestFs, &mut Vec<String>) -> R,
 ) -> Option<R> {
+    if let Err(e) = crate::disk::fs_guard::check(&slice, fs_kind) {
+        warnings.push(format!("{what}: not opened: {e}"));
+        return None;
+    }
     match fs_kind {
         "ext2" | "ext3" | "ext4" => {
             with_ext4_reader(
@@ -225,6 +230,9 @@ struct Ext4Guest(ext4_view::Ext4);
 
 impl GuestFs for Ext4Guest {
     fn kind(&mut self, path: &str) -> Option<NodeKind> {
+        if !ext4_path_ok(&self.0, path, true) {
+            return None;
+        }
         let m = self.0.symlink_metadata(path).ok()?;
         Some(match m.file_type() {
             t if t.is_symlink() => NodeKind::Symlink,
@@ -234,10 +242,16 @@ impl GuestFs for Ext4Guest {
         })
     }
     fn read_link(&mut self, path: &str) -> Option<String> {
+        if !ext4_path_ok(&self.0, path, true) {
+            return None;
+        }
         let t = self.0.read_link(path).ok()?;
         t.to_str().ok().map(str::to_string)
     }
     fn read_head(&mut self, path: &str, max: usize) -> Option<Vec<u8>> {
+        if !ext4_path_ok(&self.0, path, false) {
+            return None;
+        }
         let mut file = self.0.open(path).ok()?;
         let mut out = vec![0u8; max.min(MAX_TEXT.max(PE_HEAD))];
         let mut got = 0;
@@ -315,6 +329,9 @@ fn ntfs_lookup<'n>(
     let mut file = ntfs.root_directory(r).ok()?;
     for comp in path.split('/').filter(|c| !c.is_empty()) {
         let next = {
+            if !ntfs_dir_index_ok(&file, r) {
+                return None;
+            }
             let index = file.directory_index(r).ok()?;
             let mut finder = index.finder();
             let entry = ntfs::indexes::NtfsFileNameIndex::find(&mut finder, ntfs, r, comp)?.ok()?;

@@ -3,6 +3,7 @@
 //! [`VirtualDisk`]; never fails on corrupt content: what cannot be read becomes a warning.
 
 pub mod fs;
+pub mod fs_guard;
 pub mod guest;
 pub mod guestfs;
 pub mod lvm;

@@ -194,8 +194,13 @@ fn corrupt_ext4_superblock_is_a_warning() {
     put_u32(&mut b, 1024 + 24, 100); // s_log_block_size: 2^110-byte blocks
     let r = inspect_disk(&Mem(b));
     assert!(has(&r.warnings, "s_log_block_size 100"), "{:?}", r.warnings);
+    // Refused before ext4-view sees it (fs_guard), naming the field and the expected range.
     assert!(
-        has(&r.warnings, "ext4-view cannot read it"),
+        has(
+            &r.warnings,
+            "whole disk (ext4): not opened: ext4 superblock byte 0x18 (volume byte 1048): \
+             s_log_block_size is 100, expected 0..=6"
+        ),
         "{:?}",
         r.warnings
     );

@@ -20,6 +20,7 @@ mod fake_oss;
 mod first_hour;
 mod fuzz_corpus;
 mod golden;
+mod hostile_volumes;
 mod inspect;
 mod sys;
 mod util;
