@@ -11,6 +11,7 @@ pub fn import_format(img: &Image, asked: Option<&str>) -> Result<(Format, String
     let native = match img.kind() {
         Kind::Raw => Format::Raw,
         Kind::Vhd => Format::Vhd,
+        Kind::Qcow2 => Format::Qcow2,
     };
     let path = img.file().path().display();
     match asked {

@@ -54,6 +54,7 @@ pub const PLATFORMS: &[&str] = &[
 pub enum Format {
     Raw,
     Vhd,
+    Qcow2,
 }
 
 impl Format {
@@ -61,6 +62,7 @@ impl Format {
         match self {
             Format::Raw => "RAW",
             Format::Vhd => "VHD",
+            Format::Qcow2 => "QCOW2",
         }
     }
 }

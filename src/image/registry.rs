@@ -3,12 +3,12 @@
 
 use super::format::Entry;
 use super::source::SourceFile;
-use super::{Image, foreign, raw, vhd};
+use super::{Image, foreign, qcow2, raw, vhd};
 use crate::error::Result;
 
 /// The formats imgtool reads, in detection order. RAW is not here: it is what a file is when
 /// no format (and no foreign one) claims it.
-pub(crate) const FORMATS: &[Entry] = &[vhd::ENTRY];
+pub(crate) const FORMATS: &[Entry] = &[qcow2::ENTRY, vhd::ENTRY];
 
 /// Open an image, deciding its format from its contents (never from its name): each format of
 /// [`FORMATS`] by its signature, foreign formats refused by name, and RAW only when nothing
