@@ -19,6 +19,8 @@ mod fake_oss;
 mod fuzz_corpus;
 mod golden;
 mod inspect;
+mod qcow2_hostile;
+mod qcow2_read;
 mod util;
 mod vhd_hostile;
 mod vhd_read;
