@@ -184,6 +184,11 @@ impl VirtualDisk for Qcow2Image {
                 Run::Backing => self.read_backing(off, chunk)?,
                 Run::Zero => chunk.fill(0),
                 Run::Data { host } => self.top.read_data(host, chunk)?,
+                Run::Compressed { host, len, at }
+                    if at == 0 && n as u64 == self.top.cluster_size() =>
+                {
+                    self.top.decompress(host, len, chunk)?;
+                }
                 Run::Compressed { host, len, at } => {
                     let c = self.top.cluster(host, len)?;
                     let at = at as usize;

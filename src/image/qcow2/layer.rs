@@ -275,34 +275,47 @@ impl Qcow2File {
         f.read_exact_at(host, inside, "qcow2 cluster data")
     }
 
-    /// The decompressed cluster stored at `host` (`len` bytes, clipped at the end of the file).
+    /// The decompressed cluster stored at `host` (`len` bytes, clipped at the end of the file),
+    /// through the cache: for reads of part of a cluster.
     pub fn cluster(&self, host: u64, len: u64) -> Result<Arc<[u8]>> {
         if let Some(c) = self.clusters.get(host) {
             return Ok(c);
         }
         let cs = self.cluster_size() as usize;
-        let n = len.min(self.src.len().saturating_sub(host));
-        let mut input = vec![0u8; n as usize];
-        self.src
-            .read_exact_at(host, &mut input, "compressed cluster")?;
         let mut out = vec![0u8; cs];
-        let r = if self.header.compression_type == 1 {
-            compress::unzstd(&input, &mut out)
-        } else {
-            compress::inflate(&input, &mut out)
-        };
-        r.map_err(|found| {
-            Error::malformed(
-                self.src.path(),
-                host,
-                format!("compressed cluster ({})", self.header.compression_name()),
-                found,
-                format!("exactly one cluster ({cs} bytes) of data"),
-            )
-        })?;
+        self.decompress(host, len, &mut out)?;
         let out: Arc<[u8]> = out.into();
         self.clusters.put(host, out.clone(), cs);
         Ok(out)
+    }
+
+    /// Decompress the cluster stored at `host` into `out` (exactly one cluster long), without
+    /// the cache: what a read of whole clusters (convert) does, in the reading thread.
+    pub fn decompress(&self, host: u64, len: u64, out: &mut [u8]) -> Result<()> {
+        thread_local! {
+            static INPUT: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        let n = len.min(self.src.len().saturating_sub(host)) as usize;
+        INPUT.with(|cell| {
+            let mut input = cell.borrow_mut();
+            input.resize(n, 0);
+            self.src
+                .read_exact_at(host, &mut input, "compressed cluster")?;
+            let r = if self.header.compression_type == 1 {
+                compress::unzstd(&input, out)
+            } else {
+                compress::inflate(&input, out)
+            };
+            r.map_err(|found| {
+                Error::malformed(
+                    self.src.path(),
+                    host,
+                    format!("compressed cluster ({})", self.header.compression_name()),
+                    found,
+                    format!("exactly one cluster ({} bytes) of data", out.len()),
+                )
+            })
+        })
     }
 
     /// Bytes of the virtual disk stored in this file (data and compressed (sub)clusters).
