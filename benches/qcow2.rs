@@ -5,6 +5,8 @@
 //!   of `qemu-img convert` followed by `sync FILE` (fsync of its output). Target: at most 0.7.
 //! - `imgtool inspect --json` of a 1 TiB qcow2 with data at three places: target under 10 ms.
 //!
+//! Run it:
+//!
 //!     cargo bench --bench qcow2
 //!     IMGTOOL_BENCH_MIB=256 IMGTOOL_BENCH_ROUNDS=3 cargo bench --bench qcow2
 //!
