@@ -17,6 +17,19 @@ pub const L2_CACHE_BYTES: usize = 32 << 20;
 /// The most bytes of decompressed clusters kept cached per file.
 pub const CLUSTER_CACHE_BYTES: usize = 16 << 20;
 
+/// Compressed bytes read at once by [`Qcow2File::decompress`], per thread.
+pub const READ_AHEAD: u64 = 512 << 10;
+
+/// A thread's window on one file's compressed clusters (`file` is a [`Qcow2File`]'s id, never
+/// reused, so a window is never taken for another file's).
+struct Window {
+    file: u64,
+    start: u64,
+    bytes: Vec<u8>,
+}
+
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
 /// What a run of the virtual disk holds, as far as this file says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Run {
@@ -47,6 +60,8 @@ pub struct Qcow2File {
     pub l1: Vec<u64>,
     l2_cache: Cache<[u64]>,
     clusters: Cache<[u8]>,
+    /// Unique in the process: keys the per-thread read-ahead windows.
+    id: u64,
 }
 
 /// `name` as the image at `image` means it: absolute, or relative to the image's folder.
@@ -79,6 +94,7 @@ impl Qcow2File {
             l1,
             l2_cache: Cache::new(L2_CACHE_BYTES),
             clusters: Cache::new(CLUSTER_CACHE_BYTES),
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         })
     }
 
@@ -290,21 +306,34 @@ impl Qcow2File {
     }
 
     /// Decompress the cluster stored at `host` into `out` (exactly one cluster long), without
-    /// the cache: what a read of whole clusters (convert) does, in the reading thread.
+    /// the cache: what a read of whole clusters (convert) does, in the reading thread. The
+    /// compressed bytes come from a per-thread window read ahead of them ([`READ_AHEAD`]):
+    /// compressed clusters lie one after another, so one read serves many.
     pub fn decompress(&self, host: u64, len: u64, out: &mut [u8]) -> Result<()> {
         thread_local! {
-            static INPUT: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+            static WINDOW: std::cell::RefCell<Window> = const {
+                std::cell::RefCell::new(Window { file: 0, start: 0, bytes: Vec::new() })
+            };
         }
-        let n = len.min(self.src.len().saturating_sub(host)) as usize;
-        INPUT.with(|cell| {
-            let mut input = cell.borrow_mut();
-            input.resize(n, 0);
-            self.src
-                .read_exact_at(host, &mut input, "compressed cluster")?;
+        let n = len.min(self.src.len().saturating_sub(host));
+        WINDOW.with(|cell| {
+            let mut w = cell.borrow_mut();
+            let inside =
+                w.file == self.id && host >= w.start && host + n <= w.start + w.bytes.len() as u64;
+            if !inside {
+                let want = n.max(READ_AHEAD).min(self.src.len().saturating_sub(host));
+                w.file = 0;
+                w.bytes.resize(want as usize, 0);
+                self.src
+                    .read_exact_at(host, &mut w.bytes, "compressed cluster")?;
+                (w.file, w.start) = (self.id, host);
+            }
+            let at = (host - w.start) as usize;
+            let input = &w.bytes[at..at + n as usize];
             let r = if self.header.compression_type == 1 {
-                compress::unzstd(&input, out)
+                compress::unzstd(input, out)
             } else {
-                compress::inflate(&input, out)
+                compress::inflate(input, out)
             };
             r.map_err(|found| {
                 Error::malformed(
