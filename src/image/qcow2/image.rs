@@ -174,12 +174,16 @@ impl VirtualDisk for Qcow2Image {
                 self.size()
             )));
         }
-        let mut done = 0usize;
-        while done < buf.len() {
-            let off = offset + done as u64;
+        // Metadata first, in order; whole compressed clusters are set aside and inflated
+        // afterwards on rayon's threads, each straight into its part of `buf`.
+        let mut whole: Vec<(u64, u64, &mut [u8])> = Vec::new();
+        let mut rest: &mut [u8] = buf;
+        let mut off = offset;
+        while !rest.is_empty() {
             let (run, len) = self.top.run(off)?;
-            let n = (len.min((buf.len() - done) as u64)) as usize;
-            let chunk = &mut buf[done..done + n];
+            let n = len.min(rest.len() as u64) as usize;
+            let (chunk, tail) = std::mem::take(&mut rest).split_at_mut(n);
+            rest = tail;
             match run {
                 Run::Backing => self.read_backing(off, chunk)?,
                 Run::Zero => chunk.fill(0),
@@ -187,7 +191,7 @@ impl VirtualDisk for Qcow2Image {
                 Run::Compressed { host, len, at }
                     if at == 0 && n as u64 == self.top.cluster_size() =>
                 {
-                    self.top.decompress(host, len, chunk)?;
+                    whole.push((host, len, chunk));
                 }
                 Run::Compressed { host, len, at } => {
                     let c = self.top.cluster(host, len)?;
@@ -200,9 +204,18 @@ impl VirtualDisk for Qcow2Image {
                     chunk.copy_from_slice(src);
                 }
             }
-            done += n;
+            off += n as u64;
         }
-        Ok(())
+        if whole.len() < 2 {
+            for (host, len, chunk) in whole {
+                self.top.decompress(host, len, chunk)?;
+            }
+            return Ok(());
+        }
+        use rayon::prelude::*;
+        whole
+            .into_par_iter()
+            .try_for_each(|(host, len, chunk)| self.top.decompress(host, len, chunk))
     }
 
     fn extent(&self, offset: u64) -> Result<Extent> {
