@@ -48,6 +48,17 @@ pub fn vhd_open(data: &[u8]) {
     }
 }
 
+/// Any bytes as one qcow2 file: open, read, report, check (through the registry, so a file
+/// the mutations turn into another format is read as that one).
+pub fn qcow2_open(data: &[u8]) {
+    let Some(dir) = scratch() else { return };
+    let p = dir.join("input.qcow2");
+    if std::fs::write(&p, data).is_ok() {
+        exercise(&p);
+        let _ = crate::image::check::check(&p);
+    }
+}
+
 /// Any bytes as a differencing chain: the input is cut into up to three files at the offsets
 /// its first eight bytes name, written as `child.vhd`, `parent.vhd` and `base.vhd` (the names
 /// the seed corpus's locators use).

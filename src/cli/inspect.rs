@@ -80,6 +80,9 @@ pub fn render_text(d: &Value, disk_text: &str) -> String {
     if let Some(v) = d.get("vhd") {
         out.push_str(&vhd_text(v));
     }
+    if let Some(v) = d.get("qcow2") {
+        out.push_str(&qcow2_text(v));
+    }
     out.push_str(disk_text);
     if let Some(w) = d["warnings"].as_array().filter(|w| !w.is_empty()) {
         out.push_str("warnings:\n");
@@ -178,6 +181,109 @@ fn vhd_text(v: &Value) -> String {
                     .as_str()
                     .map(|f| format!(", found via {f}"))
                     .unwrap_or_default()
+            ));
+        }
+    }
+    out
+}
+
+fn qcow2_text(v: &Value) -> String {
+    let mut t = Table::default();
+    t.row(
+        "version",
+        format!("{} (compat {})", u(&v["version"]), s(&v["compat"])),
+    );
+    t.row("cluster size", size_both(&v["cluster_size"]));
+    t.row(
+        "L1 table",
+        format!(
+            "{} entries at {}",
+            u(&v["l1_size"]),
+            u(&v["l1_table_offset"])
+        ),
+    );
+    t.row(
+        "refcount table",
+        format!(
+            "{} cluster(s) at {}, {}-bit refcounts",
+            u(&v["refcount_table_clusters"]),
+            u(&v["refcount_table_offset"]),
+            u(&v["refcount_bits"])
+        ),
+    );
+    let flags: Vec<&str> = v["feature_flags"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|x| x.as_str()).collect())
+        .unwrap_or_default();
+    t.row(
+        "features",
+        format!(
+            "incompatible {:#x}, compatible {:#x}, autoclear {:#x} ({})",
+            u(&v["incompatible_features"]),
+            u(&v["compatible_features"]),
+            u(&v["autoclear_features"]),
+            if flags.is_empty() {
+                "none".to_string()
+            } else {
+                flags.join(", ")
+            }
+        ),
+    );
+    t.row("compression type", s(&v["compression_type"]));
+    t.row("header length", u(&v["header_length"]).to_string());
+    for e in v["extensions"].as_array().into_iter().flatten() {
+        t.row(
+            "header extension",
+            format!(
+                "{} {} ({} bytes at {})",
+                s(&e["type"]),
+                s(&e["name"]),
+                u(&e["length"]),
+                u(&e["offset"])
+            ),
+        );
+    }
+    if !v["backing_file"].is_null() {
+        t.row(
+            "backing file",
+            format!(
+                "{} (format {})",
+                quoted(&v["backing_file"]),
+                s(&v["backing_format"])
+            ),
+        );
+    }
+    if let Some(b) = v["backing"].as_object() {
+        t.row(
+            "backing opened",
+            format!("{} ({})", s(&b["file"]), s(&b["describe"])),
+        );
+    }
+    if !v["data_file"].is_null() {
+        t.row("external data file", quoted(&v["data_file"]));
+    }
+    if let Some(b) = v["bitmaps"].as_object() {
+        t.row(
+            "bitmaps",
+            format!(
+                "{} (directory of {} bytes at {})",
+                u(&b["count"]),
+                u(&b["directory_size"]),
+                u(&b["directory_offset"])
+            ),
+        );
+    }
+    let mut out = String::from("qcow2 header:\n");
+    out.push_str(&t.render(4));
+    if let Some(snaps) = v["snapshots"].as_array().filter(|a| !a.is_empty()) {
+        out.push_str("snapshots (the active layer is what is read):\n");
+        for sn in snaps {
+            out.push_str(&format!(
+                "    {} {} {} {}\n",
+                escape(&s(&sn["id"])),
+                escape(&quoted(&sn["name"])),
+                sn["virtual_size"].as_u64().map_or("-".into(), human),
+                s(&sn["date_utc"]),
             ));
         }
     }

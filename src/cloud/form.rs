@@ -11,6 +11,7 @@ pub fn import_format(img: &Image, asked: Option<&str>) -> Result<(Format, String
     let native = match img.kind() {
         Kind::Raw => Format::Raw,
         Kind::Vhd => Format::Vhd,
+        Kind::Qcow2 => Format::Qcow2,
     };
     let path = img.file().path().display();
     match asked {
@@ -33,7 +34,15 @@ pub fn import_format(img: &Image, asked: Option<&str>) -> Result<(Format, String
                 img.describe()
             ),
         )),
-        _ => Ok((native, format!("the file is {}", img.describe()))),
+        // Hook for issue 14: once the streamed dynamic VHD exists, send that here instead of
+        // RAW (and prefer it to a native upload when it is smaller).
+        _ => match img.upload_obstacle() {
+            Some(why) => Ok((
+                Format::Raw,
+                format!("{why}: imported as RAW, read through imgtool's reader"),
+            )),
+            None => Ok((native, format!("the file is {}", img.describe()))),
+        },
     }
 }
 

@@ -26,6 +26,7 @@ pub use super::options::PLATFORMS;
 pub enum Format {
     Raw,
     Vhd,
+    Qcow2,
 }
 
 impl Format {
@@ -33,6 +34,7 @@ impl Format {
         match self {
             Format::Raw => "RAW",
             Format::Vhd => "VHD",
+            Format::Qcow2 => "QCOW2",
         }
     }
 }

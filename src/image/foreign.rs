@@ -25,9 +25,6 @@ pub fn detect(src: &SourceFile) -> Result<Option<Foreign>> {
     src.read_exact_at(0, &mut head[..n], "file header")?;
     let h = &head[..n];
     let f = |name, hint| Some(Foreign { name, hint });
-    if h.starts_with(b"QFI\xfb") {
-        return Ok(f("qcow2", CONVERT));
-    }
     if h.starts_with(b"KDMV") || h.starts_with(b"# Disk DescriptorFile") || h.starts_with(b"COWD") {
         return Ok(f("VMDK", CONVERT));
     }

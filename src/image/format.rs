@@ -54,6 +54,14 @@ pub trait Format: VirtualDisk + fmt::Debug {
         self.files().len() == 1
     }
 
+    /// Why the opened file cannot be uploaded as it is in its own format, if it cannot: it does
+    /// not hold the whole disk, or it uses something the import service is not documented to
+    /// take. `None`: the file can go up as it is.
+    fn upload_obstacle(&self) -> Option<String> {
+        (!self.self_contained())
+            .then(|| format!("{} does not hold the whole disk alone", self.describe()))
+    }
+
     /// The file whose bytes `0..size` are the disk's bytes, if there is one (RAW, fixed VHD):
     /// its holes are the disk's holes, and any range of it can be copied by the kernel.
     fn flat_file(&self) -> Option<&SourceFile> {

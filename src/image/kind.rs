@@ -6,6 +6,7 @@
 pub enum Kind {
     Raw,
     Vhd,
+    Qcow2,
 }
 
 impl Kind {
@@ -14,6 +15,7 @@ impl Kind {
         match self {
             Kind::Raw => "raw",
             Kind::Vhd => "vhd",
+            Kind::Qcow2 => "qcow2",
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod info;
 pub mod kind;
 #[cfg(test)]
 pub(crate) mod mem;
+pub mod qcow2;
 pub mod raw;
 pub mod registry;
 pub mod source;

@@ -3,12 +3,12 @@
 
 use super::format::Entry;
 use super::source::SourceFile;
-use super::{Image, foreign, raw, vhd};
+use super::{Image, foreign, qcow2, raw, vhd};
 use crate::error::Result;
 
 /// The formats imgtool reads, in detection order. RAW is not here: it is what a file is when
 /// no format (and no foreign one) claims it.
-pub(crate) const FORMATS: &[Entry] = &[vhd::ENTRY];
+pub(crate) const FORMATS: &[Entry] = &[qcow2::ENTRY, vhd::ENTRY];
 
 /// The format a file's name says it holds (`.vhd`), if any. Never used to decide what a file
 /// is: only to say what a file named like this should have held.

@@ -8,7 +8,8 @@ use std::path::Path;
 
 type Target = fn(&[u8]);
 
-const TARGETS: [(&str, Target); 4] = [
+const TARGETS: [(&str, Target); 5] = [
+    ("qcow2_open", imgtool::fuzzing::qcow2_open),
     ("vhd_open", imgtool::fuzzing::vhd_open),
     ("vhd_chain", imgtool::fuzzing::vhd_chain),
     ("disk_inspect", imgtool::fuzzing::disk_inspect),

@@ -22,6 +22,8 @@ mod fuzz_corpus;
 mod golden;
 mod hostile_volumes;
 mod inspect;
+mod qcow2_hostile;
+mod qcow2_read;
 mod sys;
 mod util;
 mod vhd_hostile;
