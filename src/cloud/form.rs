@@ -11,6 +11,9 @@ pub fn import_format(img: &Image, asked: Option<&str>) -> Result<(Format, String
     let native = match img.kind() {
         Kind::Raw => Format::Raw,
         Kind::Vhd => Format::Vhd,
+        // ImportImage takes no VHDX: it goes up as RAW read through the reader. Hook for the
+        // streamed dynamic VHD (issue 14): map it to Format::Vhd once the upload can produce one.
+        Kind::Vhdx => Format::Raw,
     };
     let path = img.file().path().display();
     match asked {
@@ -30,6 +33,13 @@ pub fn import_format(img: &Image, asked: Option<&str>) -> Result<(Format, String
             Format::Raw,
             format!(
                 "{} is imported as RAW (ECS cannot take the chain itself)",
+                img.describe()
+            ),
+        )),
+        _ if img.kind() == Kind::Vhdx => Ok((
+            native,
+            format!(
+                "the file is {}, which ECS does not import: sent as RAW, read through imgtool's VHDX reader",
                 img.describe()
             ),
         )),

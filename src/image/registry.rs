@@ -3,12 +3,13 @@
 
 use super::format::Entry;
 use super::source::SourceFile;
-use super::{Image, foreign, raw, vhd};
+use super::{Image, foreign, raw, vhd, vhdx};
 use crate::error::Result;
 
 /// The formats imgtool reads, in detection order. RAW is not here: it is what a file is when
-/// no format (and no foreign one) claims it.
-pub(crate) const FORMATS: &[Entry] = &[vhd::ENTRY];
+/// no format (and no foreign one) claims it. VHDX comes first: its signature at offset 0 is
+/// definitive, while VHD's footer could be payload bytes at the end of a VHDX.
+pub(crate) const FORMATS: &[Entry] = &[vhdx::ENTRY, vhd::ENTRY];
 
 /// Open an image, deciding its format from its contents (never from its name): each format of
 /// [`FORMATS`] by its signature, foreign formats refused by name, and RAW only when nothing
