@@ -2,7 +2,7 @@
 //! disk size, page 83 data, logical and physical sector sizes, parent locator).
 
 use super::guid::{Guid, le_u16, le_u32, le_u64, utf16};
-use super::header::{KIB, MIB, Region};
+use super::header::{KIB, Region};
 use super::view::View;
 use crate::error::{Error, Result};
 
@@ -214,7 +214,7 @@ fn validate_entry(view: &View, region: &Region, e: &MetaEntry) -> Result<()> {
     Ok(())
 }
 
-fn find<'a>(entries: &'a [MetaEntry], g: Guid) -> Option<&'a MetaEntry> {
+fn find(entries: &[MetaEntry], g: Guid) -> Option<&MetaEntry> {
     entries.iter().find(|e| e.item == g && !e.is_user)
 }
 
@@ -339,7 +339,6 @@ fn parse_items(view: &View, region: &Region, entries: Vec<MetaEntry>) -> Result<
         }
         _ => None,
     };
-    let _ = MIB;
     Ok(Metadata {
         entries,
         block_size,

@@ -45,6 +45,10 @@ impl View {
         self.len
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
     pub fn replayed(&self) -> bool {
         !self.overlay.is_empty() || self.len != self.src.len()
     }
