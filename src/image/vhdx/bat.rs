@@ -139,13 +139,20 @@ pub fn read_bat(view: &View, region: &Region, meta: &Metadata) -> Result<Bat> {
             format!("at least {} bytes for {total} entries", total * ENTRY_SIZE),
         ));
     }
-    let mut raw = vec![0u8; (total * ENTRY_SIZE) as usize];
-    view.read_exact_at(region.file_offset, &mut raw, "VHDX BAT")?;
-    let entries: Vec<u64> = raw
-        .chunks_exact(8)
-        .map(|c| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
-        .collect();
-    drop(raw);
+    // Read in pieces so the raw bytes never sit in memory beside the whole table.
+    let mut entries: Vec<u64> = Vec::with_capacity(total as usize);
+    let mut piece = vec![0u8; 1 << 20];
+    let mut done = 0u64;
+    while done < total {
+        let n = (total - done).min(piece.len() as u64 / ENTRY_SIZE);
+        let buf = &mut piece[..(n * ENTRY_SIZE) as usize];
+        view.read_exact_at(region.file_offset + done * ENTRY_SIZE, buf, "VHDX BAT")?;
+        entries.extend(
+            buf.chunks_exact(8)
+                .map(|c| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])),
+        );
+        done += n;
+    }
     let bat = Bat {
         entries,
         chunk_ratio,

@@ -36,7 +36,7 @@ pub(super) fn section(v: &VhdxImage) -> Section {
                 })
             })
             .collect();
-        o["parent"] = chain[0].clone();
+        o["parent"] = chain.first().cloned().unwrap_or(Value::Null);
         o["chain"] = Value::Array(chain);
     }
     Section {
