@@ -412,3 +412,58 @@ impl Log<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One entry of `sectors` 4 KiB sectors, no descriptors, CRC set.
+    fn entry(seq: u64, tail: u32, guid: Guid, sectors: usize) -> Vec<u8> {
+        let mut e = vec![0u8; sectors * SECTOR];
+        e[..4].copy_from_slice(ENTRY_SIGNATURE);
+        e[8..12].copy_from_slice(&((sectors * SECTOR) as u32).to_le_bytes());
+        e[12..16].copy_from_slice(&tail.to_le_bytes());
+        e[16..24].copy_from_slice(&seq.to_le_bytes());
+        e[32..48].copy_from_slice(&guid.0);
+        let c = crc32c_without(&e, 4);
+        e[4..8].copy_from_slice(&c.to_le_bytes());
+        e
+    }
+
+    #[test]
+    fn active_sequence_is_the_highest_holding_its_tail() {
+        let g = Guid([7; 16]);
+        let mut b = vec![0u8; 1 << 20];
+        // An old run (seq 3, 4) at 0, the live one (seq 9, 10, tail at 64 KiB) further on, and
+        // an entry of another log at the end: ignored.
+        b[..SECTOR].copy_from_slice(&entry(3, 0, g, 1));
+        b[SECTOR..2 * SECTOR].copy_from_slice(&entry(4, 0, g, 1));
+        b[65536..65536 + 2 * SECTOR].copy_from_slice(&entry(9, 65536, g, 2));
+        b[65536 + 2 * SECTOR..65536 + 3 * SECTOR].copy_from_slice(&entry(10, 65536, g, 1));
+        let end = b.len() - SECTOR;
+        b[end..].copy_from_slice(&entry(50, 0, Guid([8; 16]), 1));
+        let log = Log { b: &b, guid: g };
+        let seq = log.active().unwrap().unwrap().unwrap();
+        let seqs: Vec<u64> = seq.iter().map(|e| e.sequence).collect();
+        assert_eq!(seqs, [9, 10]);
+    }
+
+    #[test]
+    fn hostile_entry_lengths_and_a_missing_tail() {
+        let g = Guid([7; 16]);
+        let mut b = vec![0u8; 1 << 20];
+        // Length 0 and past the log: skipped, no endless loop.
+        let mut bad = entry(5, 0, g, 1);
+        bad[8..12].copy_from_slice(&0u32.to_le_bytes());
+        b[..SECTOR].copy_from_slice(&bad);
+        let mut big = entry(6, 0, g, 1);
+        big[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
+        b[SECTOR..2 * SECTOR].copy_from_slice(&big);
+        let log = Log { b: &b, guid: g };
+        assert!(log.active().unwrap().is_none());
+        // A valid head naming a tail that is not in its sequence: the log is damaged.
+        b[8192..12288].copy_from_slice(&entry(7, 40960, g, 1));
+        let log = Log { b: &b, guid: g };
+        assert!(log.active().unwrap().unwrap().is_err());
+    }
+}
