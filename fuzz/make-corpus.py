@@ -59,6 +59,34 @@ for f in sorted(os.listdir(guest)):
         with gzip.open(os.path.join(guest, f)) as z:
             put("disk_inspect", f[:-7], z.read(1 << 20))
 
+
+
+# vhdx_open: images of testdata/vhdxgen.py in the target's compact form (file length in KiB,
+# then offset/length/bytes patches of the non-zero 512-byte sectors below 8 MiB, 4 MiB for
+# the differencing one; payload past
+# that reads as zeros, which is enough to reach every structure).
+def vhdx_seed(path, below=8 << 20):
+    b = read(path)
+    out = struct.pack("<I", (len(b) + 1023) // 1024)
+    s = 0
+    while s < min(len(b), below):
+        if any(b[s:s + 512]):
+            e = s + 512
+            while e < min(len(b), below) and e - s < 32768 and any(b[e:e + 512]):
+                e += 512
+            out += struct.pack("<IH", s, e - s) + b[s:e]
+            s = e
+        else:
+            s += 512
+    return out
+
+
+os.makedirs(os.path.join(out, "vhdx_open"), exist_ok=True)
+import subprocess  # noqa: E402
+subprocess.run([sys.executable, os.path.join(here, "..", "testdata", "vhdxgen.py"), tmp], check=True)
+for n in ["dyn-1m", "fixed-1m", "sector-4k", "diff", "dirty-wrap", "bad-header1", "bad-log"]:
+    put("vhdx_open", n, vhdx_seed(os.path.join(tmp, n + ".vhdx"), 4 << 20 if n == "diff" else 8 << 20))
+
 for f in os.listdir(tmp):
     os.remove(os.path.join(tmp, f))
 os.rmdir(tmp)

@@ -93,6 +93,41 @@ pub fn chain_parts(data: &[u8]) -> Option<[(&'static str, &[u8]); 3]> {
     ])
 }
 
+/// The largest file a `vhdx_open` input describes.
+const VHDX_FUZZ_MAX_FILE: u64 = 32 << 20;
+
+/// A VHDX file described compactly, since its structures lie megabytes apart: the input is a
+/// file length in KiB (u32 LE, capped at 32 MiB) and then patches, each an offset (u32 LE), a
+/// length (u16 LE) and that many bytes, written into an otherwise zero (sparse) file.
+/// fuzz/make-corpus.py writes real images in this form.
+pub fn vhdx_open(data: &[u8]) {
+    use std::os::unix::fs::FileExt;
+    let Some(dir) = scratch() else { return };
+    let Some((len, mut rest)) = data.split_first_chunk::<4>() else {
+        return;
+    };
+    let len = (u64::from(u32::from_le_bytes(*len)) * 1024).min(VHDX_FUZZ_MAX_FILE);
+    let p = dir.join("input.vhdx");
+    let Ok(f) = std::fs::File::create(&p) else {
+        return;
+    };
+    if f.set_len(len).is_err() {
+        return;
+    }
+    while let Some((head, tail)) = rest.split_first_chunk::<6>() {
+        let off = u64::from(u32::from_le_bytes([head[0], head[1], head[2], head[3]]));
+        let n = usize::from(u16::from_le_bytes([head[4], head[5]])).min(tail.len());
+        let (bytes, next) = tail.split_at(n);
+        if off + n as u64 <= len && f.write_all_at(bytes, off).is_err() {
+            return;
+        }
+        rest = next;
+    }
+    drop(f);
+    exercise(&p);
+    let _ = crate::image::check::check(&p);
+}
+
 /// Any bytes as a RAW disk: partition tables, file-system probes and guest readers.
 pub fn disk_inspect(data: &[u8]) {
     let Some(dir) = scratch() else { return };

@@ -83,6 +83,9 @@ pub fn render_text(d: &Value, disk_text: &str) -> String {
     if let Some(v) = d.get("qcow2") {
         out.push_str(&qcow2_text(v));
     }
+    if let Some(v) = d.get("vhdx") {
+        out.push_str(&vhdx_text(v));
+    }
     out.push_str(disk_text);
     if let Some(w) = d["warnings"].as_array().filter(|w| !w.is_empty()) {
         out.push_str("warnings:\n");
@@ -333,6 +336,170 @@ fn dynamic_text(dy: &Value) -> String {
     let mut out = String::from("VHD dynamic header:\n");
     out.push_str(&t.render(4));
     out
+}
+
+fn vhdx_text(v: &Value) -> String {
+    let mut t = Table::default();
+    t.row("disk type", s(&v["disk_type"]));
+    t.row("creator", quoted(&v["creator"]));
+    t.row("block size", size_both(&v["block_size"]));
+    t.row(
+        "sector size",
+        format!(
+            "{} logical, {} physical",
+            u(&v["logical_sector_size"]),
+            u(&v["physical_sector_size"])
+        ),
+    );
+    t.row("virtual disk size", size_both(&v["virtual_size"]));
+    t.row(
+        "flags",
+        format!(
+            "leave blocks allocated: {}, has parent: {}",
+            yes(&v["leave_blocks_allocated"]),
+            yes(&v["has_parent"])
+        ),
+    );
+    t.row("page 83 data", s(&v["page83_data"]));
+    let h = &v["header"];
+    t.row(
+        "header in use",
+        format!(
+            "{} at offset {} (sequence {}, checksum {} ok)",
+            u(&v["current_header"]),
+            u(&h["offset"]),
+            u(&h["sequence_number"]),
+            s(&h["checksum"])
+        ),
+    );
+    for x in v["headers"].as_array().into_iter().flatten() {
+        if x["valid"].as_bool() != Some(true) {
+            t.row(
+                &format!("header {}", u(&x["index"])),
+                format!("DAMAGED: {}", s(&x["error"])),
+            );
+        }
+    }
+    t.row("file write guid", s(&h["file_write_guid"]));
+    t.row("data write guid", s(&h["data_write_guid"]));
+    t.row(
+        "version",
+        format!(
+            "{} (log version {})",
+            u(&h["version"]),
+            u(&h["log_version"])
+        ),
+    );
+    let log = &v["log"];
+    let state = match log["replayed"].as_object() {
+        None => "empty".to_string(),
+        Some(r) => format!(
+            "NOT EMPTY: {} entries (sequence {} to {}) replayed in memory: {} data sectors, {} bytes zeroed; the file was not closed cleanly",
+            r.get("entries").map_or(0, u),
+            r.get("tail_sequence").map_or(0, u),
+            r.get("head_sequence").map_or(0, u),
+            r.get("data_sectors").map_or(0, u),
+            r.get("zero_bytes").map_or(0, u)
+        ),
+    };
+    t.row(
+        "log",
+        format!(
+            "{} bytes at offset {}, guid {}: {state}",
+            u(&log["length"]),
+            u(&log["offset"]),
+            s(&log["guid"])
+        ),
+    );
+    let rt = &v["region_table"];
+    for r in rt["regions"].as_array().into_iter().flatten() {
+        t.row(
+            &format!("region {}", s(&r["name"])),
+            format!(
+                "{} bytes at offset {}{}",
+                u(&r["length"]),
+                u(&r["file_offset"]),
+                if r["required"].as_bool() == Some(true) {
+                    ", required"
+                } else {
+                    ""
+                }
+            ),
+        );
+    }
+    t.row(
+        "region table",
+        format!(
+            "copy {} used{}",
+            u(&rt["copy_used"]),
+            rt["other_copy_problem"]
+                .as_str()
+                .map(|p| format!("; other copy: {p}"))
+                .unwrap_or_default()
+        ),
+    );
+    for m in v["metadata"]["items"].as_array().into_iter().flatten() {
+        t.row(
+            &format!("metadata {}", s(&m["name"])),
+            format!("{} bytes at +{}", u(&m["length"]), u(&m["offset"])),
+        );
+    }
+    let bat = &v["bat"];
+    let states: Vec<String> = bat["payload_states"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(_, n)| u(n) > 0)
+        .map(|(k, n)| format!("{} {k}", u(n)))
+        .collect();
+    t.row(
+        "BAT",
+        format!(
+            "{} entries at offset {}, chunk ratio {}, {} payload blocks ({}), {} of {} sector bitmaps present",
+            u(&bat["entries"]),
+            u(&bat["offset"]),
+            u(&bat["chunk_ratio"]),
+            u(&bat["payload_blocks"]),
+            states.join(", "),
+            u(&bat["sector_bitmaps_present"]),
+            u(&bat["sector_bitmap_blocks"])
+        ),
+    );
+    if let Some(p) = v["parent_locator"].as_object() {
+        for e in p
+            .get("entries")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            t.row(&format!("parent {}", s(&e["key"])), s(&e["value"]));
+        }
+    }
+    let mut out = String::from("VHDX:\n");
+    out.push_str(&t.render(4));
+    if let Some(chain) = v["chain"].as_array() {
+        out.push_str("parent chain:\n");
+        for (i, l) in chain.iter().enumerate() {
+            out.push_str(&format!(
+                "    {}. {} ({}, data write guid {}, {} allocated, found via {})\n",
+                i + 1,
+                escape(&s(&l["file"])),
+                s(&l["disk_type"]),
+                s(&l["data_write_guid"]),
+                human(u(&l["allocated_bytes"])),
+                s(&l["found_via"])
+            ));
+        }
+    }
+    out
+}
+
+fn yes(v: &Value) -> &'static str {
+    if v.as_bool() == Some(true) {
+        "yes"
+    } else {
+        "no"
+    }
 }
 
 /// Rows of "name: value", values aligned in one column, untrusted text escaped.

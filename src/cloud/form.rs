@@ -12,6 +12,9 @@ pub fn import_format(img: &Image, asked: Option<&str>) -> Result<(Format, String
         Kind::Raw => Format::Raw,
         Kind::Vhd => Format::Vhd,
         Kind::Qcow2 => Format::Qcow2,
+        // ImportImage takes no VHDX: it goes up as RAW read through the reader. Hook for the
+        // streamed dynamic VHD (issue 14): map it to Format::Vhd once the upload can produce one.
+        Kind::Vhdx => Format::Raw,
     };
     let path = img.file().path().display();
     match asked {
@@ -31,6 +34,13 @@ pub fn import_format(img: &Image, asked: Option<&str>) -> Result<(Format, String
             Format::Raw,
             format!(
                 "{} is imported as RAW (ECS cannot take the chain itself)",
+                img.describe()
+            ),
+        )),
+        _ if img.kind() == Kind::Vhdx => Ok((
+            native,
+            format!(
+                "the file is {}, which ECS does not import: sent as RAW, read through imgtool's VHDX reader",
                 img.describe()
             ),
         )),

@@ -28,12 +28,6 @@ pub fn detect(src: &SourceFile) -> Result<Option<Foreign>> {
     if h.starts_with(b"KDMV") || h.starts_with(b"# Disk DescriptorFile") || h.starts_with(b"COWD") {
         return Ok(f("VMDK", CONVERT));
     }
-    if h.starts_with(b"vhdxfile") {
-        return Ok(f(
-            "VHDX",
-            "convert it first, e.g. `qemu-img convert -f vhdx -O raw IMAGE disk.raw` (or to VHD with Hyper-V's Convert-VHD)",
-        ));
-    }
     if h.starts_with(b"<<< ") && h.len() >= 68 && h[64..68] == VDI_SIGNATURE {
         return Ok(f("VDI", CONVERT));
     }

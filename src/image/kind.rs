@@ -7,6 +7,7 @@ pub enum Kind {
     Raw,
     Vhd,
     Qcow2,
+    Vhdx,
 }
 
 impl Kind {
@@ -16,6 +17,7 @@ impl Kind {
             Kind::Raw => "raw",
             Kind::Vhd => "vhd",
             Kind::Qcow2 => "qcow2",
+            Kind::Vhdx => "vhdx",
         }
     }
 }

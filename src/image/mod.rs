@@ -15,6 +15,7 @@ pub mod raw;
 pub mod registry;
 pub mod source;
 pub mod vhd;
+pub mod vhdx;
 pub mod virtual_disk;
 
 pub use self::format::{Format, InPlace, Kind};

@@ -3,12 +3,13 @@
 
 use super::format::Entry;
 use super::source::SourceFile;
-use super::{Image, foreign, qcow2, raw, vhd};
+use super::{Image, foreign, qcow2, raw, vhd, vhdx};
 use crate::error::Result;
 
 /// The formats imgtool reads, in detection order. RAW is not here: it is what a file is when
-/// no format (and no foreign one) claims it.
-pub(crate) const FORMATS: &[Entry] = &[qcow2::ENTRY, vhd::ENTRY];
+/// no format (and no foreign one) claims it. VHDX comes before VHD: its signature at offset 0
+/// is definitive, while a VHD footer could be payload bytes at the end of a VHDX.
+pub(crate) const FORMATS: &[Entry] = &[qcow2::ENTRY, vhdx::ENTRY, vhd::ENTRY];
 
 /// The format a file's name says it holds (`.vhd`), if any. Never used to decide what a file
 /// is: only to say what a file named like this should have held.

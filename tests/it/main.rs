@@ -28,3 +28,4 @@ mod sys;
 mod util;
 mod vhd_hostile;
 mod vhd_read;
+mod vhdx_read;

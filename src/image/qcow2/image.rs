@@ -11,6 +11,7 @@ use crate::image::format::{Format, Kind};
 use crate::image::raw::RawImage;
 use crate::image::source::SourceFile;
 use crate::image::vhd::{VhdImage, looks_like_vhd};
+use crate::image::vhdx;
 use crate::image::virtual_disk::{Extent, ExtentKind, VirtualDisk};
 
 /// The deepest backing chain we follow, as for VHD differencing chains.
@@ -126,11 +127,12 @@ fn open_backing(
         Some("qcow2") => Kind::Qcow2,
         Some("raw") => Kind::Raw,
         Some("vpc") | Some("vhd") => Kind::Vhd,
+        Some("vhdx") => Kind::Vhdx,
         Some(other) => {
             return Err(Error::Unsupported {
                 path: path.to_path_buf(),
                 what: format!(
-                    "its backing file {name:?} has format {other:?}; imgtool reads qcow2, raw and vpc (VHD) backing files"
+                    "its backing file {name:?} has format {other:?}; imgtool reads qcow2, raw, vpc (VHD) and vhdx backing files"
                 ),
             });
         }
@@ -139,7 +141,9 @@ fn open_backing(
             if let Some(f) = foreign::detect(&src)? {
                 return Err(foreign::refuse(&src, f));
             }
-            if looks_like_vhd(&src)? {
+            if (vhdx::ENTRY.probe)(&src)? {
+                Kind::Vhdx
+            } else if looks_like_vhd(&src)? {
                 Kind::Vhd
             } else {
                 Kind::Raw
@@ -155,6 +159,7 @@ fn open_backing(
         Kind::Qcow2 => Box::new(Qcow2Image::open_chain(src, seen)?),
         Kind::Vhd => Box::new(VhdImage::from_source(src)?),
         Kind::Raw => Box::new(RawImage::from_source(src)),
+        Kind::Vhdx => (vhdx::ENTRY.open)(src)?,
     };
     Ok((b, via))
 }
