@@ -11,6 +11,10 @@ pub fn import_format(img: &Image, asked: Option<&str>) -> Result<(Format, String
     let native = match img.kind() {
         Kind::Raw => Format::Raw,
         Kind::Vhd => Format::Vhd,
+        // ImportImage takes VMDK only as an invitational preview: never sent as VMDK. It goes
+        // up as RAW read through the VMDK reader. Hook for issue 14: when the streamed dynamic
+        // VHD writer lands, return Format::Vhd here (sent through that writer).
+        Kind::Vmdk => Format::Raw,
     };
     let path = img.file().path().display();
     match asked {
@@ -30,6 +34,14 @@ pub fn import_format(img: &Image, asked: Option<&str>) -> Result<(Format, String
             Format::Raw,
             format!(
                 "{} is imported as RAW (ECS cannot take the chain itself)",
+                img.describe()
+            ),
+        )),
+        _ if img.kind() == Kind::Vmdk => Ok((
+            Format::Raw,
+            format!(
+                "the file is {}; ImportImage takes VMDK only as a preview, so it is imported as \
+                 RAW, read through imgtool's VMDK reader while uploading",
                 img.describe()
             ),
         )),

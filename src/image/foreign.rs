@@ -28,8 +28,8 @@ pub fn detect(src: &SourceFile) -> Result<Option<Foreign>> {
     if h.starts_with(b"QFI\xfb") {
         return Ok(f("qcow2", CONVERT));
     }
-    if h.starts_with(b"KDMV") || h.starts_with(b"# Disk DescriptorFile") || h.starts_with(b"COWD") {
-        return Ok(f("VMDK", CONVERT));
+    if h.starts_with(b"COWD") {
+        return Ok(f("VMDK (COWD: ESX vmfsSparse or VMware 3)", CONVERT));
     }
     if h.starts_with(b"vhdxfile") {
         return Ok(f(

@@ -6,6 +6,7 @@
 pub enum Kind {
     Raw,
     Vhd,
+    Vmdk,
 }
 
 impl Kind {
@@ -14,6 +15,7 @@ impl Kind {
         match self {
             Kind::Raw => "raw",
             Kind::Vhd => "vhd",
+            Kind::Vmdk => "vmdk",
         }
     }
 }

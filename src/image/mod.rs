@@ -15,6 +15,7 @@ pub mod registry;
 pub mod source;
 pub mod vhd;
 pub mod virtual_disk;
+pub mod vmdk;
 
 pub use self::format::{Format, InPlace, Kind};
 pub use self::registry::open;

@@ -8,9 +8,10 @@ use std::path::Path;
 
 type Target = fn(&[u8]);
 
-const TARGETS: [(&str, Target); 4] = [
+const TARGETS: [(&str, Target); 5] = [
     ("vhd_open", imgtool::fuzzing::vhd_open),
     ("vhd_chain", imgtool::fuzzing::vhd_chain),
+    ("vmdk_open", imgtool::fuzzing::vmdk_open),
     ("disk_inspect", imgtool::fuzzing::disk_inspect),
     ("cloud_answers", imgtool::fuzzing::cloud_answers),
 ];
