@@ -405,3 +405,37 @@ fn chains_with_cycles_and_missing_parents_are_errors_naming_the_files() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("gone.vmdk"), "{}", stderr(&o));
 }
+
+/// The guest facts of a committed guest disk (testdata/guest/, RAW) and of the same disk
+/// made into a VMDK by `qemu-img convert`: the facts are the disk's, not the container's.
+#[test]
+fn guest_facts_of_a_vmdk_equal_those_of_the_raw_disk() {
+    for (fixture, subformat) in [
+        ("uefi-x86_64", "streamOptimized"),
+        ("windows-ntfs", "monolithicSparse"),
+        ("lvm", "twoGbMaxExtentSparse"),
+    ] {
+        let u = crate::disk_util::unpack(fixture);
+        let vmdk = u.dir.path().join(format!("{fixture}.vmdk"));
+        let st = qemu_img()
+            .args(["convert", "-f", "raw", "-O", "vmdk", "-o"])
+            .arg(format!("subformat={subformat}"))
+            .arg(&u.raw)
+            .arg(&vmdk)
+            .status()
+            .expect("qemu-img");
+        assert!(st.success());
+        let facts = |p: &Path| {
+            let mut v = imgtool::disk::inspect_disk(&open(p)).to_json();
+            // What the reader was asked for depends on the container's read sizes, not facts.
+            v.as_object_mut().unwrap().remove("bytes_read");
+            v
+        };
+        let (raw, ours) = (facts(&u.raw), facts(&vmdk));
+        assert!(
+            raw["guest"].to_string().len() > 50,
+            "{fixture}: facts found: {raw}"
+        );
+        assert_eq!(ours, raw, "{fixture} as {subformat}");
+    }
+}

@@ -224,6 +224,10 @@ impl SparseExtent {
         if !self.header.compressed() {
             return self.win.read(src, at + in_grain, buf, "VMDK grain data");
         }
+        if in_grain == 0 && buf.len() as u64 == self.grain_bytes {
+            // A whole grain (what convert reads): inflate straight into the caller's buffer.
+            return self.inflate_into(src, g, at, buf);
+        }
         let data = self.decompressed(src, g, at)?;
         let start = in_grain as usize;
         let have = data.get(start..start + buf.len()).ok_or_else(|| {
@@ -301,6 +305,29 @@ impl SparseExtent {
         Ok(b)
     }
 
+    fn inflate_into(&self, src: &SourceFile, g: u64, at: u64, buf: &mut [u8]) -> Result<()> {
+        let data = self.compressed_bytes(src, g, at)?;
+        let n = inflate_to(&data, buf).map_err(|why| {
+            Error::malformed(
+                src.path(),
+                self.win.at(at),
+                format!("compressed grain {g}"),
+                why,
+                format!("deflate data of exactly {} bytes", buf.len()),
+            )
+        })?;
+        if n != buf.len() {
+            return Err(Error::malformed(
+                src.path(),
+                self.win.at(at),
+                format!("compressed grain {g}"),
+                format!("{n} bytes after decompression"),
+                format!("{} bytes", buf.len()),
+            ));
+        }
+        Ok(())
+    }
+
     fn inflate_grain(&self, src: &SourceFile, g: u64, at: u64) -> Result<Vec<u8>> {
         let data = self.compressed_bytes(src, g, at)?;
         let out = inflate(&data, self.grain_bytes as usize).map_err(|why| {
@@ -331,24 +358,38 @@ impl SparseExtent {
 /// Inflate zlib (RFC 1950, what VMware and QEMU write) or raw deflate data into at most `max`
 /// bytes.
 pub fn inflate(data: &[u8], max: usize) -> std::result::Result<Vec<u8>, String> {
+    let mut out = vec![0u8; max];
+    let n = inflate_to(data, &mut out)?;
+    out.truncate(n);
+    Ok(out)
+}
+
+/// Inflate into `out`, returning the bytes written; a stream that would write more than
+/// `out.len()` bytes is an error.
+pub fn inflate_to(data: &[u8], out: &mut [u8]) -> std::result::Result<usize, String> {
     use flate2::{Decompress, FlushDecompress, Status};
     let zlib = data.len() >= 2
         && data[0] & 0x0f == 8
         && (u16::from(data[0]) << 8 | u16::from(data[1])) % 31 == 0;
+    let max = out.len();
     let mut d = Decompress::new(zlib);
-    let mut out = vec![0u8; max + 1];
-    match d.decompress(data, &mut out, FlushDecompress::Finish) {
-        Ok(Status::StreamEnd) => {}
-        Ok(_) if d.total_out() as usize > max => return Err(format!("more than {max} bytes")),
-        Ok(_) => return Err("a deflate stream cut short".into()),
-        Err(e) => return Err(format!("invalid deflate data ({e})")),
+    match d.decompress(data, out, FlushDecompress::Finish) {
+        Ok(Status::StreamEnd) => Ok(d.total_out() as usize),
+        // Output full before the end of the stream: is there more than fits?
+        Ok(_) if d.total_out() as usize == max => {
+            let mut one = [0u8; 1];
+            match d.decompress(
+                &data[d.total_in() as usize..],
+                &mut one,
+                FlushDecompress::Finish,
+            ) {
+                Ok(Status::StreamEnd) if d.total_out() as usize == max => Ok(max),
+                _ => Err(format!("more than {max} bytes")),
+            }
+        }
+        Ok(_) => Err("a deflate stream cut short".into()),
+        Err(e) => Err(format!("invalid deflate data ({e})")),
     }
-    let n = d.total_out() as usize;
-    if n > max {
-        return Err(format!("more than {max} bytes"));
-    }
-    out.truncate(n);
-    Ok(out)
 }
 
 /// `n` little-endian u32 entries at sector `sector` of the window.
