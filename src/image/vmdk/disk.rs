@@ -259,8 +259,15 @@ impl VirtualDisk for VmdkImage {
                 }
             }
             Data::Sparse(x) => {
+                // A grain at a time, or a whole grain table's span when the table is missing
+                // (so a huge empty extent is not walked grain by grain).
                 let g = x.grain_bytes;
-                let step = |o: u64| (p.start + ((o - p.start) / g + 1) * g).min(pend);
+                let span = g * u64::from(super::header::GTES_PER_GT);
+                let step = |o: u64| {
+                    let rel = o - p.start;
+                    let unit = if x.table_missing(rel / g) { span } else { g };
+                    (p.start + (rel / unit + 1) * unit).min(pend)
+                };
                 let first = self.may_have_data(0, offset, step(offset) - offset);
                 let mut end = step(offset);
                 while end < pend && self.may_have_data(0, end, step(end) - end) == first {

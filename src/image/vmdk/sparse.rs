@@ -180,6 +180,14 @@ impl SparseExtent {
         self.tables.get(at).copied().unwrap_or(GTE_UNALLOCATED)
     }
 
+    /// Whether grain `g`'s grain table is not allocated (all its grains unallocated).
+    pub fn table_missing(&self, g: u64) -> bool {
+        let per = u64::from(header::GTES_PER_GT);
+        self.gt_index
+            .get((g / per) as usize)
+            .is_none_or(|&t| t == NO_TABLE)
+    }
+
     pub fn grain(&self, g: u64) -> Grain {
         match self.gte(g) {
             GTE_UNALLOCATED => Grain::Unallocated,
