@@ -59,6 +59,26 @@ pub fn qcow2_open(data: &[u8]) {
     }
 }
 
+/// Any bytes as a VMDK: one file, or, when the input holds a line `#CUT`, a descriptor (the
+/// part before it, written as `disk.vmdk`) and one extent file (the part after it, written as
+/// `extent.vmdk`, the name the seed descriptors use).
+pub fn vmdk_open(data: &[u8]) {
+    const CUT: &[u8] = b"\n#CUT\n";
+    let Some(dir) = scratch() else { return };
+    let (first, extent) = match data.windows(CUT.len()).position(|w| w == CUT) {
+        Some(i) => (&data[..i + 1], &data[i + CUT.len()..]),
+        None => (data, &[][..]),
+    };
+    let p = dir.join("disk.vmdk");
+    if std::fs::write(&p, first).is_err()
+        || std::fs::write(dir.join("extent.vmdk"), extent).is_err()
+    {
+        return;
+    }
+    exercise(&p);
+    let _ = crate::image::check::check(&p);
+}
+
 /// Any bytes as a differencing chain: the input is cut into up to three files at the offsets
 /// its first eight bytes name, written as `child.vhd`, `parent.vhd` and `base.vhd` (the names
 /// the seed corpus's locators use).

@@ -86,6 +86,9 @@ pub fn render_text(d: &Value, disk_text: &str) -> String {
     if let Some(v) = d.get("vhdx") {
         out.push_str(&vhdx_text(v));
     }
+    if let Some(v) = d.get("vmdk") {
+        out.push_str(&vmdk_text(v));
+    }
     out.push_str(disk_text);
     if let Some(w) = d["warnings"].as_array().filter(|w| !w.is_empty()) {
         out.push_str("warnings:\n");
@@ -549,4 +552,162 @@ fn u(v: &Value) -> u64 {
 fn size_both(v: &Value) -> String {
     let b = u(v);
     format!("{} ({b} bytes)", human(b))
+}
+
+fn vmdk_text(v: &Value) -> String {
+    let mut out = String::new();
+    let d = &v["descriptor"];
+    if d.is_object() {
+        let mut t = Table::default();
+        t.row("create type", s(&v["create_type"]));
+        t.row("container", s(&v["container"]));
+        t.row(
+            "at",
+            format!("offset {} ({} bytes)", u(&d["offset"]), u(&d["size"])),
+        );
+        t.row("version", s(&d["version"]));
+        t.row("CID", s(&d["cid"]));
+        t.row("parent CID", s(&d["parent_cid"]));
+        if !d["parent_file_name_hint"].is_null() {
+            t.row("parent file name hint", quoted(&d["parent_file_name_hint"]));
+        }
+        let g = &d["geometry"];
+        t.row(
+            "geometry (C/H/S)",
+            format!(
+                "{}/{}/{}",
+                s(&g["cylinders"]),
+                s(&g["heads"]),
+                s(&g["sectors"])
+            ),
+        );
+        t.row("adapter type", s(&d["adapter_type"]));
+        t.row("virtual HW version", s(&d["virtual_hw_version"]));
+        for (k, x) in d["ddb"].as_object().into_iter().flatten() {
+            if !k.starts_with("ddb.geometry.")
+                && k != "ddb.adapterType"
+                && k != "ddb.virtualHWVersion"
+            {
+                t.row(k, s(x));
+            }
+        }
+        for (k, x) in d["other"].as_object().into_iter().flatten() {
+            t.row(k, s(x));
+        }
+        out.push_str("VMDK descriptor:\n");
+        out.push_str(&t.render(4));
+    }
+    if let Some(o) = v.get("ova") {
+        let mut t = Table::default();
+        t.row(
+            "disk member",
+            format!(
+                "{} at offset {} ({} bytes)",
+                quoted(&o["member"]),
+                u(&o["member_offset"]),
+                u(&o["member_size"])
+            ),
+        );
+        t.row("OVF", s(&o["ovf"]));
+        t.row("disks in the archive", o["disks"].to_string());
+        out.push_str("OVA:\n");
+        out.push_str(&t.render(4));
+    }
+    for (i, e) in v["extents"].as_array().into_iter().flatten().enumerate() {
+        let mut t = Table::default();
+        t.row(
+            "extent",
+            format!(
+                "{} {} at {} ({}), {}",
+                s(&e["access"]),
+                s(&e["type"]),
+                u(&e["start"]),
+                size_both(&e["size"]),
+                e["file"]
+                    .as_str()
+                    .map(|f| format!("file {f} offset {}", u(&e["offset"])))
+                    .unwrap_or_else(|| "no file".into())
+            ),
+        );
+        if let Some(x) = e.get("sparse") {
+            t.row(
+                "header",
+                format!(
+                    "version {} at offset {} (from the {}), flags {} ({})",
+                    u(&x["version"]),
+                    u(&x["offset"]),
+                    s(&x["header_source"]),
+                    s(&x["flags"]),
+                    x["flag_names"]
+                        .as_array()
+                        .map(|a| a.iter().map(s).collect::<Vec<_>>().join(", "))
+                        .unwrap_or_default()
+                ),
+            );
+            t.row("capacity", format!("{} sectors", u(&x["capacity"])));
+            t.row(
+                "grain size",
+                format!(
+                    "{} sectors ({} bytes)",
+                    u(&x["grain_size"]),
+                    u(&x["grain_bytes"])
+                ),
+            );
+            t.row(
+                "grain directory",
+                format!(
+                    "sector {}, {} entries, {} tables of {} entries; redundant at sector {}",
+                    s(&x["gd_offset"]),
+                    u(&x["gd_entries"]),
+                    u(&x["grain_tables"]),
+                    u(&x["num_gtes_per_gt"]),
+                    u(&x["rgd_offset"])
+                ),
+            );
+            t.row(
+                "grains",
+                format!(
+                    "{} allocated, {} zeroed, of {}",
+                    u(&x["allocated_grains"]),
+                    u(&x["zeroed_grains"]),
+                    u(&x["grains"])
+                ),
+            );
+            t.row(
+                "embedded descriptor",
+                format!(
+                    "sector {} ({} sectors)",
+                    u(&x["descriptor_offset"]),
+                    u(&x["descriptor_size"])
+                ),
+            );
+            t.row("overhead", format!("{} sectors", u(&x["overhead"])));
+            t.row("compression", s(&x["compress_algorithm"]));
+            t.row(
+                "unclean shutdown",
+                if x["unclean_shutdown"].as_bool() == Some(true) {
+                    "YES"
+                } else {
+                    "no"
+                }
+                .into(),
+            );
+        }
+        out.push_str(&format!("VMDK extent {i}:\n"));
+        out.push_str(&t.render(4));
+    }
+    if let Some(chain) = v["chain"].as_array() {
+        out.push_str("parent chain:\n");
+        for (i, l) in chain.iter().enumerate() {
+            out.push_str(&format!(
+                "    {}. {} ({}, CID {}, {} allocated)\n",
+                i + 1,
+                escape(&s(&l["file"])),
+                s(&l["create_type"]),
+                s(&l["cid"]),
+                human(u(&l["allocated_bytes"])),
+            ));
+        }
+    }
+    out
 }

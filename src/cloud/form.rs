@@ -15,6 +15,10 @@ pub fn import_format(img: &Image, asked: Option<&str>) -> Result<(Format, String
         // ImportImage takes no VHDX: it goes up as RAW read through the reader. Hook for the
         // streamed dynamic VHD (issue 14): map it to Format::Vhd once the upload can produce one.
         Kind::Vhdx => Format::Raw,
+        // ImportImage takes VMDK only as an invitational preview: never sent as VMDK. It goes
+        // up as RAW read through the VMDK reader. Hook for issue 14: when the streamed dynamic
+        // VHD writer lands, return Format::Vhd here (sent through that writer).
+        Kind::Vmdk => Format::Raw,
     };
     let path = img.file().path().display();
     match asked {
@@ -34,6 +38,14 @@ pub fn import_format(img: &Image, asked: Option<&str>) -> Result<(Format, String
             Format::Raw,
             format!(
                 "{} is imported as RAW (ECS cannot take the chain itself)",
+                img.describe()
+            ),
+        )),
+        _ if img.kind() == Kind::Vmdk => Ok((
+            Format::Raw,
+            format!(
+                "the file is {}; ImportImage takes VMDK only as a preview, so it is imported as \
+                 RAW, read through imgtool's VMDK reader while uploading",
                 img.describe()
             ),
         )),

@@ -25,8 +25,8 @@ pub fn detect(src: &SourceFile) -> Result<Option<Foreign>> {
     src.read_exact_at(0, &mut head[..n], "file header")?;
     let h = &head[..n];
     let f = |name, hint| Some(Foreign { name, hint });
-    if h.starts_with(b"KDMV") || h.starts_with(b"# Disk DescriptorFile") || h.starts_with(b"COWD") {
-        return Ok(f("VMDK", CONVERT));
+    if h.starts_with(b"COWD") {
+        return Ok(f("VMDK (COWD: ESX vmfsSparse or VMware 3)", CONVERT));
     }
     if h.starts_with(b"<<< ") && h.len() >= 68 && h[64..68] == VDI_SIGNATURE {
         return Ok(f("VDI", CONVERT));

@@ -8,6 +8,7 @@ pub enum Kind {
     Vhd,
     Qcow2,
     Vhdx,
+    Vmdk,
 }
 
 impl Kind {
@@ -18,6 +19,7 @@ impl Kind {
             Kind::Vhd => "vhd",
             Kind::Qcow2 => "qcow2",
             Kind::Vhdx => "vhdx",
+            Kind::Vmdk => "vmdk",
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod source;
 pub mod vhd;
 pub mod vhdx;
 pub mod virtual_disk;
+pub mod vmdk;
 
 pub use self::format::{Format, InPlace, Kind};
 pub use self::registry::open;

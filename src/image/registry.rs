@@ -3,13 +3,13 @@
 
 use super::format::Entry;
 use super::source::SourceFile;
-use super::{Image, foreign, qcow2, raw, vhd, vhdx};
+use super::{Image, foreign, qcow2, raw, vhd, vhdx, vmdk};
 use crate::error::Result;
 
 /// The formats imgtool reads, in detection order. RAW is not here: it is what a file is when
-/// no format (and no foreign one) claims it. VHDX comes before VHD: its signature at offset 0
-/// is definitive, while a VHD footer could be payload bytes at the end of a VHDX.
-pub(crate) const FORMATS: &[Entry] = &[qcow2::ENTRY, vhdx::ENTRY, vhd::ENTRY];
+/// no format (and no foreign one) claims it. The formats whose signature is at offset 0 come
+/// before VHD: theirs is definitive, while a VHD footer could be payload bytes at their end.
+pub(crate) const FORMATS: &[Entry] = &[qcow2::ENTRY, vhdx::ENTRY, vmdk::ENTRY, vhd::ENTRY];
 
 /// The format a file's name says it holds (`.vhd`), if any. Never used to decide what a file
 /// is: only to say what a file named like this should have held.
@@ -25,6 +25,7 @@ pub fn named_format(path: &std::path::Path) -> Option<&'static Entry> {
 /// else matched.
 pub fn open(path: impl AsRef<std::path::Path>) -> Result<Image> {
     let src = SourceFile::open(path)?;
+    // A VMDK descriptor may be shorter than a sector: the formats look before the size rule.
     if src.is_empty() {
         return Err(crate::error::Error::malformed(
             src.path(),
@@ -34,15 +35,6 @@ pub fn open(path: impl AsRef<std::path::Path>) -> Result<Image> {
             "a disk image (RAW or VHD) of at least 512 bytes",
         ));
     }
-    if src.len() < 512 {
-        return Err(crate::error::Error::malformed(
-            src.path(),
-            0,
-            "file size",
-            format!("{} bytes", src.len()),
-            "a disk image (RAW or VHD) of at least one 512-byte sector",
-        ));
-    }
     if let Some(f) = foreign::detect(&src)? {
         return Err(foreign::refuse(&src, f));
     }
@@ -50,6 +42,15 @@ pub fn open(path: impl AsRef<std::path::Path>) -> Result<Image> {
         if (entry.probe)(&src)? {
             return Ok(Image((entry.open)(src)?));
         }
+    }
+    if src.len() < 512 {
+        return Err(crate::error::Error::malformed(
+            src.path(),
+            0,
+            "file size",
+            format!("{} bytes", src.len()),
+            "a disk image of at least one 512-byte sector (or a VMDK descriptor)",
+        ));
     }
     Ok(Image(Box::new(raw::RawImage::from_source(src))))
 }

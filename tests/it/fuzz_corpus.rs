@@ -8,11 +8,12 @@ use std::path::Path;
 
 type Target = fn(&[u8]);
 
-const TARGETS: [(&str, Target); 6] = [
+const TARGETS: [(&str, Target); 7] = [
     ("qcow2_open", imgtool::fuzzing::qcow2_open),
     ("vhd_open", imgtool::fuzzing::vhd_open),
     ("vhdx_open", imgtool::fuzzing::vhdx_open),
     ("vhd_chain", imgtool::fuzzing::vhd_chain),
+    ("vmdk_open", imgtool::fuzzing::vmdk_open),
     ("disk_inspect", imgtool::fuzzing::disk_inspect),
     ("cloud_answers", imgtool::fuzzing::cloud_answers),
 ];

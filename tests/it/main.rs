@@ -29,3 +29,4 @@ mod util;
 mod vhd_hostile;
 mod vhd_read;
 mod vhdx_read;
+mod vmdk_read;

@@ -19,6 +19,12 @@ pub fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
+/// Where the first data at or after `offset` starts (lseek SEEK_DATA); negative on error.
+pub fn seek_data(f: &File, offset: i64) -> i64 {
+    // SAFETY: lseek on a descriptor the caller owns.
+    unsafe { libc::lseek(f.as_raw_fd(), offset, libc::SEEK_DATA) }
+}
+
 /// Where the first hole at or after `offset` starts (lseek SEEK_HOLE); negative on error.
 pub fn seek_hole(f: &File, offset: i64) -> i64 {
     // SAFETY: lseek on a descriptor the caller owns.

@@ -11,8 +11,8 @@ use crate::image::format::{Format, Kind};
 use crate::image::raw::RawImage;
 use crate::image::source::SourceFile;
 use crate::image::vhd::{VhdImage, looks_like_vhd};
-use crate::image::vhdx;
 use crate::image::virtual_disk::{Extent, ExtentKind, VirtualDisk};
+use crate::image::{vhdx, vmdk};
 
 /// The deepest backing chain we follow, as for VHD differencing chains.
 pub const MAX_CHAIN_DEPTH: usize = crate::image::vhd::MAX_CHAIN_DEPTH;
@@ -128,11 +128,12 @@ fn open_backing(
         Some("raw") => Kind::Raw,
         Some("vpc") | Some("vhd") => Kind::Vhd,
         Some("vhdx") => Kind::Vhdx,
+        Some("vmdk") => Kind::Vmdk,
         Some(other) => {
             return Err(Error::Unsupported {
                 path: path.to_path_buf(),
                 what: format!(
-                    "its backing file {name:?} has format {other:?}; imgtool reads qcow2, raw, vpc (VHD) and vhdx backing files"
+                    "its backing file {name:?} has format {other:?}; imgtool reads qcow2, raw, vpc (VHD), vhdx and vmdk backing files"
                 ),
             });
         }
@@ -143,6 +144,8 @@ fn open_backing(
             }
             if (vhdx::ENTRY.probe)(&src)? {
                 Kind::Vhdx
+            } else if (vmdk::ENTRY.probe)(&src)? {
+                Kind::Vmdk
             } else if looks_like_vhd(&src)? {
                 Kind::Vhd
             } else {
@@ -160,6 +163,7 @@ fn open_backing(
         Kind::Vhd => Box::new(VhdImage::from_source(src)?),
         Kind::Raw => Box::new(RawImage::from_source(src)),
         Kind::Vhdx => (vhdx::ENTRY.open)(src)?,
+        Kind::Vmdk => (vmdk::ENTRY.open)(src)?,
     };
     Ok((b, via))
 }
