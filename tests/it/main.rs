@@ -22,3 +22,4 @@ mod inspect;
 mod util;
 mod vhd_hostile;
 mod vhd_read;
+mod vhd_stream;
