@@ -18,3 +18,4 @@ pub mod settings;
 pub mod sign;
 pub mod sts;
 pub mod upload;
+pub mod vhd_source;
