@@ -145,7 +145,10 @@ fn to_file(img: &imgtool::image::Image, out: &Path) -> f64 {
     let written = t.elapsed().as_secs_f64();
     f.sync_all().expect("fsync");
     let all = t.elapsed().as_secs_f64();
-    eprintln!("  stream -> file: written {written:.3}s, fsync {:.3}s", all - written);
+    eprintln!(
+        "  stream -> file: written {written:.3}s, fsync {:.3}s",
+        all - written
+    );
     all
 }
 
@@ -223,7 +226,10 @@ fn qemu_to_file(src: &Path, out: &Path) -> f64 {
     let st = Command::new("sync").arg(out).status().expect("sync");
     assert!(st.success());
     let all = t.elapsed().as_secs_f64();
-    eprintln!("  qemu-img -> file: written {written:.3}s, sync {:.3}s", all - written);
+    eprintln!(
+        "  qemu-img -> file: written {written:.3}s, sync {:.3}s",
+        all - written
+    );
     all
 }
 

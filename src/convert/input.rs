@@ -142,7 +142,7 @@ pub(crate) fn estimate_output(input: &Input, format: Format) -> Result<u64> {
         Format::Raw => data,
         Format::VhdFixed => data + footer,
         Format::VhdDynamic => {
-            // Each block in a page-aligned slot (see to_vhd::Layout): a page, then the data.
+            // Each block in a page-aligned slot (see vhd_meta::Layout::page_aligned).
             let bat = input.size().div_ceil(CHUNK) * 4;
             blocks * (CHUNK + 4096) + bat + 4096 + 2048 + 2 * footer
         }
