@@ -27,3 +27,4 @@ pub mod sign_v3;
 pub mod sign_v4;
 pub mod sts;
 pub mod upload;
+pub mod vhd_source;

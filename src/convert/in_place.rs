@@ -7,7 +7,7 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::time::Instant;
 
-use super::{Format, Options, Summary, atomic, to_vhd};
+use super::{Format, Options, Summary, atomic, vhd_meta};
 use crate::error::{Error, Result};
 use crate::image::vhd::footer::{DATA_OFFSET_NONE, DiskType, FOOTER_SIZE};
 use crate::image::{self, InPlace, VirtualDisk};
@@ -35,7 +35,7 @@ pub(crate) fn run(
             0
         }
         (InPlace::Raw, Format::VhdFixed) => {
-            to_vhd::check_size(src, size, Format::VhdFixed)?;
+            vhd_meta::check_size(src, size, Format::VhdFixed)?;
             drop(img);
             append_footer(src, size)?;
             FOOTER_SIZE as u64
@@ -179,7 +179,8 @@ fn truncate(src: &Path, size: u64) -> Result<()> {
 }
 
 fn append_footer(src: &Path, size: u64) -> Result<()> {
-    let footer = to_vhd::new_footer(DiskType::Fixed, size, DATA_OFFSET_NONE)?.to_bytes();
+    let id = vhd_meta::Identity::new()?;
+    let footer = vhd_meta::footer(DiskType::Fixed, size, DATA_OFFSET_NONE, &id).to_bytes();
     let f = OpenOptions::new()
         .write(true)
         .open(src)

@@ -11,7 +11,7 @@ use crate::image::{Extent, ExtentKind, Image, VirtualDisk};
 
 pub(crate) struct Input<'a> {
     pub disk: &'a dyn VirtualDisk,
-    img: &'a Image,
+    img: Option<&'a Image>,
     /// The file whose bytes `0..size` are the disk's bytes, when there is one.
     file: Option<&'a SourceFile>,
 }
@@ -20,8 +20,17 @@ impl<'a> Input<'a> {
     pub fn of(img: &'a Image) -> Input<'a> {
         Input {
             disk: img,
-            img,
+            img: Some(img),
             file: img.flat_file(),
+        }
+    }
+
+    /// A bare virtual disk: its extents alone say where data is, and no range is a file's.
+    pub fn of_disk(disk: &'a dyn VirtualDisk) -> Input<'a> {
+        Input {
+            disk,
+            img: None,
+            file: None,
         }
     }
 
@@ -32,12 +41,12 @@ impl<'a> Input<'a> {
     /// Where the file holds the virtual range `offset..offset + len` as one contiguous run of
     /// bytes, if it does: what lets the kernel copy it.
     pub fn file_range(&self, offset: u64, len: u64) -> Option<(&'a SourceFile, u64)> {
-        self.img.file_range(offset, len)
+        self.img?.file_range(offset, len)
     }
 
     /// The one file [`Input::file_range`] answers with, if any.
     pub fn single_file(&self) -> Option<&'a SourceFile> {
-        self.img.mapped_file()
+        self.img?.mapped_file()
     }
 
     /// Whether [`Input::file_range`] can answer at all.
@@ -133,7 +142,7 @@ pub(crate) fn estimate_output(input: &Input, format: Format) -> Result<u64> {
         Format::Raw => data,
         Format::VhdFixed => data + footer,
         Format::VhdDynamic => {
-            // Each block in a page-aligned slot (see to_vhd::Layout): a page, then the data.
+            // Each block in a page-aligned slot (see vhd_meta::Layout::page_aligned).
             let bat = input.size().div_ceil(CHUNK) * 4;
             blocks * (CHUNK + 4096) + bat + 4096 + 2048 + 2 * footer
         }

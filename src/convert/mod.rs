@@ -17,6 +17,8 @@ mod stream;
 mod to_raw;
 mod to_vhd;
 mod verify;
+pub mod vhd_meta;
+mod vhd_stream;
 mod workers;
 
 use std::path::{Path, PathBuf};
@@ -30,6 +32,8 @@ use crate::image::{self, Image};
 
 pub use stream::RawStream;
 pub use verify::first_difference;
+pub use vhd_meta::Identity;
+pub use vhd_stream::{VhdReader, VhdStream};
 
 /// The unit of work: a read, a zero check and a write of at most this many bytes. It is also
 /// the block size of the dynamic VHDs we write.
@@ -174,7 +178,7 @@ pub fn convert(src: &Path, dst: &Path, format: Format, opts: &Options) -> Result
     atomic::check_destination(&source_files(&img), dst, opts.force)?;
     let input = input::Input::of(&img);
     if format != Format::Raw {
-        to_vhd::check_size(src, input.size(), format)?;
+        vhd_meta::check_size(src, input.size(), format)?;
     }
     let need = input::estimate_output(&input, format)?;
     atomic::check_free_space(dst, need)?;

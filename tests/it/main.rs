@@ -28,5 +28,6 @@ mod sys;
 mod util;
 mod vhd_hostile;
 mod vhd_read;
+mod vhd_stream;
 mod vhdx_read;
 mod vmdk_read;
