@@ -65,7 +65,7 @@ impl Format for Qcow2Image {
         self.backing.is_none() && self.top.data_file.is_none()
     }
 
-    /// ImportImage takes QCOW2 (DiskDeviceMapping.N.Format, /work/shared/docs/aliyun-import.md
+    /// ImportImage takes QCOW2 (DiskDeviceMapping.N.Format, ../shared/docs/aliyun-import.md
     /// section 2). Alibaba's format comparison (help.aliyun.com/document_detail/200600) names
     /// ZLIB as QCOW2's compression; nothing documents zstd, extended L2 entries or external
     /// data files, so a file using them goes up read through this reader instead.
