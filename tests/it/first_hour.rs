@@ -172,3 +172,30 @@ fn a_dynamic_vhd_missing_only_its_end_footer_is_told_to_append_the_copy() {
         "no block was lost: {doc:#}"
     );
 }
+
+#[test]
+fn check_does_not_warn_about_imgtools_own_vhd() {
+    // Issue 18 point 3: `truncate -s 200M a.img; imgtool convert a.img a.vhd; imgtool check
+    // a.vhd` gave a geometry warning (200 MiB has no exact CHS). What we write must pass our own
+    // check without a warning, and qemu-img must see the same size.
+    let d = tempfile::tempdir().unwrap();
+    let raw = d.path().join("a.img");
+    fs::File::create(&raw).unwrap().set_len(200 << 20).unwrap();
+    let vhd = d.path().join("a.vhd");
+    let o = run(&[
+        "convert",
+        "--quiet",
+        raw.to_str().unwrap(),
+        vhd.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (code, doc) = check_json(&vhd);
+    assert_eq!(code, Some(0), "{doc:#}");
+    assert_eq!(doc["warnings"], 0, "{doc:#}");
+    let o = Command::new("qemu-img")
+        .args(["info", "--output=json", vhd.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let info: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(info["virtual-size"], 200u64 << 20, "{info}");
+}
