@@ -154,13 +154,15 @@ PY
     bad-cid)
       qemu-img create -q -f vmdk bad-cid-base.vmdk 64M
       qemu-img create -q -f vmdk -b bad-cid-base.vmdk -F vmdk bad-cid.vmdk
-      # Change the base's CID after the child was made (same length, so nothing moves).
+      # Change the base's CID after the child was made. QEMU writes the CID without leading
+      # zeros ("CID=%x"), so it may have fewer than 8 digits: replace exactly its digits.
       python3 - <<'PY'
-import re
 p = 'bad-cid-base.vmdk'
 b = bytearray(open(p, 'rb').read())
 i = b.index(b'\nCID=') + 5
-b[i:i + 8] = b'0badc1d0'
+j = b.index(b'\n', i)
+assert 1 <= j - i <= 8, b[i:j]
+b[i:j] = b'badc1d0f'[: j - i]  # as many digits as the old CID: nothing moves
 open(p, 'wb').write(b)
 PY
       ;;

@@ -88,7 +88,8 @@ fn err(at: usize, field: &str, found: &str, expected: &str) -> ParseError {
 }
 
 fn hex_cid(at: usize, field: &str, v: &str) -> Result<u32, ParseError> {
-    u32::from_str_radix(v, 16).map_err(|_| err(at, field, v, "8 hexadecimal digits"))
+    u32::from_str_radix(v, 16)
+        .map_err(|_| err(at, field, v, "a hexadecimal number of at most 8 digits"))
 }
 
 /// Parse descriptor text (already cut at its first NUL).
