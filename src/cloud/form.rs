@@ -8,22 +8,20 @@ use crate::image::{Image, Kind};
 /// hold the whole disk alone (a differencing chain) cannot go up as it is, so it goes up as
 /// RAW, read through the chain while uploading. `asked` is `--format`.
 pub fn import_format(img: &Image, asked: Option<&str>) -> Result<(Format, String)> {
+    // What ImportImage takes the file as, when it takes it as it is. VHDX it does not take at
+    // all, VMDK only as an invitational preview (never chosen): both go up as RAW read through
+    // their reader. Hook for issue 14: send the streamed dynamic VHD instead of RAW there (and
+    // wherever it is smaller than the file).
     let native = match img.kind() {
-        Kind::Raw => Format::Raw,
-        Kind::Vhd => Format::Vhd,
-        Kind::Qcow2 => Format::Qcow2,
-        // ImportImage takes no VHDX: it goes up as RAW read through the reader. Hook for the
-        // streamed dynamic VHD (issue 14): map it to Format::Vhd once the upload can produce one.
-        Kind::Vhdx => Format::Raw,
-        // ImportImage takes VMDK only as an invitational preview: never sent as VMDK. It goes
-        // up as RAW read through the VMDK reader. Hook for issue 14: when the streamed dynamic
-        // VHD writer lands, return Format::Vhd here (sent through that writer).
-        Kind::Vmdk => Format::Raw,
+        Kind::Raw => Some(Format::Raw),
+        Kind::Vhd => Some(Format::Vhd),
+        Kind::Qcow2 => Some(Format::Qcow2),
+        Kind::Vhdx | Kind::Vmdk => None,
     };
     let path = img.file().path().display();
     match asked {
         Some("raw") => Ok((Format::Raw, "--format raw".into())),
-        Some("vhd") if native != Format::Vhd => Err(Error::Usage(format!(
+        Some("vhd") if native != Some(Format::Vhd) => Err(Error::Usage(format!(
             "{path}: --format vhd, but the file is {}; leave out --format",
             img.describe()
         ))),
@@ -41,29 +39,20 @@ pub fn import_format(img: &Image, asked: Option<&str>) -> Result<(Format, String
                 img.describe()
             ),
         )),
-        _ if img.kind() == Kind::Vmdk => Ok((
-            Format::Raw,
-            format!(
-                "the file is {}; ImportImage takes VMDK only as a preview, so it is imported as \
-                 RAW, read through imgtool's VMDK reader while uploading",
-                img.describe()
-            ),
-        )),
-        _ if img.kind() == Kind::Vhdx => Ok((
-            native,
-            format!(
-                "the file is {}, which ECS does not import: sent as RAW, read through imgtool's VHDX reader",
-                img.describe()
-            ),
-        )),
-        // Hook for issue 14: once the streamed dynamic VHD exists, send that here instead of
-        // RAW (and prefer it to a native upload when it is smaller).
-        _ => match img.upload_obstacle() {
-            Some(why) => Ok((
+        _ => match (native, img.upload_obstacle()) {
+            (None, _) => Ok((
+                Format::Raw,
+                format!(
+                    "the file is {}, which ImportImage does not take as it is (VHDX not at all, \
+                     VMDK only as a preview): imported as RAW, read through imgtool's reader",
+                    img.describe()
+                ),
+            )),
+            (Some(_), Some(why)) => Ok((
                 Format::Raw,
                 format!("{why}: imported as RAW, read through imgtool's reader"),
             )),
-            None => Ok((native, format!("the file is {}", img.describe()))),
+            (Some(f), None) => Ok((f, format!("the file is {}", img.describe()))),
         },
     }
 }

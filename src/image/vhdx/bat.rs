@@ -97,12 +97,6 @@ impl Bat {
         let e = *self.entries.get(usize::try_from(i).ok()?)?;
         (e & 7 == SB_BLOCK_PRESENT).then(|| (e >> 20).saturating_mul(MIB))
     }
-
-    pub fn count(&self, s: PayloadState) -> u64 {
-        (0..self.data_blocks)
-            .filter(|&b| self.payload(b).0 == s)
-            .count() as u64
-    }
 }
 
 /// Read the BAT and validate every entry the reader will follow: states valid for the disk's
