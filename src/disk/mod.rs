@@ -6,6 +6,7 @@ pub mod fs;
 pub mod fs_guard;
 pub mod guest;
 pub mod guestfs;
+pub mod initramfs;
 pub mod lvm;
 pub mod partition;
 pub mod regf;
