@@ -102,6 +102,12 @@ pub fn render_text(d: &Value) -> String {
         .unwrap_or_default();
     if let Some(note) = d["note"].as_str() {
         out.push_str(&format!("{file}: {}\n", escape(note)));
+    } else if p == 0 && d["format"] == "raw" {
+        out.push_str(&format!(
+            "{file}: no problems found in this raw image's {} partition table ({})\n",
+            d["disk_type"].as_str().unwrap_or("").to_uppercase(),
+            count(w, "warning"),
+        ));
     } else if p == 0 {
         out.push_str(&format!(
             "{file}: no problems found in this{kind} {} image ({}, {} checked)\n",

@@ -343,4 +343,39 @@ mod tests {
         drop(live);
         assert!(!p.exists(), "an uncommitted temporary file is removed");
     }
+
+    #[test]
+    fn errors_about_the_temporary_file_name_the_destination() {
+        let d = tempfile::tempdir().unwrap();
+        let dst = d.path().join("np-out.raw");
+        let t = TempOutput::create(&dst, false).unwrap();
+        let e = t.user_error(Error::io(
+            t.path(),
+            std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+        ));
+        let msg = e.to_string();
+        assert!(msg.starts_with(&dst.display().to_string()), "{msg}");
+        assert!(!msg.contains(".imgtool-"), "{msg}");
+        // Errors about other files are left as they are.
+        let other = t.user_error(Error::io("/src.vhd", std::io::Error::other("x")));
+        assert!(other.to_string().starts_with("/src.vhd"));
+        // Creating it in a folder that refuses names the destination and the folder.
+        let gone = d.path().join("no-such-dir").join("out.raw");
+        let msg = TempOutput::create(&gone, false).err().unwrap().to_string();
+        assert!(msg.starts_with(&gone.display().to_string()), "{msg}");
+        assert!(
+            msg.contains("cannot create a file in") && !msg.contains(".imgtool-"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn temp_names_carry_the_pid_and_are_recognised() {
+        let p = temp_path(Path::new("/x/out.raw")).unwrap();
+        let n = p.file_name().unwrap().to_string_lossy().into_owned();
+        let tag = temp_tag(&n).unwrap();
+        assert!(tag.starts_with(&format!("{}-", std::process::id())), "{n}");
+        assert_eq!(temp_tag(".out.raw.imgtool-0badf00d.tmp"), Some("0badf00d"));
+        assert_eq!(temp_tag("out.raw"), None);
+    }
 }

@@ -737,6 +737,10 @@ fn check_on_a_raw_gpt_disk_checks_the_table() {
     let f = &doc["findings"][0];
     assert_eq!(f["field"], "GPT primary entry array CRC32", "{doc:#}");
     assert_eq!(f["offset"], 1024);
+    assert!(
+        f["repair"].as_str().unwrap().contains("from the backup"),
+        "{doc:#}"
+    );
     write_at(&u.raw, 2 * 512 + 100, b"\0");
 
     // The backup header gone (a truncated copy of the disk).

@@ -117,10 +117,16 @@ fn check_gpt(disk: &dyn VirtualDisk, sector: u64, out: &mut Vec<Finding>) {
     if let (Some(p), Some(b)) = (&primary, &backup) {
         compare(p, b, out);
     }
-    if primary.is_none() && backup.is_some() {
-        if let Some(f) = out.iter_mut().find(|f| f.field.starts_with("GPT primary")) {
+    // The backup whole (header and array) while the primary is damaged: the primary can be
+    // rebuilt from it.
+    let backup_sound = backup.is_some() && !out.iter().any(|f| f.field.starts_with("GPT backup"));
+    if backup_sound {
+        for f in out
+            .iter_mut()
+            .filter(|f| f.field.starts_with("GPT primary"))
+        {
             f.repair = Some(
-                "rebuild the primary from the backup (gdisk: r, then b... w; or sgdisk -e)".into(),
+                "rebuild the primary header and entries from the backup (gdisk: r, b, w)".into(),
             );
         }
     }
