@@ -67,6 +67,17 @@ impl Error {
         }
     }
 
+    /// The file the error is about, when it names one.
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            Error::Io { path, .. }
+            | Error::Malformed { path, .. }
+            | Error::Unsupported { path, .. }
+            | Error::Chain { path, .. } => Some(path),
+            _ => None,
+        }
+    }
+
     /// The process exit code for this error: 1 for a failure the work reported, 130 for an
     /// interruption, 2 for everything that stopped the work (bad input, I/O, usage).
     pub fn exit_code(&self) -> i32 {

@@ -9,7 +9,7 @@ fn main() {
     let code = match imgtool::cli::run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("imgtool: {}", imgtool::cli::output::escape(&e.to_string()));
+            eprintln!("imgtool: {}", imgtool::cli::output::error_message(&e));
             e.exit_code()
         }
     };

@@ -1,20 +1,63 @@
 //! Text helpers shared by every layer. Lives below `cli` so that `disk` can escape the
 //! strings it renders without knowing about the command line; `cli::output` re-exports it.
 
-/// Escape control characters (and the escape character itself) in text that came from an
-/// image or a server, so it cannot move the cursor or change colours when printed.
+/// Escape what could change how a terminal shows text that came from an image, a server or
+/// a file name: control characters (newline and tab included, so a name cannot forge lines or
+/// columns of its own) and the invisible Unicode formatting characters that reorder or hide
+/// text (bidi overrides and isolates such as U+202E, zero-width joiners, line separators).
+/// The one escaping function of imgtool: every layer calls this one.
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
-        if c == '\n' || c == '\t' {
-            out.push(c);
-        } else if c.is_control() || c == '\u{1b}' {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() || is_invisible_format(c) => {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32))
+            }
+            c => out.push(c),
         }
     }
     out
+}
+
+/// Escape each line of a message composed of several lines, keeping the line breaks; the
+/// parts that came from outside must have been escaped with [`escape`] where they were put
+/// in (a file name with a newline is then one line).
+pub fn escape_lines(s: &str) -> String {
+    s.split('\n').map(escape).collect::<Vec<_>>().join("\n")
+}
+
+/// A path for a line of text: [`escape`]d.
+pub fn path(p: &std::path::Path) -> String {
+    escape(&p.display().to_string())
+}
+
+/// "1 problem", "2 problems", "0 problems": `one` is the singular, an `s` makes the plural
+/// (pass irregular plurals through [`count_with`]).
+pub fn count(n: u64, one: &str) -> String {
+    count_with(n, one, &format!("{one}s"))
+}
+
+pub fn count_with(n: u64, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
+/// Unicode "format" characters that reorder or hide text: bidi embeddings, overrides and
+/// isolates, marks, zero-width characters, line and paragraph separators, the BOM.
+fn is_invisible_format(c: char) -> bool {
+    matches!(c,
+        '\u{200b}'..='\u{200f}'
+        | '\u{2028}'..='\u{202e}'
+        | '\u{2060}'..='\u{2069}'
+        | '\u{061c}'
+        | '\u{feff}'
+        | '\u{00ad}')
 }
 
 /// Human sizes like qemu-img's: "1 GiB", "2.5 MiB".
@@ -42,7 +85,26 @@ pub fn human(bytes: u64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::human;
+    use super::{count, escape, escape_lines, human};
+
+    #[test]
+    fn escape_controls_newlines_and_bidi() {
+        assert_eq!(escape("ok\u{1b}[31mred"), "ok\\u{1b}[31mred");
+        assert_eq!(escape("a\u{7}b"), "a\\u{7}b");
+        assert_eq!(escape("name\twith tab"), "name\\twith tab");
+        assert_eq!(escape("two\nlines"), "two\\nlines");
+        assert_eq!(escape("evil\u{202e}gpj.exe"), "evil\\u{202e}gpj.exe");
+        assert_eq!(escape("\u{2066}x\u{2069}"), "\\u{2066}x\\u{2069}");
+        assert_eq!(escape("caf\u{e9} \u{4e2d}"), "caf\u{e9} \u{4e2d}");
+        assert_eq!(escape_lines("a\u{1b}\nb"), "a\\u{1b}\nb");
+    }
+
+    #[test]
+    fn plurals() {
+        assert_eq!(count(0, "problem"), "0 problems");
+        assert_eq!(count(1, "warning"), "1 warning");
+        assert_eq!(count(2, "warning"), "2 warnings");
+    }
 
     #[test]
     fn human_sizes() {

@@ -1,36 +1,50 @@
-//! `imgtool check FILE [--json]`: verify an image's structure. Exit 0 clean, 1 problems found,
-//! 2 when the file cannot be read as an image.
+//! `imgtool check FILE... [--json]`: verify images' structure. Exit 0 clean, 1 problems found,
+//! 2 when a file cannot be read as an image (with several files, the worst of them).
 
 use std::path::PathBuf;
 
 use serde_json::{Value, json};
 
-use super::output::{escape, print_json};
+use super::inputs::{self, Report};
+use super::output::escape;
 use crate::error::Result;
 use crate::image::finding::Severity;
+use crate::text::count;
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Examples:
+  imgtool check disk.vhd                 exit 0 clean, 1 problems found, 2 unreadable
+  imgtool check --json disk.qcow2 | jq '.findings[] | select(.severity == \"error\")'
+  imgtool check a.vhd b.vmdk c.img       several files; the exit code is the worst
+  imgtool check -q disk.vhdx && echo ok  no report, the exit code only")]
 pub struct Args {
-    /// The image file (RAW or VHD)
-    pub file: PathBuf,
-    /// Print a JSON document (schema: docs/json.md) instead of text
+    /// The image files (RAW, VHD, qcow2, VHDX, VMDK); a RAW disk's partition table is checked
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Print a JSON document (schema: docs/json.md) instead of text; an array of documents
+    /// for several files
     #[arg(long)]
     pub json: bool,
+    /// Print no report: the exit code says it all (errors still go to stderr)
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 pub fn run(args: Args) -> Result<i32> {
-    let doc = report(&args.file)?;
-    let problems = doc["problems"].as_u64().unwrap_or(0);
-    if args.json {
-        print_json(&doc);
-    } else {
-        print!("{}", render_text(&doc));
-    }
-    Ok(if problems > 0 { 1 } else { 0 })
+    inputs::run_each(&args.files, args.json, args.quiet, |p| {
+        let doc = report(p)?;
+        let problems = doc["problems"].as_u64().unwrap_or(0);
+        Ok(Report {
+            text: render_text(&doc),
+            code: if problems > 0 { 1 } else { 0 },
+            doc,
+        })
+    })
 }
 
 pub fn report(path: &std::path::Path) -> Result<Value> {
-    let r = crate::image::check::check(path)?;
+    let r = crate::disk::check(path)?;
     let findings: Vec<Value> = r
         .findings
         .iter()
@@ -45,20 +59,23 @@ pub fn report(path: &std::path::Path) -> Result<Value> {
             })
         })
         .collect();
-    let mut doc = json!({
+    let warnings: Vec<String> = r
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Warning)
+        .map(|f| f.message())
+        .collect();
+    Ok(json!({
         "schema": "imgtool.check/1",
         "file": path.display().to_string(),
         "format": r.kind.name(),
         "disk_type": r.disk_type,
         "problems": r.problems(),
-        "warnings": r.warnings(),
+        "warnings": warnings,
         "blocks_checked": r.blocks_checked,
         "findings": findings,
-    });
-    if let Some(note) = r.note {
-        doc["note"] = json!(note);
-    }
-    Ok(doc)
+        "note": r.note,
+    }))
 }
 
 pub fn render_text(d: &Value) -> String {
@@ -68,32 +85,42 @@ pub fn render_text(d: &Value) -> String {
         out.push_str(&format!(
             "{:<7} offset {off} ({off:#x}): {}: found {}, expected {}\n",
             f["severity"].as_str().unwrap_or("").to_uppercase(),
-            f["field"].as_str().unwrap_or(""),
-            f["found"].as_str().unwrap_or(""),
-            f["expected"].as_str().unwrap_or(""),
+            escape(f["field"].as_str().unwrap_or("")),
+            escape(f["found"].as_str().unwrap_or("")),
+            escape(f["expected"].as_str().unwrap_or("")),
         ));
         if let Some(r) = f["repair"].as_str() {
-            out.push_str(&format!("        repairable: {r}\n"));
+            out.push_str(&format!("        repairable: {}\n", escape(r)));
         }
     }
-    let file = d["file"].as_str().unwrap_or("");
+    let file = escape(d["file"].as_str().unwrap_or(""));
     let p = d["problems"].as_u64().unwrap_or(0);
-    let w = d["warnings"].as_u64().unwrap_or(0);
+    let w = d["warnings"].as_array().map_or(0, Vec::len) as u64;
     let kind = d["disk_type"]
         .as_str()
         .map(|k| format!(" {k}"))
         .unwrap_or_default();
     if let Some(note) = d["note"].as_str() {
-        out.push_str(&format!("{file}: {note}\n"));
+        out.push_str(&format!("{file}: {}\n", escape(note)));
+    } else if p == 0 && d["format"] == "raw" {
+        out.push_str(&format!(
+            "{file}: no problems found in this raw image's {} partition table ({})\n",
+            d["disk_type"].as_str().unwrap_or("").to_uppercase(),
+            count(w, "warning"),
+        ));
     } else if p == 0 {
         out.push_str(&format!(
-            "{file}: no problems found in this{kind} {} image ({} warnings, {} blocks checked)\n",
+            "{file}: no problems found in this{kind} {} image ({}, {} checked)\n",
             d["format"].as_str().unwrap_or(""),
-            w,
-            d["blocks_checked"].as_u64().unwrap_or(0)
+            count(w, "warning"),
+            count(d["blocks_checked"].as_u64().unwrap_or(0), "block")
         ));
     } else {
-        out.push_str(&format!("{file}: {p} problems and {w} warnings found\n"));
+        out.push_str(&format!(
+            "{file}: {} and {} found\n",
+            count(p, "problem"),
+            count(w, "warning")
+        ));
     }
-    escape(&out)
+    out
 }

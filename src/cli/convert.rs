@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
-use super::output::{escape, print_json, progress_allowed};
+use super::output::{print_json, progress_allowed};
 use crate::convert::{self, Format, Options, Summary};
 use crate::error::{Error, Result};
 use crate::text::human;
@@ -32,6 +32,12 @@ impl From<Target> for Format {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Examples:
+  imgtool convert disk.qcow2 disk.raw           sparse RAW (format from the extension)
+  imgtool convert disk.raw disk.vhd --verify    dynamic VHD, read back and compared
+  imgtool convert disk.img out.vhd --to vhd-fixed
+  imgtool convert --in-place disk.vhd disk.raw  drop a fixed VHD's footer, no copy")]
 pub struct Args {
     /// The image to convert (RAW or VHD; a differencing VHD is read through its chain)
     pub src: PathBuf,
@@ -94,13 +100,14 @@ pub fn run(args: Args) -> Result<i32> {
 }
 
 fn target_format(to: Option<Target>, dst: &Path) -> Result<Format> {
+    convert::refuse_directory(dst)?;
     if let Some(t) = to {
         return Ok(t.into());
     }
     Format::from_extension(dst).ok_or_else(|| {
         Error::Usage(format!(
             "{}: cannot tell the output format from the extension; name it .raw, .img or .vhd, or pass --to raw|vhd|vhd-fixed",
-            dst.display()
+            crate::text::path(dst)
         ))
     })
 }
@@ -117,12 +124,26 @@ pub fn render_text(s: &Summary) -> String {
         )
     };
     let verified = if s.verified { ", verified" } else { "" };
-    escape(&format!(
+    let mut out = String::new();
+    for p in &s.stale_removed {
+        out.push_str(&format!(
+            "removed {}: a temporary file a killed run left for the same output\n",
+            crate::text::path(p)
+        ));
+    }
+    for p in &s.stale_found {
+        out.push_str(&format!(
+            "found {}: a temporary file a killed run left for another output; remove it (rm) if that run is not coming back\n",
+            crate::text::path(p)
+        ));
+    }
+    out.push_str(&format!(
         "{} -> {} ({}, {} virtual): {how} in {:.2}s{verified}\n",
-        s.source.display(),
-        s.destination.display(),
+        crate::text::path(&s.source),
+        crate::text::path(&s.destination),
         s.format,
         human(s.virtual_size),
         s.seconds
-    ))
+    ));
+    out
 }

@@ -26,6 +26,11 @@ pub struct CloudArgs {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Examples:
+  imgtool import disk.vhd --region cn-hangzhou --dry-run      what would be sent, nothing sent
+  imgtool import disk.qcow2 --region cn-hangzhou --image-name web-1
+  imgtool import disk.raw --region cn-hangzhou --no-wait --json | jq -r .task_id")]
 pub struct Args {
     /// The image file (RAW or VHD)
     pub image: PathBuf,
@@ -116,7 +121,7 @@ pub struct Args {
     pub timeout: Option<u64>,
     #[arg(long)]
     pub json: bool,
-    #[arg(long)]
+    #[arg(long, short)]
     pub quiet: bool,
     /// Let flags contradict what was detected in the image
     #[arg(long)]

@@ -4,28 +4,39 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use super::output::{escape, print_json};
+use super::output::escape;
 use crate::error::Result;
 use crate::image;
 use crate::text::human;
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Examples:
+  imgtool inspect disk.vhd
+  imgtool inspect --json disk.qcow2 | jq .import
+  imgtool inspect a.vhd b.vmdk c.img     several files (--json: an array); exit code the worst")]
 pub struct Args {
-    /// The image file (RAW or VHD)
-    pub file: PathBuf,
-    /// Print a JSON document (schema: docs/json.md) instead of text
+    /// The image files (RAW, VHD, qcow2, VHDX, VMDK)
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Print a JSON document (schema: docs/json.md) instead of text; an array of documents
+    /// for several files
     #[arg(long)]
     pub json: bool,
+    /// Print no report: only whether each file can be read (exit code; errors on stderr)
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 pub fn run(args: Args) -> Result<i32> {
-    let (doc, disk_text) = report(&args.file)?;
-    if args.json {
-        print_json(&doc);
-    } else {
-        print!("{}", render_text(&doc, &disk_text));
-    }
-    Ok(0)
+    super::inputs::run_each(&args.files, args.json, args.quiet, |p| {
+        let (doc, disk_text) = report(p)?;
+        Ok(super::inputs::Report {
+            text: render_text(&doc, &disk_text),
+            doc,
+            code: 0,
+        })
+    })
 }
 
 /// The whole `inspect` document for a file: the image layer, then what is on the disk.

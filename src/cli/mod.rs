@@ -2,10 +2,12 @@
 
 pub mod check;
 pub mod convert;
+pub mod docs;
 mod follow;
 pub mod import;
 pub mod import_args;
 pub mod import_report;
+pub mod inputs;
 pub mod inspect;
 pub mod output;
 pub mod task;
@@ -37,6 +39,10 @@ pub enum Command {
     Task(task::Args),
     /// Convert RAW <-> VHD (dynamic or fixed), sparse and atomic; exit 1 when --verify fails
     Convert(convert::Args),
+    /// Print a shell completion script (bash, zsh, fish) on stdout
+    Completions(docs::CompletionsArgs),
+    /// Print the manual page (roff) on stdout
+    Man(docs::ManArgs),
 }
 
 pub fn run(cli: Cli) -> Result<i32> {
@@ -46,5 +52,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Import(a) => import::run(*a),
         Command::Task(a) => task::run(a),
         Command::Convert(a) => convert::run(a),
+        Command::Completions(a) => docs::completions(a),
+        Command::Man(a) => docs::man(a),
     }
 }

@@ -5,6 +5,22 @@ use std::io::{IsTerminal, Write};
 
 pub use crate::text::escape;
 
+/// An error's message for a terminal: the file it names escaped whole (a newline in a file
+/// name stays on the line), the rest line by line.
+pub fn error_message(e: &crate::error::Error) -> String {
+    let msg = e.to_string();
+    if let Some(p) = e.path() {
+        if let Some(rest) = msg.strip_prefix(&p.display().to_string()) {
+            return format!(
+                "{}{}",
+                crate::text::path(p),
+                crate::text::escape_lines(rest)
+            );
+        }
+    }
+    crate::text::escape_lines(&msg)
+}
+
 /// Print a JSON value to stdout, pretty, with a trailing newline.
 pub fn print_json(v: &serde_json::Value) {
     let mut s = serde_json::to_string_pretty(v).unwrap_or_else(|_| "null".into());
@@ -15,16 +31,4 @@ pub fn print_json(v: &serde_json::Value) {
 /// Progress is shown only on a terminal and never with --quiet.
 pub fn progress_allowed(quiet: bool) -> bool {
     !quiet && std::io::stderr().is_terminal()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::escape;
-
-    #[test]
-    fn escape_removes_terminal_controls() {
-        assert_eq!(escape("ok\u{1b}[31mred"), "ok\\u{1b}[31mred");
-        assert_eq!(escape("a\u{7}b"), "a\\u{7}b");
-        assert_eq!(escape("name\twith tab"), "name\twith tab");
-    }
 }

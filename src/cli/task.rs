@@ -23,6 +23,11 @@ use crate::cloud::settings::{self, env};
 use crate::error::{Error, Result};
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Examples:
+  imgtool task status t-abc123 --region cn-hangzhou
+  imgtool task wait t-abc123 --region cn-hangzhou --image-id m-xyz789
+  imgtool task cancel t-abc123 --region cn-hangzhou --json")]
 pub struct Args {
     #[command(subcommand)]
     pub action: Action,
@@ -39,6 +44,11 @@ pub enum Action {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Examples:
+  imgtool task status t-abc123 --region cn-hangzhou
+  imgtool task wait t-abc123 --region cn-hangzhou --image-id m-xyz789
+  imgtool task cancel t-abc123 --region cn-hangzhou --json")]
 pub struct TaskArgs {
     /// The task id (t-...)
     pub task_id: String,
@@ -52,7 +62,7 @@ pub struct TaskArgs {
     pub timeout: Option<u64>,
     #[arg(long)]
     pub json: bool,
-    #[arg(long)]
+    #[arg(long, short)]
     pub quiet: bool,
     #[command(flatten)]
     pub cloud: CloudArgs,

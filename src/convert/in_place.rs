@@ -66,6 +66,8 @@ pub(crate) fn run(
         seconds: started.elapsed().as_secs_f64(),
         verified: false,
         in_place: true,
+        stale_removed: Vec::new(),
+        stale_found: Vec::new(),
     })
 }
 

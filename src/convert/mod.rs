@@ -30,6 +30,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::image::{self, Image};
 
+pub(crate) use atomic::refuse_directory;
 pub use stream::RawStream;
 pub use verify::first_difference;
 pub use vhd_meta::Identity;
@@ -104,6 +105,10 @@ pub struct Summary {
     pub seconds: f64,
     pub verified: bool,
     pub in_place: bool,
+    /// Temporary files of killed runs to the same destination, removed before writing.
+    pub stale_removed: Vec<PathBuf>,
+    /// Temporary files of killed runs to other destinations in the same folder: left alone.
+    pub stale_found: Vec<PathBuf>,
 }
 
 /// Counters shared by the workers.
@@ -184,18 +189,22 @@ pub fn convert(src: &Path, dst: &Path, format: Format, opts: &Options) -> Result
     atomic::check_free_space(dst, need)?;
     let tmp = atomic::TempOutput::create(dst, !opts.no_sync)?;
     let stats = Stats::default();
-    {
+    let write = || -> Result<()> {
         let bar = progress::Progress::start("converting", input.size(), opts.progress);
         match format {
             Format::Raw => to_raw::write(&input, &tmp, &stats, &bar)?,
             Format::VhdFixed => to_vhd::write_fixed(&input, &tmp, &stats, &bar)?,
             Format::VhdDynamic => to_vhd::write_dynamic(&input, &tmp, &stats, &bar)?,
         }
-    }
-    tmp.sync()?;
-    if opts.verify {
-        verify::output(&img, tmp.path(), format, opts.progress)?;
-    }
+        drop(bar);
+        tmp.sync()?;
+        if opts.verify {
+            verify::output(&img, tmp.path(), format, opts.progress)?;
+        }
+        Ok(())
+    };
+    write().map_err(|e| tmp.user_error(e))?;
+    let leftovers = tmp.leftovers.clone();
     tmp.commit()?;
     let data = stats.data.load(Ordering::Relaxed);
     Ok(Summary {
@@ -209,6 +218,8 @@ pub fn convert(src: &Path, dst: &Path, format: Format, opts: &Options) -> Result
         seconds: started.elapsed().as_secs_f64(),
         verified: opts.verify,
         in_place: false,
+        stale_removed: leftovers.removed,
+        stale_found: leftovers.found,
     })
 }
 

@@ -20,6 +20,7 @@ use guest::{EfiLoader, OsFacts};
 use partition::{EntryKind, PartitionTable, Role, TableKind};
 use slice::{CountingDisk, Slice};
 
+pub use partition::check::check_file as check;
 pub use report::{DiskReport, Fact, ImportFacts};
 
 /// At most this many file systems are opened to look for an OS or EFI loaders; a disk with

@@ -6,8 +6,7 @@ use super::Volume;
 use super::guest::{EfiLoader, OsFacts};
 use super::lvm::VolumeGroup;
 use super::partition::PartitionTable;
-use crate::text;
-use crate::text::human;
+use crate::text::{escape, human};
 
 const GIB: u64 = 1 << 30;
 
@@ -34,8 +33,8 @@ impl Fact {
     }
     pub fn to_json(&self) -> Value {
         match &self.value {
-            Some(v) => json!({"value": v, "evidence": self.because}),
-            None => json!({"value": null, "reason": self.because}),
+            Some(v) => json!({"value": v, "evidence": self.because, "reason": null}),
+            None => json!({"value": null, "evidence": null, "reason": self.because}),
         }
     }
 }
@@ -375,12 +374,12 @@ impl DiskReport {
     ///       "type": "ext4"|...|null, "label", "uuid", "block_size", "fs_size"
     ///       (what the superblock claims), "features": [str] } ],
     ///   "guest": { "os": null | { "os_type", "partition", "id", "version_id",
-    ///           "pretty_name", "release_file", "arch": {"value","evidence"}|null,
-    ///           "arch_reason" },
+    ///           "pretty_name", "release_file", "arch": {"value", "evidence", "reason"} },
     ///       "efi_loaders": [ { "partition", "path", "arch" } ], "bios_boot": [str] },
     ///   "import": { "format"|"architecture"|"os_type"|"platform"|"boot_mode":
-    ///           {"value": str, "evidence": str} | {"value": null, "reason": str},
-    ///       "min_disk_bytes": {"value": u64, "evidence": str},
+    ///           {"value": str, "evidence": str, "reason": null}
+    ///           | {"value": null, "evidence": null, "reason": str},
+    ///       "min_disk_bytes": {"value": u64, "evidence": str, "reason": null},
     ///       "min_disk_image_size_gib": u64 },
     ///   "lvm" (only when LVM2 PVs were found): { "volume_groups": [ { "name", "uuid",
     ///       "extent_size", "pvs": [ { "name", "id", "pe_start", "disk_start"|null } ],
@@ -428,7 +427,7 @@ impl DiskReport {
                 "os_type": self.import.os_type.to_json(),
                 "platform": self.import.platform.to_json(),
                 "boot_mode": self.import.boot_mode.to_json(),
-                "min_disk_bytes": {"value": self.import.min_disk_bytes, "evidence": self.import.min_disk_evidence},
+                "min_disk_bytes": {"value": self.import.min_disk_bytes, "evidence": self.import.min_disk_evidence, "reason": null},
                 "min_disk_image_size_gib": self.import.min_disk_image_size_gib,
             },
             "warnings": self.warnings,
@@ -512,19 +511,15 @@ fn os_json(o: &OsFacts) -> Value {
         "version_id": o.version_id,
         "pretty_name": o.pretty_name,
         "release_file": o.release_file,
-        "arch": o.arch.as_ref().map(|a| json!({"value": a.arch, "evidence": a.evidence})),
-        "arch_reason": o.arch_reason,
+        "arch": match &o.arch {
+            Some(a) => json!({"value": a.arch, "evidence": a.evidence, "reason": null}),
+            None => json!({"value": null, "evidence": null, "reason": o.arch_reason}),
+        },
     })
 }
 
 // ---------------------------------------------------------------------------------------
 // Text
-
-/// Untrusted text for one line of the report: terminal controls escaped, and newlines and
-/// tabs too, so a GPT name or a label cannot forge lines of its own.
-fn escape(s: &str) -> String {
-    text::escape(s).replace('\n', "\\n").replace('\t', "\\t")
-}
 
 /// `Some(s)` escaped for a terminal, or `-`.
 fn opt(s: Option<&str>) -> String {

@@ -6,6 +6,36 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
+/// Formats are read by offset (footers at the end, tables anywhere), so the input must be
+/// seekable. Said before opening: opening a FIFO would wait for a writer.
+fn refuse_streams(path: &Path) -> Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    const HOW: &str = "imgtool needs a seekable file (a regular file or a block device): \
+                       save the stream to a file first";
+    if path.as_os_str() == "-" {
+        return Err(Error::Usage(format!(
+            "-: reading an image from standard input is not supported; {HOW} (a file named - can be given as ./-)"
+        )));
+    }
+    let Ok(meta) = std::fs::metadata(path) else {
+        return Ok(()); // the open below names the error
+    };
+    let t = meta.file_type();
+    let what = if t.is_fifo() {
+        "a pipe (FIFO)"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        return Ok(());
+    };
+    Err(Error::Usage(format!(
+        "{}: is {what}; {HOW}",
+        crate::text::path(path)
+    )))
+}
+
 #[derive(Debug)]
 pub struct SourceFile {
     path: PathBuf,
@@ -16,6 +46,7 @@ pub struct SourceFile {
 impl SourceFile {
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
+        refuse_streams(&path)?;
         let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
         let meta = file.metadata().map_err(|e| Error::io(&path, e))?;
         if meta.is_dir() {

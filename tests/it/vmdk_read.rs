@@ -360,7 +360,9 @@ fn unclean_shutdown_is_warned_by_inspect_and_check() {
     let o = run(&["check", "--json", p.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "a warning, not a problem");
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["warnings"], 1, "{v}");
+    let w = v["warnings"].as_array().expect("a list of warnings");
+    assert_eq!(w.len(), 1, "{v}");
+    assert!(w[0].as_str().unwrap().contains("unclean"), "{v}");
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Partition tables: MBR (with extended/logical chains) and GPT (primary, then backup).
 //! Reading never fails: what cannot be trusted becomes a warning and is left out.
 
+pub mod check;
 pub mod gpt;
 pub mod mbr;
 

@@ -100,7 +100,7 @@ fn layer_json(l: &VhdFile) -> Result<Value> {
         let differencing = l.disk_type() == footer::DiskType::Differencing;
         o["dynamic"] = json!({
             "header_offset": sp.header_offset,
-            "data_offset": h.data_offset,
+            "data_offset": if h.data_offset == u64::MAX { Value::Null } else { json!(h.data_offset) },
             "table_offset": h.table_offset,
             "header_version": version(h.header_version),
             "max_table_entries": h.max_table_entries,
