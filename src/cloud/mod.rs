@@ -21,6 +21,7 @@ pub mod ram;
 pub mod resume;
 pub mod roles;
 pub mod rpc;
+pub mod sent;
 pub mod settings;
 pub mod sign;
 pub mod sign_v3;
