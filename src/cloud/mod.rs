@@ -16,6 +16,7 @@ pub mod keys;
 pub mod live;
 pub mod options;
 pub mod oss;
+pub mod part_body;
 pub mod plan;
 pub mod ram;
 pub mod resume;
