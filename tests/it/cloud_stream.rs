@@ -307,7 +307,8 @@ fn a_killed_stream_upload_resumes_sending_only_the_missing_parts() {
     let oss = oss();
     let mut s = setup();
     s.image = s.dir.path().join("disk.raw");
-    // 12 MiB of data in a 256 MiB disk: a stream of about 12 MiB, 48 parts of 256 KiB.
+    // 12 MiB of data in a 256 MiB disk, each 2 MiB run straddling two blocks: a stream of
+    // 12 blocks (24 MiB), 97 parts of 256 KiB.
     let at: Vec<u64> = (0..6u64).map(|i| i * 40 * MIB + 8192).collect();
     sparse_raw(&s.image, 256 * MIB, &at, 2 << 20);
     let mut x = std::time::SystemTime::now()
