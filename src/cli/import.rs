@@ -12,6 +12,8 @@
 //!   "plan": { "<ImportImage parameter>": "<value>", ... },  // exactly what is sent
 //!   "client_token_derived": bool,        // true: derived, re-running reuses it
 //!   "size_floor_gib": int,               // smallest DiskImageSize that holds the disk
+//!   "send": { "as": "file"|"raw"|"vhd-stream", "format": str, "bytes_to_send": int,
+//!             "file_size": int, "virtual_size": int, "why": str },  // what goes up
 //!   "warnings": [string],
 //!   "requests": [ { "action": str, "method": "GET"|"POST", "url": str,
 //!                   "params": { name: value } } ],  // dry-run only; secrets redacted
@@ -19,7 +21,7 @@
 //!   "status": "planned" | "submitted" | "Available" | "interrupted" | "timed_out",
 //!   "upload": null | { "bucket", "object", "object_size", "crc64" (decimal string),
 //!              "parts", "resumed_parts", "sent_bytes", "already_there": bool,
-//!              "bucket_created": bool, "converted_to_raw": bool },
+//!              "bucket_created": bool, "converted_to_raw": bool, "sent_as": str },
 //!   "object_deleted": bool,
 //!   "timings_ms": { "<step>": int }       // inspect, plan, role, bucket, upload, import, follow
 //! }
@@ -39,15 +41,15 @@ use crate::cloud::credentials::{self, Credentials};
 use crate::cloud::detect::{self, Detection};
 use crate::cloud::ecs::{self, Imported};
 use crate::cloud::follow::{self, Outcome};
-use crate::cloud::form;
 use crate::cloud::import::{self, Session};
 use crate::cloud::live::Live;
 use crate::cloud::oss::{Endpoint, Oss};
 use crate::cloud::plan::{self, ImageFacts, Plan};
 use crate::cloud::roles;
 use crate::cloud::rpc::Client;
+use crate::cloud::sent::Bytes;
 use crate::cloud::settings::{self, env};
-use crate::cloud::upload::{self, DiskSource, FileSource, Source};
+use crate::cloud::upload;
 use crate::cloud::{resume, sts};
 use crate::error::{Error, Result};
 use crate::image::{self, Image, VirtualDisk};
@@ -105,13 +107,18 @@ pub fn run(a: Args) -> Result<i32> {
             &format!("region: {region} (from {from}; --region to choose)"),
         );
     }
-    let converted = form::converted_while_uploading(&img, facts.format);
-    if converted {
-        note(
-            &a,
-            "the VHD goes up as RAW, converted while uploading (no copy on disk)",
-        );
-    }
+    let sending = &facts.sending;
+    note(
+        &a,
+        &format!(
+            "sending {} ({} bytes; file {} bytes, virtual disk {} bytes): {}",
+            sending.bytes.name(),
+            sending.object_size,
+            sending.file_size,
+            sending.virtual_size,
+            sending.why
+        ),
+    );
     let eps = settings::endpoints(
         &region,
         a.cloud.ecs_endpoint.as_deref(),
@@ -119,7 +126,7 @@ pub fn run(a: Args) -> Result<i32> {
         a.cloud.allow_http,
         &env,
     )?;
-    let object = object_of(&a, converted);
+    let object = object_of(&a, sending.bytes);
     let data = steps.time("inspect_data_disks", || {
         data_disks::open(&a.data_disk, &object)
     })?;
@@ -188,7 +195,7 @@ pub fn run(a: Args) -> Result<i32> {
         None
     } else {
         Some(upload_step(
-            &a, &mut steps, &oss, &img, &plan, &facts, defaulted, converted, &data,
+            &a, &mut steps, &oss, &img, &plan, &facts, defaulted, &data,
         )?)
     };
     submit_and_follow(
@@ -236,11 +243,11 @@ fn bucket_of(a: &Args, region: &str, creds: Option<&Live>) -> Result<(String, bo
     Ok((b, true))
 }
 
-fn object_of(a: &Args, converted: bool) -> String {
+fn object_of(a: &Args, bytes: Bytes) -> String {
     if let Some(o) = &a.object {
         return o.clone();
     }
-    let o = data_disks::default_object(&a.image, converted);
+    let o = data_disks::default_object(&a.image, bytes);
     note(a, &format!("object: {o} (default; --object to choose)"));
     o
 }
@@ -274,7 +281,6 @@ fn upload_step(
     plan: &Plan,
     facts: &ImageFacts,
     defaulted: bool,
-    converted: bool,
     data: &[DataDisk],
 ) -> Result<Uploaded> {
     let found = steps.time("bucket", || {
@@ -287,11 +293,7 @@ fn upload_step(
             &mut |m| note(a, &m),
         )
     })?;
-    let src: Box<dyn Source + '_> = if converted {
-        Box::new(DiskSource(img))
-    } else {
-        Box::new(FileSource::open(&a.image)?)
-    };
+    let src = data_disks::source(&a.image, img, &facts.sending)?;
     let opts = upload::Options {
         bucket: plan.oss_bucket.clone(),
         key: plan.oss_object.clone(),
@@ -300,7 +302,7 @@ fn upload_step(
             .parallel
             .map_or_else(upload::default_parallel, usize::from),
         restart: a.restart,
-        identity: data_disks::upload_identity(facts, converted),
+        identity: data_disks::upload_identity(facts),
         state_dir: resume::dir(&env),
         progress: progress_allowed(a.quiet),
     };
@@ -331,7 +333,7 @@ fn upload_step(
     Ok(Uploaded {
         outcome,
         bucket_created: found == Found::Created,
-        converted,
+        sending: facts.sending.clone(),
         data,
     })
 }

@@ -10,6 +10,7 @@ use crate::cloud::ecs::Imported;
 use crate::cloud::oss::{self, OssSigning};
 use crate::cloud::plan::Plan;
 use crate::cloud::rpc::{Client, Method, Preview, RpcSignature, Service};
+use crate::cloud::sent::{Bytes, Sending};
 use crate::cloud::settings::{self, Endpoints};
 use crate::cloud::upload::{self, Outcome};
 use crate::cloud::{import, ram};
@@ -17,11 +18,12 @@ use crate::error::Result;
 use crate::import::data_disks::DataDisk;
 
 /// What the upload step did, for the summary and JSON.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Uploaded {
     pub(super) outcome: upload::Outcome,
     pub(super) bucket_created: bool,
-    pub(super) converted: bool,
+    /// What went up.
+    pub(super) sending: Sending,
     /// One per data disk, in order.
     pub(super) data: Vec<upload::Outcome>,
 }
@@ -163,7 +165,8 @@ pub(super) fn data_disks_json(data: &[DataDisk], uploads: Option<&[Outcome]>) ->
                 "format": d.facts.format.api_name(),
                 "object": d.object,
                 "disk_image_size_gib": d.disk_image_size,
-                "converted_to_raw": d.converted,
+                "converted_to_raw": d.facts.sending.bytes == Bytes::Raw,
+                "send": send_json(&d.facts.sending, d.facts.format.api_name()),
                 "upload": up,
             })
         })
@@ -187,6 +190,7 @@ pub(super) fn base_json(
         "plan": params,
         "client_token_derived": plan.client_token_derived,
         "size_floor_gib": plan.size_floor,
+        "send": send_json(&plan.sending, plan.format.api_name()),
         "warnings": plan.warnings,
         "requests": [],
         "image_id": imported.map(|i| i.image_id.as_str()),
@@ -206,7 +210,20 @@ pub(super) fn print_plan(plan: &Plan) {
     for (k, v) in plan.params() {
         println!("  {k}: {}", escape(&v));
     }
-    println!("  (DiskImageSize floor: {} GiB)", plan.size_floor);
+    println!(
+        "  (DiskImageSize floor: {} GiB, from the virtual disk and its file systems)",
+        plan.size_floor
+    );
+    let s = &plan.sending;
+    println!(
+        "upload: {} as {}: {} bytes to send (file {} bytes, virtual disk {} bytes)\n  {}",
+        s.bytes.name(),
+        plan.format.api_name(),
+        s.object_size,
+        s.file_size,
+        s.virtual_size,
+        escape(&s.why)
+    );
     if plan.client_token_derived {
         println!(
             "client token {} is derived from region, bucket, object, image name and the image file; \
@@ -229,6 +246,19 @@ pub(super) fn upload_json(plan: &Plan, up: Option<&Uploaded>) -> Value {
         "sent_bytes": o.sent_bytes,
         "already_there": o.already_there,
         "bucket_created": u.bucket_created,
-        "converted_to_raw": u.converted,
+        "converted_to_raw": u.sending.bytes == Bytes::Raw,
+        "sent_as": u.sending.bytes.name(),
+    })
+}
+
+/// What goes up, before it is sent: see docs/json.md.
+fn send_json(s: &Sending, format: &str) -> Value {
+    json!({
+        "as": s.bytes.name(),
+        "format": format,
+        "bytes_to_send": s.object_size,
+        "file_size": s.file_size,
+        "virtual_size": s.virtual_size,
+        "why": s.why,
     })
 }

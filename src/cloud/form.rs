@@ -1,8 +1,82 @@
 //! The one rule for what goes up: which ImportImage format an image is sent as, and why.
 
 use super::plan::Format;
+use super::sent::{Bytes, Sending};
+use super::vhd_source::identity_for;
+use crate::convert::VhdStream;
 use crate::error::{Error, Result};
 use crate::image::{Image, Kind};
+
+/// The streamed VHD is chosen when it is smaller than the other way by at least one of its
+/// 2 MiB blocks: a dynamic VHD whose blocks are already compact goes up as it is.
+const STREAM_MARGIN: u64 = 2 << 20;
+
+/// What goes up for `img` when nothing is asked: the streamed compact dynamic VHD of the
+/// disk (Format VHD) whenever it is smaller than what [`import_format`] would send (the file
+/// as it is, or the disk as RAW) by at least one block; else what [`import_format`] says. A
+/// self-contained QCOW2 that goes up as it is keeps that rule, and `--format` is obeyed as
+/// it is. `fingerprint` and `timestamp` identify the file (size, mtime, id): they fix the
+/// stream's identity, so the same file gives the same bytes on every run. The stream is
+/// built here to learn its size (its zero scan reads the disk's data once).
+pub fn sending(
+    img: &Image,
+    asked: Option<&str>,
+    file_size: u64,
+    fingerprint: &str,
+    timestamp: u32,
+) -> Result<(Format, Sending)> {
+    let (format, why) = import_format(img, asked)?;
+    let plain_bytes = if converted_while_uploading(img, format) {
+        Bytes::Raw
+    } else {
+        Bytes::File
+    };
+    let plain = Sending::plain(plain_bytes, file_size, img.size(), why);
+    if asked.is_some() || (format == Format::Qcow2 && plain_bytes == Bytes::File) {
+        return Ok((format, plain));
+    }
+    let identity = identity_for(fingerprint, timestamp);
+    let stream = match VhdStream::new(img, identity) {
+        Ok(s) => s,
+        // A disk a VHD cannot hold (not whole sectors, above 2040 GiB): the other way.
+        Err(Error::Usage(no)) => {
+            let why = format!("{}; not as a streamed VHD: {no}", plain.why);
+            return Ok((format, Sending { why, ..plain }));
+        }
+        Err(e) => return Err(e),
+    };
+    let len = stream.len();
+    if len.saturating_add(STREAM_MARGIN) > plain.object_size {
+        let why = format!(
+            "{}; a streamed dynamic VHD ({len} bytes) would not be smaller",
+            plain.why
+        );
+        return Ok((format, Sending { why, ..plain }));
+    }
+    let why = format!(
+        "the file is {}: sent as a dynamic VHD of its {} data blocks, generated while \
+         uploading ({len} bytes instead of {} as {})",
+        img.describe(),
+        stream.blocks(),
+        plain.object_size,
+        if plain_bytes == Bytes::File {
+            "the file"
+        } else {
+            "RAW"
+        }
+    );
+    Ok((
+        Format::Vhd,
+        Sending {
+            bytes: Bytes::Stream,
+            object_size: len,
+            file_size,
+            virtual_size: img.size(),
+            identity: Some(identity),
+            why,
+        },
+    ))
+}
 
 /// The format ImportImage is told for `img`, and the reason in words. A file that does not
 /// hold the whole disk alone (a differencing chain) cannot go up as it is, so it goes up as
@@ -10,8 +84,8 @@ use crate::image::{Image, Kind};
 pub fn import_format(img: &Image, asked: Option<&str>) -> Result<(Format, String)> {
     // What ImportImage takes the file as, when it takes it as it is. VHDX it does not take at
     // all, VMDK only as an invitational preview (never chosen): both go up as RAW read through
-    // their reader. Hook for issue 14: send the streamed dynamic VHD instead of RAW there (and
-    // wherever it is smaller than the file).
+    // their reader. [`sending`] then sends the streamed dynamic VHD instead wherever it is
+    // smaller.
     let native = match img.kind() {
         Kind::Raw => Some(Format::Raw),
         Kind::Vhd => Some(Format::Vhd),

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use sha1::{Digest, Sha1};
 
+use super::sent::Sending;
 use crate::error::{Error, Result};
 
 pub const GIB: u64 = 1 << 30;
@@ -73,6 +74,8 @@ pub struct ImageFacts {
     pub boot_mode: Option<Fact<String>>,
     /// Identifies this exact image for the default ClientToken (e.g. "size=..;mtime=..").
     pub identity: String,
+    /// What goes up and its size.
+    pub sending: Sending,
 }
 
 /// What the user asked for. `None` means "detected, else the API's default".
@@ -116,6 +119,8 @@ pub struct Plan {
     pub disk_image_size: u64,
     /// The smallest DiskImageSize that holds the disk, GiB.
     pub size_floor: u64,
+    /// What goes up and its size.
+    pub sending: Sending,
     pub client_token: String,
     /// True when the ClientToken was derived rather than given.
     pub client_token_derived: bool,
@@ -215,6 +220,7 @@ pub fn build(facts: &ImageFacts, flags: &Flags) -> Result<Plan> {
         oss_object,
         disk_image_size,
         size_floor,
+        sending: facts.sending.clone(),
         client_token,
         client_token_derived,
         extra: flags.extra.clone(),
@@ -631,6 +637,12 @@ mod tests {
             platform: None,
             boot_mode: None,
             identity: "size=1;mtime=2".into(),
+            sending: Sending::plain(
+                super::super::sent::Bytes::File,
+                10 * GIB + 1,
+                10 * GIB + 1,
+                "the file is RAW".into(),
+            ),
         }
     }
 

@@ -3,17 +3,20 @@
 //! server's, the object's CRC combined from the parts and checked after completion, and a
 //! resume record so a re-run sends only what is missing.
 //!
-//! Memory is bounded by `parallel` part buffers: each worker owns one buffer, reads its part
-//! straight into it (from the file, or from a virtual disk when converting), and reuses it.
+//! Memory does not grow with the part size: a part is read from its source (the page cache,
+//! a virtual disk read through its reader, or the VHD generator) in chunks of
+//! [`part_body::CHUNK`] bytes while the request sends it, its CRC-64 computed on the way
+//! (see `part_body`); each connection owns a few such chunks.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::crc64;
-use super::oss::{ListedPart, Oss, Payload};
+use super::oss::{ListedPart, Oss, Reply};
+use super::part_body;
 use super::resume::{self, DonePart, State};
 use super::rpc::{CallError, backoff};
 use crate::error::{Error, Result};
@@ -181,7 +184,7 @@ fn already_there(
         "oss://{}/{} exists with the same size; comparing CRC-64",
         o.bucket, o.key
     ));
-    let ours = whole_crc(src, o.part_size.min(64 * MIB))?;
+    let ours = whole_crc(src)?;
     if ours != theirs {
         note("its CRC-64 differs; it will be replaced".into());
         return Ok(None);
@@ -195,18 +198,13 @@ fn already_there(
     }))
 }
 
-fn whole_crc(src: &dyn Source, chunk: u64) -> Result<u64> {
-    let size = src.len();
-    let mut buf = vec![0u8; chunk.min(size).max(1) as usize];
-    let mut d = crc64::Digest::new();
-    let mut off = 0;
-    while off < size {
-        let n = (size - off).min(buf.len() as u64) as usize;
-        src.read_at(off, &mut buf[..n])?;
-        d.write(&buf[..n]);
-        off += n as u64;
-    }
-    Ok(d.sum())
+fn whole_crc(src: &dyn Source) -> Result<u64> {
+    part_body::range_crc(&reader(src), 0, src.len(), &mut Vec::new())
+}
+
+/// The source's `read_at` as the chunked body wants it.
+fn reader<'a>(src: &'a dyn Source) -> impl Fn(u64, &mut [u8]) -> Result<()> + Sync + 'a {
+    move |offset, buf| src.read_at(offset, buf)
 }
 
 fn put_whole(
@@ -220,13 +218,13 @@ fn put_whole(
         "uploading {size} bytes to oss://{}/{} in one request",
         o.bucket, o.key
     ));
-    let mut buf = vec![0u8; size as usize];
-    src.read_at(0, &mut buf)?;
-    let crc = crc64::checksum(&buf);
-    let payload = Payload::Shared(Arc::new(buf), size as usize);
-    let what = "PutObject".to_string();
-    send_checked(oss, &what, crc, &|| {
-        oss.put_object(&o.bucket, &o.key, &payload)
+    let read = reader(src);
+    let mut crc = 0;
+    send_checked(oss, "PutObject", &mut || {
+        let sent =
+            part_body::send_range(&read, 0, size, &|p| oss.put_object(&o.bucket, &o.key, &p))?;
+        crc = sent.crc64;
+        Ok((sent.reply, sent.crc64))
     })?;
     Ok(Outcome {
         size,
@@ -237,17 +235,19 @@ fn put_whole(
 }
 
 /// Send with retries on transient failures and on a CRC-64 the server computed differently
-/// (the bytes were damaged on the way); returns the ETag.
+/// from the one of the bytes sent (damaged on the way); returns the ETag. `send` makes one
+/// attempt and gives its reply and the CRC-64 of what it sent; an `Err` from it (the source
+/// could not be read) stops at once.
 fn send_checked(
     oss: &Oss,
     what: &str,
-    crc: u64,
-    send: &dyn Fn() -> std::result::Result<super::oss::Reply, CallError>,
+    send: &mut dyn FnMut() -> Result<(std::result::Result<Reply, CallError>, u64)>,
 ) -> Result<String> {
     let policy = oss.retry_policy();
     let mut attempt = 1;
     loop {
-        let err = match send() {
+        let (reply, crc) = send()?;
+        let err = match reply {
             Ok(r) => match r.crc64() {
                 Some(c) if c == crc => return Ok(r.etag().unwrap_or_default()),
                 Some(c) => CallError::Transport(format!(
@@ -458,7 +458,8 @@ fn run_workers(sh: &Shared<'_>, size: u64) {
 }
 
 fn worker(sh: &Shared<'_>) {
-    let mut buf = Arc::new(Vec::new());
+    // For the CRC of a part the server already has; sent parts use the body's own chunks.
+    let mut buf = Vec::new();
     while !sh.failed.load(Ordering::Relaxed) {
         let i = sh.next.fetch_add(1, Ordering::Relaxed);
         let Some(job) = sh.jobs.get(i) else { return };
@@ -473,38 +474,35 @@ fn worker(sh: &Shared<'_>) {
     }
 }
 
-/// Read the part into the worker's buffer, then keep the server's copy if it has the same
-/// CRC, else send it.
-fn do_job(sh: &Shared<'_>, job: &Job, buf: &mut Arc<Vec<u8>>) -> Result<()> {
-    let len = job.len as usize;
-    // The request that last used the buffer has ended; if something still holds it, take a
-    // new one rather than write under a reader.
-    let data = match Arc::get_mut(buf) {
-        Some(b) => b,
-        None => {
-            *buf = Arc::new(Vec::new());
-            Arc::get_mut(buf).ok_or_else(|| Error::Failed("part buffer busy".into()))?
+/// Keep the server's copy of the part if it has the same CRC-64 as ours, else send it
+/// (reading it in chunks as it goes out).
+fn do_job(sh: &Shared<'_>, job: &Job, buf: &mut Vec<u8>) -> Result<()> {
+    let read = reader(sh.src);
+    let listed = match &job.listed {
+        Some(l) => {
+            let crc = part_body::range_crc(&read, job.offset, job.len, buf)?;
+            (l.crc64 == Some(crc)).then(|| (l.etag.clone(), crc))
         }
+        None => None,
     };
-    if data.len() < len {
-        data.resize(len, 0);
-    }
-    sh.src.read_at(job.offset, &mut data[..len])?;
-    let crc = crc64::checksum(&data[..len]);
-    let etag = match &job.listed {
-        Some(l) if l.crc64 == Some(crc) => {
+    let (etag, crc) = match listed {
+        Some(found) => {
             sh.resumed.fetch_add(1, Ordering::Relaxed);
-            l.etag.clone()
+            found
         }
-        _ => {
-            let payload = Payload::Shared(buf.clone(), len);
+        None => {
             let what = format!("UploadPart {}", job.number);
-            let etag = send_checked(sh.oss, &what, crc, &|| {
-                sh.oss
-                    .upload_part(&sh.o.bucket, &sh.o.key, &sh.upload_id, job.number, &payload)
+            let mut crc = 0;
+            let etag = send_checked(sh.oss, &what, &mut || {
+                let sent = part_body::send_range(&read, job.offset, job.len, &|p| {
+                    sh.oss
+                        .upload_part(&sh.o.bucket, &sh.o.key, &sh.upload_id, job.number, &p)
+                })?;
+                crc = sent.crc64;
+                Ok((sent.reply, sent.crc64))
             })?;
             sh.sent.fetch_add(job.len, Ordering::Relaxed);
-            etag
+            (etag, crc)
         }
     };
     record(sh, job.number, etag, crc)
@@ -644,6 +642,6 @@ mod tests {
         let s = Pattern(1000);
         let mut all = vec![0u8; 1000];
         s.read_at(0, &mut all).unwrap();
-        assert_eq!(whole_crc(&s, 7).unwrap(), crc64::checksum(&all));
+        assert_eq!(whole_crc(&s).unwrap(), crc64::checksum(&all));
     }
 }

@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 
 use super::facts::image_facts;
 use crate::cloud::plan::{self, ImageFacts, MAX_DISK_GIB, MIN_DISK_GIB};
+use crate::cloud::sent::{Bytes, Sending};
 use crate::cloud::upload::{DiskSource, FileSource, Source};
+use crate::cloud::vhd_source::{VhdSource, identity_to_record};
+use crate::convert::VhdStream;
 use crate::error::{Error, Result};
 use crate::image::{self, Image};
 
@@ -17,8 +20,6 @@ pub struct DataDisk {
     pub path: PathBuf,
     pub image: Image,
     pub facts: ImageFacts,
-    /// A VHD chain goes up as RAW, converted while uploading.
-    pub converted: bool,
     pub object: String,
     /// GiB: the smallest that holds the virtual disk and its file systems.
     pub disk_image_size: u64,
@@ -27,38 +28,62 @@ pub struct DataDisk {
 impl DataDisk {
     /// The bytes to upload.
     pub fn source(&self) -> Result<Box<dyn Source + '_>> {
-        Ok(if self.converted {
-            Box::new(DiskSource(&self.image))
-        } else {
-            Box::new(FileSource::open(&self.path)?)
-        })
+        source(&self.path, &self.image, &self.facts.sending)
     }
 
     /// What identifies the uploaded bytes, for resuming.
     pub fn identity(&self) -> String {
-        upload_identity(&self.facts, self.converted)
+        upload_identity(&self.facts)
     }
 }
 
-/// The resume identity of an upload: the image's identity and how its bytes are produced.
-pub fn upload_identity(facts: &ImageFacts, converted: bool) -> String {
-    format!(
-        "{};bytes={}",
-        facts.identity,
-        if converted { "raw" } else { "file" }
-    )
+/// The bytes to upload for the image at `path`, as `sending` says: the file, the disk read
+/// as RAW, or the streamed VHD (generated again with the identity the plan chose: the same
+/// bytes, checked to be the same length as planned).
+pub fn source<'a>(path: &Path, img: &'a Image, sending: &Sending) -> Result<Box<dyn Source + 'a>> {
+    Ok(match (sending.bytes, sending.identity) {
+        (Bytes::File, _) => Box::new(FileSource::open(path)?),
+        (Bytes::Raw, _) => Box::new(DiskSource(img)),
+        (Bytes::Stream, Some(id)) => {
+            let s = VhdStream::new(img, id)?;
+            if s.len() != sending.object_size {
+                return Err(Error::Failed(format!(
+                    "{}: the disk changed while imgtool was reading it (its VHD stream is now \
+                     {} bytes, planned {}); run the command again",
+                    path.display(),
+                    s.len(),
+                    sending.object_size
+                )));
+            }
+            Box::new(VhdSource(s))
+        }
+        (Bytes::Stream, None) => {
+            return Err(Error::Failed("a streamed VHD without its identity".into()));
+        }
+    })
 }
 
-/// `imgtool/<file name>`, `.raw` when a VHD goes up as RAW.
-pub fn default_object(path: &Path, converted: bool) -> String {
+/// The resume identity of an upload: the image's identity and how its bytes are produced
+/// (for the stream, its unique id and timestamp: the record keeps them).
+pub fn upload_identity(facts: &ImageFacts) -> String {
+    let how = match (facts.sending.bytes, &facts.sending.identity) {
+        (Bytes::Stream, Some(id)) => format!("vhd-stream:{}", identity_to_record(id)),
+        (b, _) => b.name().to_string(),
+    };
+    format!("{};bytes={how}", facts.identity)
+}
+
+/// `imgtool/<file name>`; with the extension `.raw` when the disk goes up as RAW read
+/// through its reader, `.vhd` when it goes up as the streamed VHD.
+pub fn default_object(path: &Path, bytes: Bytes) -> String {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "disk".into());
-    let name = if converted {
-        Path::new(&name).with_extension("raw").display().to_string()
-    } else {
-        name
+    let name = match bytes {
+        Bytes::File => name,
+        Bytes::Raw => Path::new(&name).with_extension("raw").display().to_string(),
+        Bytes::Stream => Path::new(&name).with_extension("vhd").display().to_string(),
     };
     format!("imgtool/{name}")
 }
@@ -77,8 +102,7 @@ pub fn open(paths: &[PathBuf], system_object: &str) -> Result<Vec<DataDisk>> {
     for path in paths {
         let image = image::open(path)?;
         let facts = image_facts(path, &image, None)?;
-        let converted = crate::cloud::form::converted_while_uploading(&image, facts.format);
-        let object = plan::check_object(&default_object(path, converted))?;
+        let object = plan::check_object(&default_object(path, facts.sending.bytes))?;
         if object == system_object || disks.iter().any(|d| d.object == object) {
             return Err(Error::Usage(format!(
                 "{}: its object {object} is already another disk's; give each disk a file \
@@ -98,7 +122,6 @@ pub fn open(paths: &[PathBuf], system_object: &str) -> Result<Vec<DataDisk>> {
             path: path.clone(),
             image,
             facts,
-            converted,
             object,
             disk_image_size,
         });
@@ -153,14 +176,16 @@ mod tests {
             std::fs::File::create(&p).unwrap().set_len(3 << 30).unwrap();
             paths.push(p);
         }
+        // Empty sparse RAWs go up as the (tiny) streamed VHD of their disk, named .vhd; the
+        // DiskImageSize is the virtual disk's.
         let disks = open(&paths, "imgtool/sys.raw").unwrap();
         let p = params(&disks, "bkt");
-        assert_eq!(p[0], ("DiskDeviceMapping.2.Format".into(), "RAW".into()));
+        assert_eq!(p[0], ("DiskDeviceMapping.2.Format".into(), "VHD".into()));
         assert_eq!(
             p[2],
             (
                 "DiskDeviceMapping.2.OSSObject".into(),
-                "imgtool/a.raw".into()
+                "imgtool/a.vhd".into()
             )
         );
         assert_eq!(
@@ -171,11 +196,11 @@ mod tests {
             p[6],
             (
                 "DiskDeviceMapping.3.OSSObject".into(),
-                "imgtool/b.raw".into()
+                "imgtool/b.vhd".into()
             )
         );
         // The system disk's object cannot be a data disk's too.
-        assert!(open(&paths[..1], "imgtool/a.raw").is_err());
+        assert!(open(&paths[..1], "imgtool/a.vhd").is_err());
         assert!(open(&[paths[0].clone(), paths[0].clone()], "imgtool/sys.raw").is_err());
     }
 }

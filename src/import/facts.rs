@@ -5,6 +5,7 @@ use std::path::Path;
 
 use crate::cloud::form;
 use crate::cloud::plan::{self, Format, ImageFacts};
+use crate::cloud::sent::Bytes;
 use crate::error::{Error, Result};
 use crate::image::{Image, VirtualDisk};
 
@@ -13,8 +14,9 @@ use crate::image::{Image, VirtualDisk};
 /// each with its evidence.
 pub fn image_facts(path: &Path, img: &Image, format: Option<&str>) -> Result<ImageFacts> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
-    let (format, _) = form::import_format(img, format)?;
-    if format == Format::Vhd {
+    let fingerprint = identity(&meta, img);
+    let (format, sending) = form::sending(img, format, meta.len(), &fingerprint, vhd_time(&meta))?;
+    if format == Format::Vhd && sending.bytes == Bytes::File {
         check_vhd_table(path, img)?;
     }
     let disk = crate::disk::inspect_disk(img);
@@ -32,7 +34,8 @@ pub fn image_facts(path: &Path, img: &Image, format: Option<&str>) -> Result<Ima
         os_type: fact(&f.os_type),
         platform: fact(&f.platform),
         boot_mode: fact(&f.boot_mode),
-        identity: identity(&meta, img),
+        identity: fingerprint,
+        sending,
     })
 }
 
@@ -50,6 +53,18 @@ fn identity(meta: &std::fs::Metadata, img: &Image) -> String {
         id.push_str(&more);
     }
     id
+}
+
+/// The file's modification time in VHD seconds (since 2000-01-01 UTC), 0 before then: the
+/// streamed VHD's timestamp, the same on every run of the same file.
+fn vhd_time(meta: &std::fs::Metadata) -> u32 {
+    const VHD_EPOCH: u64 = 946_684_800;
+    let secs = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs());
+    u32::try_from(secs.saturating_sub(VHD_EPOCH)).unwrap_or(u32::MAX)
 }
 
 /// The rule behind ImportImage's `InvalidVHDImage.IncorrectSize`: a dynamic VHD's block table

@@ -120,7 +120,8 @@ fn dynamic_vhd_goes_up_as_vhd_byte_for_byte() {
 }
 
 #[test]
-fn differencing_chain_goes_up_as_the_raw_of_the_whole_chain() {
+fn format_raw_sends_a_differencing_chain_as_the_raw_of_the_whole_chain() {
+    // Without --format the chain goes up as the streamed VHD (cloud_stream.rs).
     let cloud = FakeCloud::start(Scenario::default());
     let oss = oss_with_bucket("cn-hangzhou");
     let mut s = setup();
@@ -131,7 +132,7 @@ fn differencing_chain_goes_up_as_the_raw_of_the_whole_chain() {
         .into_iter()
         .map(|x| if x == "100K" { "1M".into() } else { x })
         .collect();
-    let o = run(s.cmd(), &a, &[]);
+    let o = run(s.cmd(), &a, &["--format", "raw"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let obj = oss.object("bkt", "imgtool/chain2.raw").expect("object");
     assert_eq!(obj.size, want.len() as u64, "the virtual size");

@@ -4,6 +4,7 @@ mod architecture;
 mod cloud_credentials;
 mod cloud_import;
 mod cloud_signatures;
+mod cloud_stream;
 mod cloud_support;
 mod cloud_task;
 mod cloud_upload;

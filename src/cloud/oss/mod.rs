@@ -11,7 +11,7 @@
 
 use std::io::Read;
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use reqwest::blocking::{Body, Client};
@@ -153,16 +153,23 @@ impl Reply {
     }
 }
 
-/// What a request carries as its body; cheap to re-create for a retry.
+/// What a request carries as its body.
 #[derive(Clone)]
 pub enum Payload {
     Empty,
     Xml(String),
-    /// `len` bytes at the start of a shared buffer (the upload's part buffers).
-    Shared(Arc<Vec<u8>>, usize),
+    /// `len` bytes read from a reader as the request goes out (an upload's part, produced in
+    /// small chunks, never held whole). The reader is taken by the first request made with
+    /// this payload: a retry needs a new one.
+    Reader(Arc<Mutex<Option<Box<dyn Read + Send>>>>, u64),
 }
 
 impl Payload {
+    /// A payload of the `len` bytes `reader` gives.
+    pub fn reader(reader: impl Read + Send + 'static, len: u64) -> Payload {
+        Payload::Reader(Arc::new(Mutex::new(Some(Box::new(reader)))), len)
+    }
+
     fn content_type(&self) -> &'static str {
         match self {
             Payload::Xml(_) => "application/xml",
@@ -174,25 +181,16 @@ impl Payload {
         match self {
             Payload::Empty => Body::from(Vec::new()),
             Payload::Xml(s) => Body::from(s.clone()),
-            // Bytes that borrow the part buffer: the body goes out as one chunk, without a
-            // copy, and the buffer is free again once the request drops it.
-            Payload::Shared(buf, len) => Body::from(bytes::Bytes::from_owner(SharedPrefix {
-                buf: buf.clone(),
-                len: *len,
-            })),
+            Payload::Reader(r, len) => {
+                let taken = r.lock().ok().and_then(|mut g| g.take());
+                match taken {
+                    Some(reader) => Body::sized(reader, *len),
+                    // Used twice: send a body of the wrong length, which the server refuses
+                    // (and whose CRC never matches), rather than panic.
+                    None => Body::from(Vec::new()),
+                }
+            }
         }
-    }
-}
-
-/// A prefix of a shared buffer, as the owner of a `Bytes`.
-struct SharedPrefix {
-    buf: Arc<Vec<u8>>,
-    len: usize,
-}
-
-impl AsRef<[u8]> for SharedPrefix {
-    fn as_ref(&self) -> &[u8] {
-        &self.buf[..self.len.min(self.buf.len())]
     }
 }
 
@@ -280,10 +278,10 @@ impl Oss {
             .header("Date", &date)
             .header("Authorization", auth)
             .body(payload.body());
-        if let Payload::Shared(_, len) = payload {
+        if let Payload::Reader(_, len) = payload {
             // The client's timeout covers the whole exchange, body included: a fixed 30 s
             // would cut every large part on a slow link, forever.
-            let extra = Duration::from_secs(*len as u64 / SLOWEST_BYTES_PER_SEC);
+            let extra = Duration::from_secs(*len / SLOWEST_BYTES_PER_SEC);
             req = req.timeout(self.timeout.saturating_add(extra));
         }
         for (k, v) in &all {
