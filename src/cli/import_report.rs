@@ -176,10 +176,18 @@ pub(super) fn base_json(
     status: &str,
     imported: Option<&Imported>,
 ) -> Value {
+    // An unknown ClientToken is null, not a string a script could take for the real one.
     let params: Map<String, Value> = plan
         .params()
         .into_iter()
-        .map(|(k, v)| (k, Value::from(v)))
+        .map(|(k, v)| {
+            let v = if v == UNKNOWN_TOKEN {
+                Value::Null
+            } else {
+                Value::from(v)
+            };
+            (k, v)
+        })
         .collect();
     json!({
         "schema": "imgtool.import/1",
@@ -201,13 +209,41 @@ pub(super) fn base_json(
     })
 }
 
+/// What a dry run shows when the bucket is imgtool's default and the account id is unknown
+/// (no credentials, or nobody asked): the bucket as `imgtool-<account id>-<region>`, and no
+/// ClientToken, since the real one is derived from the real bucket name.
+pub(super) fn without_account(plan: &Plan, region: &str) -> Plan {
+    let placeholder = plan.oss_bucket.clone();
+    let shown = format!("imgtool-{UNKNOWN_ACCOUNT}-{region}");
+    let mut p = plan.clone();
+    p.oss_bucket = shown.clone();
+    for (_, v) in p.extra.iter_mut().filter(|(_, v)| *v == placeholder) {
+        v.clone_from(&shown);
+    }
+    if p.client_token_derived {
+        p.client_token = UNKNOWN_TOKEN.into();
+    }
+    p
+}
+
+const UNKNOWN_ACCOUNT: &str = "<account id>";
+/// Shown instead of a derived ClientToken whose bucket name is not known.
+pub(super) const UNKNOWN_TOKEN: &str =
+    "(unknown: derived from the bucket name, which needs the account id)";
+
 pub(super) fn print_plan(plan: &Plan) {
     println!("import plan:");
     for (k, v) in plan.params() {
         println!("  {k}: {}", escape(&v));
     }
     println!("  (DiskImageSize floor: {} GiB)", plan.size_floor);
-    if plan.client_token_derived {
+    if plan.client_token == UNKNOWN_TOKEN {
+        println!(
+            "the account id is unknown (a dry run asks nobody; without credentials nobody can be \
+             asked): the default bucket's name and the ClientToken derived from it are shown as \
+             unknown; pass --bucket to see them, or --remote-check (with credentials)"
+        );
+    } else if plan.client_token_derived {
         println!(
             "client token {} is derived from region, bucket, object, image name and the image file; \
              re-running this command resumes the same import instead of creating a second image",

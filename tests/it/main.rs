@@ -18,6 +18,7 @@ mod disk_xfs;
 mod fake_cloud;
 mod fake_oss;
 mod first_hour;
+mod first_hour_cloud;
 mod fuzz_corpus;
 mod golden;
 mod hostile_volumes;
