@@ -31,7 +31,8 @@ use serde_json::Value;
 
 pub use super::import_args::{Args, CloudArgs};
 use super::import_report::{
-    Uploaded, base_json, data_disks_json, dry_run, print_plan, upload_json, without_account,
+    Uploaded, base_json, data_disks_json, dry_run, print_plan, remote_check, upload_json,
+    without_account,
 };
 use super::output::{escape, print_json, progress_allowed};
 use crate::cloud::bucket::{self, Found};
@@ -153,7 +154,6 @@ pub fn run(a: Args) -> Result<i32> {
         extra.extend(options(&a)?);
         plan::build(&facts, &flags(&a, &region, &bucket, &object, extra))
     })?;
-    // A dry run that knows no account shows the default bucket and the token as unknown.
     let shown = if a.dry_run && defaulted && !account_known {
         without_account(&plan, &region)
     } else {
@@ -176,7 +176,18 @@ pub fn run(a: Args) -> Result<i32> {
     if a.dry_run {
         if a.remote_check {
             match &live {
-                Some(l) => remote_check(&a, l, &eps, &plan)?,
+                Some(l) => {
+                    step(
+                        &a,
+                        "check",
+                        "ImportImage with DryRun=true (nothing is imported)",
+                    );
+                    let code = remote_check(&a, l, &eps, &plan)?;
+                    note(
+                        &a,
+                        &format!("remote check passed: the service answered {code}"),
+                    );
+                }
                 None => {
                     return Err(creds.err().unwrap_or_else(|| {
                         Error::Usage("--remote-check needs credentials".into())
@@ -224,25 +235,6 @@ fn sends(a: &Args) -> bool {
     !a.dry_run || a.remote_check
 }
 
-/// `--remote-check`: the service checks the ImportImage request (DryRun=true).
-fn remote_check(a: &Args, live: &Live, eps: &settings::Endpoints, plan: &Plan) -> Result<()> {
-    let sig = settings::rpc_signature(a.cloud.rpc_signature.as_deref(), &env)?;
-    let s = import::session(live.clone(), eps, sig)?;
-    step(
-        a,
-        "check",
-        "ImportImage with DryRun=true (nothing is imported)",
-    );
-    let code = crate::cloud::remote_check::check(&s.client, &s.ecs, plan)?;
-    note(
-        a,
-        &format!(
-            "remote check passed: the service answered {code} (the request would be accepted)"
-        ),
-    );
-    Ok(())
-}
-
 /// The bucket, whether it is imgtool's default (then it may be created), and whether the
 /// account id in a default name is real (a dry run asks nobody, so it is not).
 fn bucket_of(
@@ -270,25 +262,21 @@ fn bucket_of(
         _ => "account".to_string(),
     };
     let b = bucket::default_name(&account, region);
-    if known {
-        note(
-            a,
-            &format!("bucket: {b} (default imgtool-<account id>-<region>; --bucket to choose)"),
-        );
+    let why = if has_creds {
+        "in a dry run"
     } else {
-        note(
-            a,
-            &format!(
-                "bucket: imgtool-<account id>-{region} (default; the account id is unknown {}: \
-                 the real run asks STS for it; --bucket to choose)",
-                if has_creds {
-                    "in a dry run"
-                } else {
-                    "without credentials"
-                }
-            ),
-        );
-    }
+        "without credentials"
+    };
+    note(
+        a,
+        &if known {
+            format!("bucket: {b} (default imgtool-<account id>-<region>; --bucket to choose)")
+        } else {
+            format!(
+                "bucket: imgtool-<account id>-{region} (default; the account id is unknown {why}: the real run asks STS for it; --bucket to choose)"
+            )
+        },
+    );
     Ok((b, true, known))
 }
 

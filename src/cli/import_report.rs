@@ -268,3 +268,15 @@ pub(super) fn upload_json(plan: &Plan, up: Option<&Uploaded>) -> Value {
         "converted_to_raw": u.converted,
     })
 }
+
+/// `--remote-check`: ImportImage with DryRun=true; the service's success code.
+pub(super) fn remote_check(
+    a: &Args,
+    live: &crate::cloud::live::Live,
+    eps: &Endpoints,
+    plan: &Plan,
+) -> Result<String> {
+    let sig = settings::rpc_signature(a.cloud.rpc_signature.as_deref(), &settings::env)?;
+    let s = import::session(live.clone(), eps, sig)?;
+    crate::cloud::remote_check::check(&s.client, &s.ecs, plan)
+}
