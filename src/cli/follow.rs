@@ -8,12 +8,14 @@ use crate::cloud::ecs::{ImageState, TaskState};
 use crate::cloud::follow::{self, Outcome};
 use crate::error::Result;
 
-/// Shows what following sees on stderr: a live line on a terminal, state changes otherwise,
-/// nothing with --quiet. Server text is escaped.
+/// Shows what following sees on stderr: a live line with the task's percentage on a
+/// terminal; when stderr is not a terminal (a log, a pipe) only the changes of state, without
+/// a line per percentage; nothing with --quiet. Server text is escaped.
 pub(crate) struct Progress {
     live: bool,
     log: bool,
     last: String,
+    last_state: String,
 }
 
 impl Progress {
@@ -22,6 +24,7 @@ impl Progress {
             live: progress_allowed(quiet),
             log: !quiet,
             last: String::new(),
+            last_state: String::new(),
         }
     }
 
@@ -36,13 +39,15 @@ impl Progress {
             line.push_str(&format!(", image {} {}", image.status, image.progress));
         }
         let line = escape(line.trim());
+        let state = format!("{status} {}", image.status);
         if self.live {
             eprint!("\r\x1b[Kimgtool: {line}");
             let _ = std::io::stderr().flush();
-        } else if self.log && line != self.last {
+        } else if self.log && state != self.last_state {
             eprintln!("imgtool: {line}");
         }
         self.last = line;
+        self.last_state = state;
     }
 
     /// End the live line so what follows starts on its own line.

@@ -33,11 +33,12 @@ use serde_json::Value;
 
 pub use super::import_args::{Args, CloudArgs};
 use super::import_report::{
-    Uploaded, base_json, data_disks_json, dry_run, print_plan, upload_json,
+    Uploaded, base_json, data_disks_json, dry_run, print_plan, remote_check, upload_json,
+    without_account,
 };
 use super::output::{escape, print_json, progress_allowed};
 use crate::cloud::bucket::{self, Found};
-use crate::cloud::credentials::{self, Credentials};
+use crate::cloud::credentials;
 use crate::cloud::detect::{self, Detection};
 use crate::cloud::ecs::{self, Imported};
 use crate::cloud::follow::{self, Outcome};
@@ -45,11 +46,11 @@ use crate::cloud::import::{self, Session};
 use crate::cloud::live::Live;
 use crate::cloud::oss::{Endpoint, Oss};
 use crate::cloud::plan::{self, ImageFacts, Plan};
-use crate::cloud::roles;
 use crate::cloud::rpc::Client;
 use crate::cloud::sent::Bytes;
 use crate::cloud::settings::{self, env};
 use crate::cloud::upload;
+use crate::cloud::{regions, roles};
 use crate::cloud::{resume, sts};
 use crate::error::{Error, Result};
 use crate::image::{self, Image, VirtualDisk};
@@ -79,6 +80,7 @@ impl Steps {
 }
 
 pub fn run(a: Args) -> Result<i32> {
+    super::cloud_log::install(a.quiet, a.cloud.verbose);
     let mut steps = Steps::default();
     let (img, facts) = steps.time("inspect", || {
         let img = image::open(&a.image)?;
@@ -99,9 +101,9 @@ pub fn run(a: Args) -> Result<i32> {
     options(&a)?;
     // Kept as a Result: dry-run works without credentials, and the upload notice comes first.
     let creds = credentials::resolve(a.cloud.profile.as_deref(), &env);
-    let region = region_of(a.region.as_deref(), creds.as_ref().ok())?;
+    let (region, from) = regions::choose(a.region.as_deref(), creds.as_ref().ok(), &env)?;
+    regions::check_known(&plan::check_region(&region)?, a.force)?;
     if a.region.is_none() {
-        let from = creds.as_ref().map_or("", |c| c.source.as_str());
         note(
             &a,
             &format!("region: {region} (from {from}; --region to choose)"),
@@ -145,39 +147,64 @@ pub fn run(a: Args) -> Result<i32> {
     }
     // Role-based credentials become signing keys here (STS AssumeRole, instance metadata):
     // the first requests, after every local check.
-    let live = match (&creds, a.dry_run) {
-        (Ok(c), false) => {
+    let live = match &creds {
+        Ok(c) if sends(&a) => {
             let sig = settings::rpc_signature(a.cloud.rpc_signature.as_deref(), &env)?;
             let ep = settings::sts_endpoint(a.sts_endpoint.as_deref(), a.cloud.allow_http, &env)?;
             Some(roles::activate(c.clone(), &ep, sig, &env)?)
         }
         _ => None,
     };
-    let (bucket, defaulted) = bucket_of(&a, &region, live.as_ref())?;
+    let (bucket, defaulted, account_known) = bucket_of(&a, &region, live.as_ref(), creds.is_ok())?;
     let plan = steps.time("plan", || {
         let mut extra = data_disks::params(&data, &bucket);
         extra.extend(options(&a)?);
         plan::build(&facts, &flags(&a, &region, &bucket, &object, extra))
     })?;
+    let shown = if a.dry_run && defaulted && !account_known {
+        without_account(&plan, &region)
+    } else {
+        plan.clone()
+    };
     step(
         &a,
         "plan",
         &format!(
             "ImportImage {} from oss://{}/{}, DiskImageSize {} GiB",
-            plan.format.api_name(),
-            plan.oss_bucket,
-            plan.oss_object,
-            plan.disk_image_size
+            shown.format.api_name(),
+            shown.oss_bucket,
+            shown.oss_object,
+            shown.disk_image_size
         ),
     );
     for w in &plan.warnings {
         warn(&a, w);
     }
     if a.dry_run {
-        if let Err(e) = &creds {
+        if a.remote_check {
+            match &live {
+                Some(l) => {
+                    step(
+                        &a,
+                        "check",
+                        "ImportImage with DryRun=true (nothing is imported)",
+                    );
+                    let code = remote_check(&a, l, &eps, &plan)?;
+                    note(
+                        &a,
+                        &format!("remote check passed: the service answered {code}"),
+                    );
+                }
+                None => {
+                    return Err(creds.err().unwrap_or_else(|| {
+                        Error::Usage("--remote-check needs credentials".into())
+                    }));
+                }
+            }
+        } else if let Err(e) = &creds {
             warn(&a, &e.to_string());
         }
-        return dry_run(&a, &plan, &data, creds.as_ref().ok(), &eps);
+        return dry_run(&a, &shown, &data, creds.as_ref().ok(), &eps);
     }
     let creds = creds?;
     let live = live.unwrap_or_else(|| Live::fixed(creds));
@@ -210,13 +237,25 @@ pub fn run(a: Args) -> Result<i32> {
     )
 }
 
-/// The bucket and whether it is imgtool's default (then it may be created).
-fn bucket_of(a: &Args, region: &str, creds: Option<&Live>) -> Result<(String, bool)> {
+/// Does this run send requests: a real run, or a dry run with `--remote-check`.
+fn sends(a: &Args) -> bool {
+    !a.dry_run || a.remote_check
+}
+
+/// The bucket, whether it is imgtool's default (then it may be created), and whether the
+/// account id in a default name is real (a dry run asks nobody, so it is not).
+fn bucket_of(
+    a: &Args,
+    region: &str,
+    creds: Option<&Live>,
+    has_creds: bool,
+) -> Result<(String, bool, bool)> {
     if let Some(b) = &a.bucket {
-        return Ok((b.clone(), false));
+        return Ok((b.clone(), false, true));
     }
+    let known = creds.is_some() && sends(a);
     let account = match creds {
-        Some(c) if !a.dry_run => {
+        Some(c) if known => {
             let timing = settings::timing(&env)?;
             let sig = settings::rpc_signature(a.cloud.rpc_signature.as_deref(), &env)?;
             let client = Client::new(c.clone(), timing.retry, timing.http_timeout)
@@ -225,22 +264,27 @@ fn bucket_of(a: &Args, region: &str, creds: Option<&Live>) -> Result<(String, bo
             let ep = settings::sts_endpoint(a.sts_endpoint.as_deref(), a.cloud.allow_http, &env)?;
             sts::account_id(&client, &ep).map_err(|e| ecs::explain("GetCallerIdentity", &e))?
         }
-        // A dry run sends nothing, so the account id stays a placeholder.
+        // A dry run sends nothing: the account id is unknown, and the name below only
+        // satisfies the plan's checks; the dry run shows it as unknown (`without_account`).
         _ => "account".to_string(),
     };
     let b = bucket::default_name(&account, region);
+    let why = if has_creds {
+        "in a dry run"
+    } else {
+        "without credentials"
+    };
     note(
         a,
-        &format!(
-            "bucket: {b} (default imgtool-<account id>-<region>{}; --bucket to choose)",
-            if a.dry_run {
-                ", account id asked from STS when not a dry run"
-            } else {
-                ""
-            }
-        ),
+        &if known {
+            format!("bucket: {b} (default imgtool-<account id>-<region>; --bucket to choose)")
+        } else {
+            format!(
+                "bucket: imgtool-<account id>-{region} (default; the account id is unknown {why}: the real run asks STS for it; --bucket to choose)"
+            )
+        },
     );
-    Ok((b, true))
+    Ok((b, true, known))
 }
 
 fn object_of(a: &Args, bytes: Bytes) -> String {
@@ -336,14 +380,6 @@ fn upload_step(
         sending: facts.sending.clone(),
         data,
     })
-}
-
-fn region_of(flag: Option<&str>, creds: Option<&Credentials>) -> Result<String> {
-    flag.map(str::to_string)
-        .or_else(|| creds.and_then(|c| c.region.clone()))
-        .ok_or_else(|| {
-            Error::Usage("no region: pass --region (or set ALIBABA_CLOUD_REGION_ID)".into())
-        })
 }
 
 /// The options beyond disk and guest, checked: run before any request is sent.

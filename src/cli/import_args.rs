@@ -23,6 +23,10 @@ pub struct CloudArgs {
     /// unencrypted); http:// to this machine (localhost, 127.0.0.0/8, [::1]) needs no flag
     #[arg(long)]
     pub allow_http: bool,
+    /// Log every HTTP request on stderr: method, URL without its query, status, time
+    /// (never a secret: no query, no header, no body)
+    #[arg(short, long)]
+    pub verbose: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -50,13 +54,13 @@ pub struct Args {
     pub format: Option<String>,
     /// Multipart part size in bytes, or with K, M, G (KiB...) [default: 64M, grown to stay
     /// within 10000 parts]
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    #[arg(long, value_name = "SIZE", value_parser = parse_part_size)]
     pub part_size: Option<u64>,
     /// Parts in flight [default: min(8, 2 x cores)]; memory is about this times the part size
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     pub parallel: Option<u16>,
     /// Abort an earlier unfinished upload of this image and start again
-    #[arg(long)]
+    #[arg(long, conflicts_with = "skip_upload")]
     pub restart: bool,
     /// Delete the OSS object once the image is Available
     #[arg(long, conflicts_with = "no_wait")]
@@ -69,7 +73,7 @@ pub struct Args {
     #[arg(long, value_name = "VERSION")]
     pub oss_signature: Option<String>,
     /// Use oss-<region>-internal.aliyuncs.com (from an ECS instance in the region)
-    #[arg(long)]
+    #[arg(long, conflicts_with = "oss_endpoint")]
     pub oss_internal: bool,
     /// STS endpoint, asked for the account id [default: https://sts.aliyuncs.com;
     /// env IMGTOOL_STS_ENDPOINT]
@@ -110,11 +114,15 @@ pub struct Args {
     /// Print the plan and the exact requests; send nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// With --dry-run: send ImportImage with DryRun=true, so the service checks the request
+    /// (permissions, bucket, object, role) without importing; asks STS for the account id
+    #[arg(long, requires = "dry_run")]
+    pub remote_check: bool,
     /// Create the RAM role AliyunECSImageImportDefaultRole if it is missing
     #[arg(long)]
     pub create_role: bool,
     /// Return once ImportImage accepted the import
-    #[arg(long)]
+    #[arg(long, conflicts_with = "timeout")]
     pub no_wait: bool,
     /// Stop following after this many seconds (the import goes on in the cloud)
     #[arg(long, value_name = "SECS")]
@@ -123,7 +131,9 @@ pub struct Args {
     pub json: bool,
     #[arg(long, short)]
     pub quiet: bool,
-    /// Let flags contradict what was detected in the image
+    /// Go ahead where imgtool would refuse: flags that contradict what was detected in the
+    /// image, a region missing from imgtool's list of known regions (one newer than this
+    /// release), readiness errors found in the image
     #[arg(long)]
     pub force: bool,
     /// Features.NvmeSupport: supported, unsupported
@@ -147,6 +157,21 @@ pub struct Args {
     pub data_disk: Vec<PathBuf>,
     #[command(flatten)]
     pub cloud: CloudArgs,
+}
+
+/// `--part-size`: a size OSS takes for a multipart part (100 KiB to 5 GiB), refused here so
+/// that the dry run and the real run refuse the same values.
+fn parse_part_size(s: &str) -> std::result::Result<u64, String> {
+    use crate::cloud::upload::{MAX_PART, MIN_PART};
+    let n = parse_size(s)?;
+    if (MIN_PART..=MAX_PART).contains(&n) {
+        return Ok(n);
+    }
+    Err(format!(
+        "{n} bytes is outside the OSS part size range: 100K ({MIN_PART} bytes) to 5G \
+         ({MAX_PART} bytes), at most 10000 parts (a larger part size is chosen for large \
+         images)"
+    ))
 }
 
 /// `1048576`, `100K`, `64M`, `1G` (binary units).

@@ -179,10 +179,18 @@ pub(super) fn base_json(
     status: &str,
     imported: Option<&Imported>,
 ) -> Value {
+    // An unknown ClientToken is null, not a string a script could take for the real one.
     let params: Map<String, Value> = plan
         .params()
         .into_iter()
-        .map(|(k, v)| (k, Value::from(v)))
+        .map(|(k, v)| {
+            let v = if v == UNKNOWN_TOKEN {
+                Value::Null
+            } else {
+                Value::from(v)
+            };
+            (k, v)
+        })
         .collect();
     json!({
         "schema": "imgtool.import/1",
@@ -205,6 +213,28 @@ pub(super) fn base_json(
     })
 }
 
+/// What a dry run shows when the bucket is imgtool's default and the account id is unknown
+/// (no credentials, or nobody asked): the bucket as `imgtool-<account id>-<region>`, and no
+/// ClientToken, since the real one is derived from the real bucket name.
+pub(super) fn without_account(plan: &Plan, region: &str) -> Plan {
+    let placeholder = plan.oss_bucket.clone();
+    let shown = format!("imgtool-{UNKNOWN_ACCOUNT}-{region}");
+    let mut p = plan.clone();
+    p.oss_bucket = shown.clone();
+    for (_, v) in p.extra.iter_mut().filter(|(_, v)| *v == placeholder) {
+        v.clone_from(&shown);
+    }
+    if p.client_token_derived {
+        p.client_token = UNKNOWN_TOKEN.into();
+    }
+    p
+}
+
+const UNKNOWN_ACCOUNT: &str = "<account id>";
+/// Shown instead of a derived ClientToken whose bucket name is not known.
+pub(super) const UNKNOWN_TOKEN: &str =
+    "(unknown: derived from the bucket name, which needs the account id)";
+
 pub(super) fn print_plan(plan: &Plan) {
     println!("import plan:");
     for (k, v) in plan.params() {
@@ -224,7 +254,13 @@ pub(super) fn print_plan(plan: &Plan) {
         s.virtual_size,
         escape(&s.why)
     );
-    if plan.client_token_derived {
+    if plan.client_token == UNKNOWN_TOKEN {
+        println!(
+            "the account id is unknown (a dry run asks nobody; without credentials nobody can be \
+             asked): the default bucket's name and the ClientToken derived from it are shown as \
+             unknown; pass --bucket to see them, or --remote-check (with credentials)"
+        );
+    } else if plan.client_token_derived {
         println!(
             "client token {} is derived from region, bucket, object, image name and the image file; \
              re-running this command resumes the same import instead of creating a second image",
@@ -261,4 +297,16 @@ fn send_json(s: &Sending, format: &str) -> Value {
         "virtual_size": s.virtual_size,
         "why": s.why,
     })
+}
+
+/// `--remote-check`: ImportImage with DryRun=true; the service's success code.
+pub(super) fn remote_check(
+    a: &Args,
+    live: &crate::cloud::live::Live,
+    eps: &Endpoints,
+    plan: &Plan,
+) -> Result<String> {
+    let sig = settings::rpc_signature(a.cloud.rpc_signature.as_deref(), &settings::env)?;
+    let s = import::session(live.clone(), eps, sig)?;
+    crate::cloud::remote_check::check(&s.client, &s.ecs, plan)
 }

@@ -1,6 +1,7 @@
 //! Subcommands, one file each. Each returns the process exit code on success.
 
 pub mod check;
+mod cloud_log;
 pub mod convert;
 pub mod docs;
 mod follow;

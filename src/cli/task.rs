@@ -77,14 +77,9 @@ pub fn run(a: Args) -> Result<i32> {
 }
 
 fn setup(t: &TaskArgs) -> Result<(crate::cloud::import::Session, String)> {
+    super::cloud_log::install(t.quiet, t.cloud.verbose);
     let creds = credentials::resolve(t.cloud.profile.as_deref(), &env)?;
-    let region = t
-        .region
-        .clone()
-        .or_else(|| creds.region.clone())
-        .ok_or_else(|| {
-            Error::Usage("no region: pass --region (or set ALIBABA_CLOUD_REGION_ID)".into())
-        })?;
+    let (region, _) = crate::cloud::regions::choose(t.region.as_deref(), Some(&creds), &env)?;
     let region = plan::check_region(&region)?;
     if t.task_id.is_empty() || !t.task_id.is_ascii() {
         return Err(Error::Usage(format!(

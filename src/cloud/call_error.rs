@@ -11,15 +11,39 @@ pub enum CallError {
         message: String,
         request_id: String,
     },
-    /// No usable answer: connection refused or dropped, timeout, unreadable body.
+    /// No usable answer: connection dropped, unreadable body.
     Transport(String),
+    /// No answer from `url` (shown without its query, which may hold a signature): `cause`
+    /// says why (connection refused, DNS, TLS, timeout; see `retry::network_error`).
+    /// `permanent`: trying again cannot help.
+    Network {
+        url: String,
+        cause: String,
+        permanent: bool,
+    },
 }
 
 impl CallError {
     pub fn code(&self) -> Option<&str> {
         match self {
             CallError::Api { code, .. } => Some(code),
-            CallError::Transport(_) => None,
+            CallError::Transport(_) | CallError::Network { .. } => None,
+        }
+    }
+
+    /// One line for a retry notice or a log.
+    pub fn brief(&self) -> String {
+        match self {
+            CallError::Api {
+                status,
+                code,
+                message,
+                ..
+            } => format!("{code} (HTTP {status}) {message}")
+                .trim_end()
+                .to_string(),
+            CallError::Transport(why) => why.clone(),
+            CallError::Network { url, cause, .. } => format!("{url}: {cause}"),
         }
     }
 
@@ -27,6 +51,7 @@ impl CallError {
     pub fn retryable(&self) -> bool {
         match self {
             CallError::Transport(_) => true,
+            CallError::Network { permanent, .. } => !permanent,
             CallError::Api { status, code, .. } => {
                 code.starts_with("Throttling")
                     || code == "ServiceUnavailable"

@@ -51,6 +51,12 @@ fn first_var(env: &dyn Fn(&str) -> Option<String>, names: &[&str]) -> Option<(St
     })
 }
 
+/// The region named by the environment alone (`ALIBABA_CLOUD_REGION_ID` and its older
+/// spellings), with the variable's name.
+pub fn region_from_env(env: &dyn Fn(&str) -> Option<String>) -> Option<(String, String)> {
+    first_var(env, REGION_VARS)
+}
+
 /// Resolve credentials. `env` reads a variable (the real environment in the binary, a map
 /// in tests); `HOME` is read through it too so tests can point it at a temporary directory.
 pub fn resolve(profile: Option<&str>, env: &dyn Fn(&str) -> Option<String>) -> Result<Credentials> {

@@ -372,6 +372,18 @@ pub fn explain(action: &str, e: &CallError) -> Error {
         CallError::Transport(why) => Error::Failed(format!(
             "{action}: no answer from the service ({why}); check the network and the endpoint, then retry"
         )),
+        CallError::Network {
+            url,
+            cause,
+            permanent,
+        } => Error::Failed(format!(
+            "{action}: no answer from {url}: {cause}; {}",
+            if *permanent {
+                "not retried, since trying again cannot help: check the endpoint (is the server running? is its certificate valid?)"
+            } else {
+                "check the network and the endpoint, then retry"
+            }
+        )),
         CallError::Api {
             status,
             code,

@@ -10,7 +10,9 @@ pub const MAX_TAGS: usize = 20;
 /// Tag keys and values: at most this many characters.
 pub const MAX_TAG_LEN: usize = 128;
 
-/// The Platform values ImportImage takes.
+/// The Platform values ImportImage takes: the current API reference's list, which has no
+/// `Other Windows` (a Windows it does not name is sent as the closest listed Windows Server;
+/// see `disk::report` and `plan`).
 pub const PLATFORMS: &[&str] = &[
     "Aliyun",
     "Anolis",
@@ -38,7 +40,6 @@ pub const PLATFORMS: &[&str] = &[
     "Windows Server 2012",
     "Windows Server 2008",
     "Windows Server 2003",
-    "Other Windows",
 ];
 
 /// What the user asked for; `None` or empty means "not sent".

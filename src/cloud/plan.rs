@@ -523,7 +523,8 @@ fn flag_name(field: &str) -> &'static str {
 
 fn default_platform(os_type: &str) -> &'static str {
     if os_type == "windows" {
-        "Other Windows"
+        // The list has no generic Windows value: the newest listed one.
+        "Windows Server 2022"
     } else {
         "Others Linux"
     }
@@ -749,7 +750,7 @@ mod tests {
         let p = build(&facts(), &fl).unwrap();
         assert_eq!(
             (p.os_type.as_str(), p.platform.as_str()),
-            ("windows", "Other Windows")
+            ("windows", "Windows Server 2022")
         );
         fl.platform = Some("Ubuntu".into());
         assert!(err(&facts(), &fl).contains("does not go with OSType windows"));

@@ -105,9 +105,10 @@ fn from_metadata(
     if let Some(t) = &token {
         req = req.header("X-aliyun-ecs-metadata-token", t.trim());
     }
+    let url = format!("{ep}/latest/meta-data/ram/security-credentials/");
     let resp = req
         .send()
-        .map_err(|e| CallError::Transport(format!("instance metadata: {}", e.without_url())))?;
+        .map_err(|e| super::retry::network_error(&e, &url))?;
     let status = resp.status().as_u16();
     let text = resp
         .text()

@@ -4,15 +4,13 @@
 //! Parameters, ClientToken included, are the same on every attempt, so a retry of a request
 //! that did reach the server cannot do the work twice.
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
 use super::credentials::Credentials;
 use super::live::Live;
+use super::retry::{self, random_u64};
 use super::sign::{canonical_query, rpc_signature};
 use super::sign_v3::{self, V3Request};
 use super::sign_v4::sha256_hex;
@@ -59,23 +57,7 @@ impl Method {
     }
 }
 
-#[derive(Debug, Clone)]
-pub struct RetryPolicy {
-    /// Attempts in all, the first included.
-    pub attempts: u32,
-    pub base_delay: Duration,
-    pub max_delay: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            attempts: 6,
-            base_delay: Duration::from_millis(500),
-            max_delay: Duration::from_secs(20),
-        }
-    }
-}
+pub use super::retry::{RetryPolicy, backoff};
 
 pub use super::call_error::CallError;
 
@@ -173,16 +155,7 @@ impl Client {
         action: &str,
         params: &[(String, String)],
     ) -> Result<Value, CallError> {
-        let mut attempt = 1;
-        loop {
-            match self.once(svc, method, action, params) {
-                Err(e) if e.retryable() && attempt < self.retry.attempts => {
-                    std::thread::sleep(backoff(&self.retry, attempt));
-                    attempt += 1;
-                }
-                other => return other,
-            }
-        }
+        retry::run(&self.retry, || self.once(svc, method, action, params))
     }
 
     fn once(
@@ -197,10 +170,22 @@ impl Client {
             RpcSignature::V1 => self.request_v1(&creds, svc, method, action, params),
             RpcSignature::V3 => self.request_v3(&creds, svc, method, action, params),
         };
-        // without_url: a V1 GET URL carries the AccessKeyId, SecurityToken and Signature.
-        let resp = req
-            .send()
-            .map_err(|e| CallError::Transport(e.without_url().to_string()))?;
+        // The URL is shown without its query: a V1 GET URL carries the AccessKeyId,
+        // SecurityToken and Signature.
+        let url = format!("{}/", svc.endpoint);
+        let started = std::time::Instant::now();
+        let resp = req.send().map_err(|e| {
+            let err = retry::network_error(&e, &url);
+            super::trace::failed(method.as_str(), &url, action, started, &err);
+            err
+        })?;
+        super::trace::answered(
+            method.as_str(),
+            &url,
+            action,
+            started,
+            resp.status().as_u16(),
+        );
         let status = resp.status().as_u16();
         let body = read_body(resp)?;
         parse_response(status, &body)
@@ -431,32 +416,6 @@ pub fn parse_response(status: u16, body: &str) -> Result<Value, CallError> {
     })
 }
 
-/// Delay before attempt `attempt + 1`: base * 2^(attempt-1), capped, with "full jitter" in
-/// its upper half so that many clients throttled together do not return together.
-pub fn backoff(p: &RetryPolicy, attempt: u32) -> Duration {
-    let exp = p
-        .base_delay
-        .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
-        .min(p.max_delay);
-    let half = exp / 2;
-    let jitter_ms = random_u64() % (half.as_millis() as u64 + 1);
-    half + Duration::from_millis(jitter_ms)
-}
-
-/// Unpredictable enough for nonces and jitter without a random-number crate: std seeds each
-/// `RandomState` from the OS, and a counter keeps values distinct within the process.
-fn random_u64() -> u64 {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut h = RandomState::new().build_hasher();
-    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    h.write_u128(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    h.finish()
-}
-
 /// A fresh SignatureNonce: 32 hex digits.
 pub fn nonce() -> String {
     format!("{:016x}{:016x}", random_u64(), random_u64())
@@ -540,26 +499,6 @@ mod tests {
         let a = nonce();
         assert_eq!(a.len(), 32);
         assert_ne!(a, nonce());
-    }
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        let p = RetryPolicy {
-            attempts: 10,
-            base_delay: Duration::from_millis(100),
-            max_delay: Duration::from_millis(1000),
-        };
-        let d1 = backoff(&p, 1);
-        assert!(
-            d1 >= Duration::from_millis(50) && d1 <= Duration::from_millis(100),
-            "{d1:?}"
-        );
-        let d3 = backoff(&p, 3);
-        assert!(
-            d3 >= Duration::from_millis(200) && d3 <= Duration::from_millis(400),
-            "{d3:?}"
-        );
-        assert!(backoff(&p, 30) <= Duration::from_millis(1000));
     }
 
     #[test]

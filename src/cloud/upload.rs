@@ -18,7 +18,7 @@ use super::crc64;
 use super::oss::{ListedPart, Oss, Reply};
 use super::part_body;
 use super::resume::{self, DonePart, State};
-use super::rpc::{CallError, backoff};
+use super::rpc::CallError;
 use crate::error::{Error, Result};
 use crate::image::VirtualDisk;
 
@@ -265,7 +265,7 @@ fn send_checked(
         if attempt >= policy.attempts {
             return Err(explain(what, &err));
         }
-        std::thread::sleep(backoff(policy, attempt));
+        super::retry::wait(policy, attempt, &err);
         attempt += 1;
     }
 }

@@ -321,14 +321,21 @@ const SERVER_BUILDS: &[(&str, &str)] = &[
     ("3790", "2003"),
 ];
 const SERVER_YEARS: &[&str] = &["2022", "2019", "2016", "2012", "2008", "2003"];
+const NEWEST_SERVER: &str = "2022";
 
 /// A server (InstallationType Server or Server Core, or "Server" in ProductName) of a year the
-/// API names is `Windows Server <year>`; every other Windows is `Other Windows`.
+/// API names is `Windows Server <year>`. The current Platform list has no generic Windows
+/// value (the old `Other Windows` is gone), so any other Windows (a client release, Server
+/// 2025, a build we do not know) takes the closest listed value: the Windows Server whose
+/// build is the newest at or below its own (Windows 10 -> 2019, Windows 11 and Server 2025 ->
+/// 2022, Windows 7 -> 2008), and with no build at all the newest listed, 2022. The evidence
+/// says so; `--platform` chooses otherwise.
 fn windows_platform(v: Option<&super::guest::WindowsVersion>) -> Fact {
     let Some(v) = v else {
         return Fact::known(
-            "Other Windows",
-            "Windows root found, but no version in its SOFTWARE hive",
+            format!("Windows Server {NEWEST_SERVER}"),
+            "Windows root found, but no version in its SOFTWARE hive: the newest listed \
+             Windows Server (the Platform list has no generic Windows value)",
         );
     };
     let product = v.product_name.as_deref().unwrap_or("");
@@ -338,21 +345,35 @@ fn windows_platform(v: Option<&super::guest::WindowsVersion>) -> Fact {
         "SOFTWARE hive, Microsoft\\Windows NT\\CurrentVersion: ProductName={product:?}, CurrentBuildNumber={build:?}, InstallationType={itype:?}"
     );
     let server = itype.starts_with("Server") || product.contains("Server");
-    if !server {
-        return Fact::known("Other Windows", evidence);
-    }
-    let by_name = SERVER_YEARS.iter().find(|y| product.contains(*y)).copied();
+    let by_name = SERVER_YEARS
+        .iter()
+        .find(|y| server && product.contains(*y))
+        .copied();
     let by_build = SERVER_BUILDS
         .iter()
-        .find(|(b, _)| *b == build)
+        .find(|(b, _)| server && *b == build)
         .map(|(_, y)| *y);
-    match by_name.or(by_build) {
-        Some(year) => Fact::known(format!("Windows Server {year}"), evidence),
-        None => Fact::known(
-            "Other Windows",
-            format!("{evidence}: a server release the API has no Platform for"),
-        ),
+    if let Some(year) = by_name.or(by_build) {
+        return Fact::known(format!("Windows Server {year}"), evidence);
     }
+    let n: Option<u32> = build.trim().parse().ok();
+    let year = n
+        .and_then(|n| {
+            SERVER_BUILDS
+                .iter()
+                .filter_map(|(b, y)| b.parse::<u32>().ok().map(|b| (b, *y)))
+                .filter(|(b, _)| *b <= n)
+                .max_by_key(|(b, _)| *b)
+                .map(|(_, y)| y)
+        })
+        .unwrap_or(NEWEST_SERVER);
+    Fact::known(
+        format!("Windows Server {year}"),
+        format!(
+            "{evidence}: a release the Platform list has no name for; the closest listed \
+             (the Windows Server of the newest build at or below this one)"
+        ),
+    )
 }
 
 // ---------------------------------------------------------------------------------------
@@ -764,15 +785,27 @@ mod tests {
             p(v("Windows Server 2008 R2 Enterprise", "7601", "Server")),
             "Windows Server 2008"
         );
-        assert_eq!(p(v("Windows 10 Pro", "19045", "Client")), "Other Windows");
+        // The current list has no generic Windows: the closest listed server.
+        assert_eq!(
+            p(v("Windows 10 Pro", "19045", "Client")),
+            "Windows Server 2019"
+        );
+        assert_eq!(
+            p(v("Windows 11 Pro", "22631", "Client")),
+            "Windows Server 2022"
+        );
+        assert_eq!(
+            p(v("Windows 7 Ultimate", "7601", "Client")),
+            "Windows Server 2008"
+        );
         // Server 2025 has no Platform of its own.
         assert_eq!(
             p(v("Windows Server 2025 Datacenter", "26100", "Server")),
-            "Other Windows"
+            "Windows Server 2022"
         );
         assert_eq!(
             windows_platform(None).value.as_deref(),
-            Some("Other Windows")
+            Some("Windows Server 2022")
         );
     }
 

@@ -663,7 +663,7 @@ fn guest_facts_fill_the_plan() {
         ("uefi-x86_64", "x86_64", "Debian", "UEFI"),
         ("uefi-arm64", "arm64", "Debian", "UEFI"),
         ("bios-i386", "i386", "Debian", "BIOS"),
-        ("windows-ntfs", "x86_64", "Other Windows", "BIOS"),
+        ("windows-ntfs", "x86_64", "Windows Server 2022", "BIOS"),
     ] {
         let u = crate::disk_util::unpack(fixture);
         let mut s = setup();

@@ -517,8 +517,11 @@ fn authenticate(s: &mut State, method: &str, p: &HashMap<String, String>) -> Opt
         }
     }
     if s.scenario.as_ref().is_some_and(|sc| sc.refuse_v1) {
-        // Not the vendor's wording (its docs give no code for this); the point is that a V1
-        // request is refused before anything is done.
+        // The vendor's docs give no error code for a refused V1 (HMAC-SHA1) RPC request:
+        // the "Request syntax and signature method V2 for RPC APIs" page says only that the
+        // method is discontinued, and no ECS, RAM or STS error table lists a code for it
+        // (searched 2026-12). The code below is ours; the point is that a V1 request is
+        // refused before anything is done.
         return err(
             400,
             "InvalidSignatureVersion",
@@ -803,7 +806,6 @@ const PLATFORMS: &[&str] = &[
     "Windows Server 2012",
     "Windows Server 2008",
     "Windows Server 2003",
-    "Other Windows",
 ];
 
 fn name_ok(n: &str) -> bool {
@@ -1045,6 +1047,16 @@ fn import_image(s: &mut State, p: &HashMap<String, String>) -> Option<Reply> {
             400,
             "InvalidImageName.Duplicated",
             "The specified image name is already in use.",
+        );
+    }
+    // DryRun=true: every check above passed, nothing is imported. The ImportImage reference
+    // names the answer DryRunOperation in the parameter's text (its error table says 400
+    // DRYRUN.SUCCESS; imgtool takes both).
+    if p.get("DryRun").is_some_and(|v| v == "true") {
+        return err(
+            400,
+            "DryRunOperation",
+            "Request validation has been passed with DryRun flag set.",
         );
     }
     let n = s.images.len() + 1;

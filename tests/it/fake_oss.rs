@@ -585,11 +585,16 @@ fn authenticate(s: &State, req: &Request) -> Option<Reply> {
         ));
     };
     if s.sc.refuse_v1 {
-        // Not the vendor's wording (not found in its docs); refused before anything is done.
-        return Some(error(
+        // The OSS error page 0002-00000080 ("OSS returns a 403 error when you call an API
+        // operation signed with a V1 signature... OSS no longer supports V1 signatures") gives
+        // the status and the EC, not the <Code>; AccessDenied is the code OSS sends with its
+        // 0002-* (authorization) ECs. Refused before anything is done.
+        return Some(reply(
             403,
-            "AccessDenied",
-            "Signature version 1 is not allowed for this bucket; use OSS4-HMAC-SHA256.",
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied</Code>\
+             <Message>OSS no longer supports V1 signatures; use V4 (OSS4-HMAC-SHA256).</Message>\
+             <RequestId>FAKE-OSS-1</RequestId><EC>0002-00000080</EC></Error>"
+                .to_string(),
         ));
     }
     let Some((_, secret, token)) = ACCOUNTS.iter().find(|(k, _, _)| *k == id) else {

@@ -20,6 +20,7 @@ mod fake_cloud;
 mod fake_oss;
 mod first_hour;
 mod first_hour_cli;
+mod first_hour_cloud;
 mod fuzz_corpus;
 mod golden;
 mod hostile_volumes;

@@ -18,7 +18,7 @@ use reqwest::blocking::{Body, Client};
 use reqwest::header::HeaderMap;
 
 use super::live::Live;
-use super::rpc::{CallError, RetryPolicy, backoff, http_date};
+use super::rpc::{CallError, RetryPolicy, http_date};
 
 mod sign;
 pub use sign::{OssSigning, parse_signature_version, preview_v4};
@@ -272,6 +272,7 @@ impl Oss {
         };
         let m = reqwest::Method::from_bytes(method.as_bytes())
             .map_err(|_| CallError::Transport(format!("bad method {method}")))?;
+        let shown = super::retry::without_query(&url);
         let mut req = self
             .http
             .request(m, url)
@@ -287,9 +288,13 @@ impl Oss {
         for (k, v) in &all {
             req = req.header(k.as_str(), v.as_str());
         }
-        let resp = req
-            .send()
-            .map_err(|e| CallError::Transport(e.without_url().to_string()))?;
+        let started = std::time::Instant::now();
+        let resp = req.send().map_err(|e| {
+            let err = super::retry::network_error(&e, &shown);
+            super::trace::failed(method, &shown, "OSS", started, &err);
+            err
+        })?;
+        super::trace::answered(method, &shown, "OSS", started, resp.status().as_u16());
         read_reply(resp)
     }
 
@@ -303,16 +308,9 @@ impl Oss {
         headers: &[(&str, &str)],
         payload: &Payload,
     ) -> Result<Reply, CallError> {
-        let mut attempt = 1;
-        loop {
-            match self.send(method, bucket, key, query, headers, payload) {
-                Err(e) if e.retryable() && attempt < self.retry.attempts => {
-                    std::thread::sleep(backoff(&self.retry, attempt));
-                    attempt += 1;
-                }
-                other => return other,
-            }
-        }
+        super::retry::run(&self.retry, || {
+            self.send(method, bucket, key, query, headers, payload)
+        })
     }
 
     pub fn retry_policy(&self) -> &RetryPolicy {

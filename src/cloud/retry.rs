@@ -1,0 +1,316 @@
+//! One retry policy for every call to the cloud: the RPC client (ECS, RAM, STS), OSS
+//! requests and upload parts. It decides what is worth another attempt, how long to wait
+//! (exponential backoff with jitter), and tells the user each retry and its cause.
+//!
+//! A request that got no answer is classified from reqwest's error and its source chain
+//! (hyper, the TLS library, the OS error): connection refused, DNS failure, TLS/certificate
+//! problem, timeout, connection reset. What cannot succeed by trying again is not retried:
+//! a certificate the client refuses, and a refused connection to this machine (a loopback
+//! endpoint is a local server or proxy that is not running: nothing will start it meanwhile).
+//! A refused connection elsewhere is retried (a load balancer being replaced refuses briefly).
+
+use std::collections::hash_map::RandomState;
+use std::error::Error as StdError;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::call_error::CallError;
+
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included.
+    pub attempts: u32,
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            attempts: 6,
+            base_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(20),
+        }
+    }
+}
+
+/// Delay before attempt `attempt + 1`: base * 2^(attempt-1), capped, with "full jitter" in
+/// its upper half so that many clients throttled together do not return together.
+pub fn backoff(p: &RetryPolicy, attempt: u32) -> Duration {
+    let exp = p
+        .base_delay
+        .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
+        .min(p.max_delay);
+    let half = exp / 2;
+    let jitter_ms = random_u64() % (half.as_millis() as u64 + 1);
+    half + Duration::from_millis(jitter_ms)
+}
+
+/// Unpredictable enough for nonces and jitter without a random-number crate: std seeds each
+/// `RandomState` from the OS, and a counter keeps values distinct within the process.
+pub fn random_u64() -> u64 {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut h = RandomState::new().build_hasher();
+    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    h.write_u128(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.finish()
+}
+
+/// Run `attempt_once` until it succeeds, fails for good, or the attempts are used up,
+/// reporting each retry (see [`set_reporter`]).
+pub fn run<T>(
+    policy: &RetryPolicy,
+    mut attempt_once: impl FnMut() -> Result<T, CallError>,
+) -> Result<T, CallError> {
+    let mut attempt = 1;
+    loop {
+        match attempt_once() {
+            Err(e) if e.retryable() && attempt < policy.attempts => {
+                wait(policy, attempt, &e);
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Sleep before attempt `attempt + 1`, saying so: for loops that decide on retrying
+/// themselves (an upload part also retries on a CRC mismatch).
+pub fn wait(policy: &RetryPolicy, attempt: u32, cause: &CallError) {
+    let d = backoff(policy, attempt);
+    report(&format!(
+        "retrying in {} (attempt {} of {}): {}",
+        seconds(d),
+        attempt + 1,
+        policy.attempts,
+        cause.brief()
+    ));
+    std::thread::sleep(d);
+}
+
+fn seconds(d: Duration) -> String {
+    if d >= Duration::from_secs(10) {
+        format!("{} s", d.as_secs())
+    } else {
+        format!("{:.1} s", d.as_secs_f64())
+    }
+}
+
+type Reporter = Box<dyn Fn(&str) + Send + Sync>;
+
+static REPORTER: RwLock<Option<Reporter>> = RwLock::new(None);
+
+/// Where retry notices (and, with `-v`, request logs) go: the CLI installs one that writes
+/// to stderr unless `--quiet`; a library user gets nothing unless it installs one.
+pub fn set_reporter(f: impl Fn(&str) + Send + Sync + 'static) {
+    if let Ok(mut r) = REPORTER.write() {
+        *r = Some(Box::new(f));
+    }
+}
+
+pub fn report(msg: &str) {
+    if let Ok(r) = REPORTER.read() {
+        if let Some(f) = r.as_ref() {
+            f(msg);
+        }
+    }
+}
+
+/// What kind of network failure a request met.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    Refused,
+    Dns,
+    Certificate,
+    Tls,
+    Timeout,
+    Reset,
+    Other,
+}
+
+impl Cause {
+    fn describe(self) -> &'static str {
+        match self {
+            Cause::Refused => "connection refused",
+            Cause::Dns => "DNS failure (the host name does not resolve)",
+            Cause::Certificate => "TLS certificate not accepted",
+            Cause::Tls => "TLS handshake failed",
+            Cause::Timeout => "timed out",
+            Cause::Reset => "connection reset or closed by the server",
+            Cause::Other => "request failed",
+        }
+    }
+}
+
+/// Classify a reqwest failure by walking its source chain; the texts of the chain are kept
+/// as the detail (reqwest's own text names the URL, which can carry a V1 signature in its
+/// query: it is left out, and `url` is given without its query).
+pub fn classify(e: &reqwest::Error) -> (Cause, String) {
+    let mut texts = Vec::new();
+    let mut cause = if e.is_timeout() {
+        Cause::Timeout
+    } else {
+        Cause::Other
+    };
+    let mut src: Option<&(dyn StdError + 'static)> = e.source();
+    let mut depth = 0;
+    while let Some(s) = src {
+        depth += 1;
+        if depth > 16 {
+            break;
+        }
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            cause = match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => Cause::Refused,
+                std::io::ErrorKind::TimedOut => Cause::Timeout,
+                std::io::ErrorKind::ConnectionReset
+                | std::io::ErrorKind::ConnectionAborted
+                | std::io::ErrorKind::BrokenPipe
+                | std::io::ErrorKind::UnexpectedEof => Cause::Reset,
+                _ => cause,
+            };
+        }
+        let t = s.to_string();
+        let l = t.to_ascii_lowercase();
+        if cause == Cause::Other || cause == Cause::Timeout {
+            cause = if l.contains("certificate") || l.contains("invalidcertificate") {
+                Cause::Certificate
+            } else if l.contains("dns error")
+                || l.contains("failed to lookup address")
+                || l.contains("name or service not known")
+                || l.contains("no address associated")
+            {
+                Cause::Dns
+            } else if l.contains("connection refused") {
+                Cause::Refused
+            } else if l.contains("tls") || l.contains("handshake") {
+                Cause::Tls
+            } else {
+                cause
+            };
+        }
+        if !t.is_empty() && !texts.iter().any(|x: &String| x.contains(&t)) {
+            texts.push(t);
+        }
+        src = s.source();
+    }
+    (cause, texts.join(": "))
+}
+
+/// The `CallError` for a request to `url` that got no answer.
+pub fn network_error(e: &reqwest::Error, url: &str) -> CallError {
+    let (cause, detail) = classify(e);
+    let url = without_query(url);
+    let permanent = match cause {
+        Cause::Certificate => true,
+        Cause::Refused => is_loopback_url(&url),
+        _ => false,
+    };
+    let mut text = cause.describe().to_string();
+    if !detail.is_empty() && cause != Cause::Refused {
+        text.push_str(&format!(" ({detail})"));
+    }
+    CallError::Network {
+        url,
+        cause: text,
+        permanent,
+    }
+}
+
+/// `url` without its query and fragment: what may be shown and logged.
+pub fn without_query(url: &str) -> String {
+    url.split(['?', '#']).next().unwrap_or(url).to_string()
+}
+
+fn is_loopback_url(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let host_port = rest.split('/').next().unwrap_or(rest);
+    let host = if let Some(v6) = host_port.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        host_port.rsplit_once(':').map_or(host_port, |(h, _)| h)
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let p = RetryPolicy {
+            attempts: 10,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_millis(1000),
+        };
+        let d1 = backoff(&p, 1);
+        assert!(
+            d1 >= Duration::from_millis(50) && d1 <= Duration::from_millis(100),
+            "{d1:?}"
+        );
+        let d3 = backoff(&p, 3);
+        assert!(
+            d3 >= Duration::from_millis(200) && d3 <= Duration::from_millis(400),
+            "{d3:?}"
+        );
+        assert!(backoff(&p, 30) <= Duration::from_millis(1000));
+    }
+
+    fn closed_port() -> u16 {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    }
+
+    #[test]
+    fn refused_on_loopback_is_named_and_not_retried() {
+        let port = closed_port();
+        let url = format!("http://127.0.0.1:{port}/?Signature=secret");
+        let e = reqwest::blocking::Client::new()
+            .get(&url)
+            .send()
+            .unwrap_err();
+        let ce = network_error(&e, &url);
+        assert!(!ce.retryable(), "{ce:?}");
+        let text = ce.brief();
+        assert!(text.contains("connection refused"), "{text}");
+        assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
+        assert!(!text.contains("secret"), "{text}");
+    }
+
+    #[test]
+    fn run_stops_at_a_permanent_error_and_counts_attempts() {
+        let p = RetryPolicy {
+            attempts: 3,
+            base_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(2),
+        };
+        let mut n = 0;
+        let r: Result<(), _> = run(&p, || {
+            n += 1;
+            Err(CallError::Transport("dropped".into()))
+        });
+        assert!(r.is_err());
+        assert_eq!(n, 3);
+        let mut n = 0;
+        let r: Result<(), _> = run(&p, || {
+            n += 1;
+            Err(CallError::Network {
+                url: "http://127.0.0.1:9/".into(),
+                cause: "connection refused".into(),
+                permanent: true,
+            })
+        });
+        assert!(r.is_err());
+        assert_eq!(n, 1);
+    }
+}
