@@ -19,6 +19,9 @@
 #                        writes and a zeroed range over the base's data.
 #   bad-*                malformed copies of monolithicSparse / streamconv / child, edited by
 #                        the python below at the field each names.
+#   bad-parent-rgd       a child (bad-parent-rgd.vmdk) whose parent (bad-parent-rgd-base.vmdk)
+#                        has entry 0 of its first redundant grain table changed: the child reads
+#                        (reads use the primary directory) but the parent's check finds it.
 set -euo pipefail
 dir=$1
 shift
@@ -121,6 +124,15 @@ OVF
         bad-gte-past-end)                                              # primary GT entry 0 -> far past the end
           gt=$(field "$c.vmdk" $((gd * 512)) 4); patch "$c.vmdk" $((gt * 512)) "$(le32 0x7ffffff0)" ;;
       esac
+      ;;
+    bad-parent-rgd)
+      qemu-img create -q -f vmdk bad-parent-rgd-base.vmdk 64M
+      data_small vmdk bad-parent-rgd-base.vmdk
+      qemu-img create -q -f vmdk -b bad-parent-rgd-base.vmdk -F vmdk bad-parent-rgd.vmdk
+      io vmdk bad-parent-rgd.vmdk -c "write -P 0x77 1m 512"
+      rgd=$(field bad-parent-rgd-base.vmdk 48 8)
+      gt=$(field bad-parent-rgd-base.vmdk $((rgd * 512)) 4)
+      patch bad-parent-rgd-base.vmdk $((gt * 512)) "$(le32 12345)"   # parent's first RGT entry 0
       ;;
     bad-marker-lba)
       make_raw_src bad-marker-lba.src.raw

@@ -49,8 +49,9 @@ pub struct Args {
     #[arg(long)]
     pub object: Option<String>,
     /// Format given to ImportImage: vhd uploads a VHD as it is (default for one file), raw
-    /// converts it while uploading (default, and the only choice, for a differencing chain)
-    #[arg(long, value_parser = ["raw", "vhd"])]
+    /// converts it while uploading (default, and the only choice, for a differencing chain),
+    /// qcow2 uploads a self-contained qcow2 as it is
+    #[arg(long, value_parser = ["raw", "vhd", "qcow2"])]
     pub format: Option<String>,
     /// Multipart part size in bytes, or with K, M, G (KiB...) [default: 64M, grown to stay
     /// within 10000 parts]

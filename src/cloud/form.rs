@@ -103,8 +103,9 @@ pub fn import_format(img: &Image, asked: Option<&str>) -> Result<(Format, String
             "{path}: a differencing VHD holds only the changes to its parent, and ECS cannot import it \
              as it is; leave out --format (or pass --format raw) to upload the whole chain as RAW"
         ))),
+        Some("qcow2") => qcow2_as_is(img),
         Some(other) if other != "vhd" => Err(Error::Usage(format!(
-            "{path}: --format {other}: expected raw or vhd"
+            "{path}: --format {other}: expected raw, vhd or qcow2"
         ))),
         _ if !img.self_contained() => Ok((
             Format::Raw,
@@ -129,6 +130,34 @@ pub fn import_format(img: &Image, asked: Option<&str>) -> Result<(Format, String
             (Some(f), None) => Ok((f, format!("the file is {}", img.describe()))),
         },
     }
+}
+
+/// `--format qcow2`: the file goes up as it is, as QCOW2, whatever the rule would choose, when
+/// it is a qcow2 that holds the whole disk alone (no backing file, no external data file;
+/// encrypted ones never open). Anything else is refused, saying what it is.
+fn qcow2_as_is(img: &Image) -> Result<(Format, String)> {
+    let path = img.file().path().display();
+    if img.kind() != Kind::Qcow2 {
+        return Err(Error::Usage(format!(
+            "{path}: --format qcow2, but the file is {}, not a qcow2 image; leave out --format",
+            img.describe()
+        )));
+    }
+    if !img.self_contained() {
+        return Err(Error::Usage(format!(
+            "{path}: --format qcow2 uploads the file as it is, but it is {}, which does not \
+             hold the whole disk alone; leave out --format to upload the disk read through \
+             the chain",
+            img.describe()
+        )));
+    }
+    let mut why = "--format qcow2: the qcow2 file goes up as it is".to_string();
+    if let Some(obstacle) = img.upload_obstacle() {
+        why.push_str(&format!(
+            " (asked for, although {obstacle} and would otherwise go up read through imgtool's reader)"
+        ));
+    }
+    Ok((Format::Qcow2, why))
 }
 
 /// Whether the upload reads the disk through the image's reader (and sends RAW bytes) rather

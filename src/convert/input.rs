@@ -49,6 +49,22 @@ impl<'a> Input<'a> {
         self.img?.mapped_file()
     }
 
+    /// Whether reads inflate compressed data, so the conversion is CPU work (see
+    /// [`crate::image::format::Format::compressed_reads`]).
+    pub fn compressed_reads(&self) -> bool {
+        self.img.is_some_and(|i| i.compressed_reads())
+    }
+
+    /// Workers for a conversion of this source that ends in writes to one file: a few to keep
+    /// the writer busy, or one per core and more when reads are decompression.
+    pub fn worker_threads(&self) -> usize {
+        if self.compressed_reads() {
+            super::workers::decompress_threads()
+        } else {
+            super::workers::writer_threads()
+        }
+    }
+
     /// Whether [`Input::file_range`] can answer at all.
     pub fn has_file_ranges(&self) -> bool {
         self.single_file().is_some()

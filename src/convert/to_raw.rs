@@ -50,7 +50,7 @@ pub(crate) fn write(input: &Input, tmp: &TempOutput, stats: &Stats, bar: &Progre
         Ok(piece)
     };
     workers::pull(
-        workers::writer_threads(),
+        input.worker_threads(),
         CHUNK as usize,
         next,
         |buf, (off, len)| {

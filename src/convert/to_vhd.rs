@@ -146,7 +146,7 @@ impl Blocks<'_> {
             Ok(block)
         };
         workers::pull(
-            workers::writer_threads(),
+            self.input.worker_threads(),
             self.layout.bitmap as usize + CHUNK as usize,
             next,
             |buf, (b, data_len)| {

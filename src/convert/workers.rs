@@ -24,14 +24,28 @@ pub(crate) fn writer_threads() -> usize {
     thread_count().clamp(2, 3)
 }
 
+/// Threads for a source whose reads inflate compressed data: the work is CPU, so one worker
+/// per core at least, and more on a small machine, so a worker descheduled by another
+/// process's load, or waiting for its turn to write, does not leave a core idle.
+pub(crate) fn decompress_threads() -> usize {
+    thread_count()
+}
+
 /// Run `work` on every item `next` hands out (`next` runs under a lock, in order), on
 /// `threads` threads (at least one) each owning a `buf_size` buffer. The first error stops everyone
 /// and is returned.
+///
+/// The threads are those of a rayon pool made for the run, so a source that splits one read
+/// into parallel work (qcow2 inflating a piece's compressed clusters with rayon) does that
+/// work on these same threads: a worker that calls into rayon works on its own piece (and a
+/// worker that has run out of pieces steals from the others) instead of sleeping while the
+/// global pool's threads, competing with ours for the cores, do it.
 pub(crate) fn pull<T, N, W>(threads: usize, buf_size: usize, next: N, work: W) -> Result<()>
 where
     N: FnMut() -> Result<Option<T>> + Send,
     W: Fn(&mut [u8], T) -> Result<()> + Sync,
 {
+    let threads = threads.max(1);
     let next = Mutex::new(next);
     let stop = AtomicBool::new(false);
     let first_error: Mutex<Option<Error>> = Mutex::new(None);
@@ -41,27 +55,40 @@ where
             slot.get_or_insert(e);
         }
     };
-    std::thread::scope(|s| {
-        for _ in 0..threads.max(1) {
-            s.spawn(|| {
-                let mut buf = vec![0u8; buf_size];
-                while !stop.load(Ordering::Relaxed) {
-                    let item = match next.lock() {
-                        Ok(mut n) => n(),
-                        Err(_) => return,
-                    };
-                    let r = match item {
-                        Ok(Some(t)) => work(&mut buf, t),
-                        Ok(None) => return,
-                        Err(e) => Err(e),
-                    };
-                    if let Err(e) = r {
-                        return fail(e);
-                    }
-                }
-            });
+    let worker = || {
+        let mut buf = vec![0u8; buf_size];
+        while !stop.load(Ordering::Relaxed) {
+            let item = match next.lock() {
+                Ok(mut n) => n(),
+                Err(_) => return,
+            };
+            let r = match item {
+                Ok(Some(t)) => work(&mut buf, t),
+                Ok(None) => return,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = r {
+                return fail(e);
+            }
         }
-    });
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("convert-{i}"))
+        .build();
+    match pool {
+        Ok(pool) => pool.scope(|s| {
+            for _ in 0..threads {
+                s.spawn(|_| worker());
+            }
+        }),
+        // No pool (threads could not be made): plain threads, the same work.
+        Err(_) => std::thread::scope(|s| {
+            for _ in 0..threads {
+                s.spawn(worker);
+            }
+        }),
+    }
     match first_error.into_inner() {
         Ok(Some(e)) => Err(e),
         Ok(None) => Ok(()),
@@ -110,5 +137,29 @@ mod tests {
             },
         );
         assert!(matches!(r, Err(Error::Failed(m)) if m == "boom"));
+    }
+
+    #[test]
+    fn work_that_splits_itself_with_rayon_runs_on_the_workers() {
+        use rayon::prelude::*;
+        let sum = AtomicU64::new(0);
+        let mut i = 0u64;
+        let r = pull(
+            3,
+            1,
+            || {
+                i += 1;
+                Ok((i <= 20).then_some(i))
+            },
+            |_, n| {
+                // Inside the pull: a rayon thread of the run's own pool, not the global one.
+                assert!(rayon::current_thread_index().is_some());
+                let s: u64 = (0..100u64).into_par_iter().map(|k| k * n).sum();
+                sum.fetch_add(s, Ordering::Relaxed);
+                Ok(())
+            },
+        );
+        assert!(r.is_ok());
+        assert_eq!(sum.load(Ordering::Relaxed), 4950 * 210);
     }
 }

@@ -97,6 +97,13 @@ pub trait Format: VirtualDisk + fmt::Debug {
         Ok(())
     }
 
+    /// Whether reading the disk inflates compressed data (qcow2 compressed clusters,
+    /// streamOptimized VMDK grains): reads then cost CPU rather than copies, and a conversion
+    /// runs one worker per core or more instead of the few that keep one writer busy.
+    fn compressed_reads(&self) -> bool {
+        false
+    }
+
     /// Bytes of the virtual disk the image stores (not holes, not unallocated blocks).
     fn allocated_bytes(&self) -> Result<u64>;
 

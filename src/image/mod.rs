@@ -2,6 +2,7 @@
 //! [`VirtualDisk`]: a byte-addressable disk of a fixed size. Nothing here knows about
 //! partitions or file systems.
 
+pub mod cache;
 pub mod check;
 pub mod finding;
 pub mod foreign;

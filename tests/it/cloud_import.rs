@@ -856,3 +856,42 @@ fn current_error_codes_say_what_to_do() {
         "{e}"
     );
 }
+
+#[test]
+fn format_qcow2_uploads_a_self_contained_qcow2_as_it_is_and_refuses_anything_else() {
+    let fake = FakeCloud::start(Scenario::default());
+    let mut s = setup();
+    // zstd: the rule sends it read through imgtool's reader; asked for, it goes up as QCOW2.
+    s.image = crate::qcow2_read::image("compressed-zstd.qcow2");
+    let o = run(s.cmd(), &s.import_args(&fake), &["--dry-run", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_ne!(v["plan"]["DiskDeviceMapping.1.Format"], "QCOW2", "{v}");
+    let o = run(
+        s.cmd(),
+        &s.import_args(&fake),
+        &["--dry-run", "--json", "--format", "qcow2"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["plan"]["DiskDeviceMapping.1.Format"], "QCOW2", "{v}");
+    // Not a qcow2, or a qcow2 that needs its backing file: refused, saying why; nothing sent.
+    for (image, says) in [
+        (s.dir.path().join("small-dynamic.vhd"), "not a qcow2 image"),
+        (
+            crate::qcow2_read::image("chain-raw.qcow2"),
+            "does not hold the whole disk alone",
+        ),
+    ] {
+        crate::vhd_read::generate(s.dir.path(), &["small-dynamic"]);
+        s.image = image;
+        let o = run(
+            s.cmd(),
+            &s.import_args(&fake),
+            &["--dry-run", "--format", "qcow2"],
+        );
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(stderr(&o).contains(says), "{}", stderr(&o));
+    }
+    assert!(fake.seen().is_empty());
+}

@@ -312,6 +312,34 @@ fn check_passes_clean_images_and_names_damage() {
 }
 
 #[test]
+fn check_looks_into_every_parent_and_names_the_file_of_each_finding() {
+    let d = tempdir();
+    make(d.path(), &["bad-parent-rgd"]);
+    let p = d.path().join("bad-parent-rgd.vmdk");
+    let o = run(&["check", "--json", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let findings = v["findings"].as_array().unwrap();
+    let hit = findings.iter().find(|f| {
+        f["severity"] == "error"
+            && f["field"]
+                .as_str()
+                .unwrap()
+                .contains("redundant grain table")
+    });
+    let hit = hit.unwrap_or_else(|| panic!("no error about the parent's redundant table: {v}"));
+    let field = hit["field"].as_str().unwrap();
+    assert!(
+        field.starts_with("parent ") && field.contains("bad-parent-rgd-base.vmdk"),
+        "the finding names the parent: {field}"
+    );
+    // The parent alone has the same damage, found without a prefix (it is the file given).
+    let base = d.path().join("bad-parent-rgd-base.vmdk");
+    let o = run(&["check", "--json", base.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+}
+
+#[test]
 fn damaged_files_are_clear_errors_never_made_up_answers() {
     let d = tempdir();
     let cases = [

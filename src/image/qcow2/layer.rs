@@ -4,12 +4,12 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::cache::Cache;
 use super::compress;
 use super::entry::{self, Cluster, OFFSET_MASK, Sub};
 use super::header::Header;
 use super::snapshot::{self, Snapshot};
 use crate::error::{Error, Result};
+use crate::image::cache::Cache;
 use crate::image::source::SourceFile;
 
 /// The most bytes of L2 tables kept cached per file.

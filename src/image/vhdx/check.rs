@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::bat::PayloadState;
+use super::bat::{PayloadState, Slot};
 use super::file::VhdxFile;
 use super::header::MIB;
 use super::image::VhdxImage;
@@ -59,15 +59,16 @@ pub fn check(path: &Path) -> Result<CheckReport> {
             "a parent of the same size and sector size",
         ));
     }
-    check_layout(top, &mut r.findings);
-    r.blocks_checked = (0..top.bat.data_blocks)
-        .filter(|&b| {
-            matches!(
-                top.bat.payload(b).0,
-                PayloadState::FullyPresent | PayloadState::PartiallyPresent
-            )
-        })
-        .count() as u64;
+    // Every entry of every BAT (opening reads them only as reads need them).
+    match check_layout(top, &mut r.findings) {
+        Ok(present) => r.blocks_checked = present,
+        Err(e) => r.findings.push(fatal(e)?),
+    }
+    for l in img.layers.iter().skip(1) {
+        if let Err(e) = l.bat.summary(&l.view) {
+            r.findings.push(fatal(e)?);
+        }
+    }
     Ok(r)
 }
 
@@ -101,8 +102,8 @@ fn fatal(e: Error) -> Result<Finding> {
 }
 
 /// Every structure and allocated block of the file as a byte range, then any two that share
-/// bytes.
-fn check_layout(l: &VhdxFile, out: &mut Vec<Finding>) {
+/// bytes. The number of present payload blocks; `Err` for a BAT entry that cannot be followed.
+fn check_layout(l: &VhdxFile, out: &mut Vec<Finding>) -> Result<u64> {
     let mut ranges: Vec<(u64, u64, String, u64)> = vec![(0, MIB, "header section".into(), 0)];
     for reg in &l.regions.all {
         ranges.push((
@@ -122,8 +123,14 @@ fn check_layout(l: &VhdxFile, out: &mut Vec<Finding>) {
         ));
     }
     let bat = &l.bat;
-    for b in 0..bat.data_blocks {
-        if let (PayloadState::FullyPresent | PayloadState::PartiallyPresent, at) = bat.payload(b) {
+    let mut present = 0u64;
+    bat.scan(&l.view, |slot| match slot {
+        Slot::Payload {
+            block: b,
+            state: PayloadState::FullyPresent | PayloadState::PartiallyPresent,
+            at,
+        } => {
+            present += 1;
             let start = b * bat.block_size;
             let need = bat.block_size.min(l.virtual_size() - start);
             ranges.push((
@@ -133,17 +140,14 @@ fn check_layout(l: &VhdxFile, out: &mut Vec<Finding>) {
                 bat.offset + bat.payload_index(b) * 8,
             ));
         }
-    }
-    for c in 0..bat.bitmap_blocks {
-        if let Some(at) = bat.bitmap(c) {
-            ranges.push((
-                at,
-                at.saturating_add(MIB),
-                format!("sector bitmap of chunk {c}"),
-                bat.offset + (c * (bat.chunk_ratio + 1) + bat.chunk_ratio) * 8,
-            ));
-        }
-    }
+        Slot::Payload { .. } => {}
+        Slot::Bitmap { chunk: c, at } => ranges.push((
+            at,
+            at.saturating_add(MIB),
+            format!("sector bitmap of chunk {c}"),
+            bat.offset + bat.bitmap_index(c) * 8,
+        )),
+    })?;
     ranges.sort_by_key(|r| (r.0, r.1));
     let mut reported = 0usize;
     let mut more = 0u64;
@@ -182,4 +186,5 @@ fn check_layout(l: &VhdxFile, out: &mut Vec<Finding>) {
             "structures and blocks that share no bytes",
         ));
     }
+    Ok(present)
 }

@@ -111,10 +111,11 @@ impl VhdxFile {
         }
     }
 
-    /// What the block holding `offset` says about the whole block.
-    pub fn block_source(&self, offset: u64) -> (PayloadState, Source) {
+    /// What the block holding `offset` says about the whole block (its BAT entry read and
+    /// checked if it was not yet).
+    pub fn block_source(&self, offset: u64) -> Result<(PayloadState, Source)> {
         let b = offset / self.bat.block_size;
-        let (state, at) = self.bat.payload(b);
+        let (state, at) = self.bat.payload(&self.view, b)?;
         let src = match state {
             PayloadState::FullyPresent | PayloadState::PartiallyPresent => Source::File(at),
             // A differencing disk's absent (and undefined) blocks are its parent's; the spec
@@ -124,14 +125,14 @@ impl VhdxFile {
             }
             _ => Source::Zero,
         };
-        (state, src)
+        Ok((state, src))
     }
 
     /// Whether sectors `first..first + n` (logical sectors of the disk) are present in this file,
     /// as runs: (start sector, count, present). Reads only the bitmap bytes covering them.
     pub fn bitmap_runs(&self, first: u64, n: u64) -> Result<Vec<(u64, u64, bool)>> {
         let chunk = first / SECTORS_PER_BITMAP;
-        let Some(at) = self.bat.bitmap(chunk) else {
+        let Some(at) = self.bat.bitmap(&self.view, chunk)? else {
             return Ok(vec![(first, n, false)]);
         };
         let in_chunk = first % SECTORS_PER_BITMAP;
@@ -158,19 +159,8 @@ impl VhdxFile {
     }
 
     /// Bytes of the virtual disk this file holds (fully and partially present blocks, clipped
-    /// to the disk).
-    pub fn allocated_bytes(&self) -> u64 {
-        (0..self.bat.data_blocks)
-            .filter(|&b| {
-                matches!(
-                    self.bat.payload(b).0,
-                    PayloadState::FullyPresent | PayloadState::PartiallyPresent
-                )
-            })
-            .map(|b| {
-                let start = b * self.bat.block_size;
-                self.bat.block_size.min(self.meta.virtual_size - start)
-            })
-            .sum()
+    /// to the disk): a pass over the whole BAT, made once.
+    pub fn allocated_bytes(&self) -> Result<u64> {
+        Ok(self.bat.summary(&self.view)?.allocated_bytes)
     }
 }

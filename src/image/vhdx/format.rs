@@ -64,7 +64,7 @@ impl Format for VhdxImage {
         if in_block.checked_add(len)? > bs {
             return None;
         }
-        let (PayloadState::FullyPresent, Source::File(base)) = top.block_source(offset) else {
+        let Ok((PayloadState::FullyPresent, Source::File(base))) = top.block_source(offset) else {
             return None;
         };
         let at = base + in_block;
@@ -84,10 +84,10 @@ impl Format for VhdxImage {
     }
 
     fn allocated_bytes(&self) -> Result<u64> {
-        Ok(self.top().allocated_bytes())
+        self.top().allocated_bytes()
     }
 
     fn section(&self) -> Result<Section> {
-        Ok(info::section(self))
+        info::section(self)
     }
 }

@@ -96,7 +96,7 @@ impl VhdxImage {
             let in_block = at % bs;
             let n = ((bs - in_block) as usize).min(inside.len() - done);
             let chunk = &mut inside[done..done + n];
-            match layer.block_source(at) {
+            match layer.block_source(at)? {
                 (_, Source::Zero) => chunk.fill(0),
                 (_, Source::Parent) => self.read_layer(i + 1, at, chunk)?,
                 (PayloadState::PartiallyPresent, Source::File(base)) => {
@@ -142,18 +142,18 @@ impl VhdxImage {
     }
 
     /// Might the block holding `offset` hold data in any layer?
-    fn block_has_data(&self, offset: u64) -> bool {
+    fn block_has_data(&self, offset: u64) -> Result<bool> {
         for layer in &self.layers {
             if offset >= layer.virtual_size() {
-                return false;
+                return Ok(false);
             }
-            match layer.block_source(offset).1 {
-                Source::File(_) => return true,
-                Source::Zero => return false,
+            match layer.block_source(offset)?.1 {
+                Source::File(_) => return Ok(true),
+                Source::Zero => return Ok(false),
                 Source::Parent => {}
             }
         }
-        false
+        Ok(false)
     }
 
     /// The smallest block size in the chain: the granularity of `extent`.
@@ -196,9 +196,9 @@ impl VirtualDisk for VhdxImage {
             )));
         }
         let g = self.granule();
-        let first = self.block_has_data(offset);
+        let first = self.block_has_data(offset)?;
         let mut end = (offset / g + 1) * g;
-        while end < size && self.block_has_data(end) == first {
+        while end < size && self.block_has_data(end)? == first {
             end += g;
         }
         Ok(Extent {

@@ -8,9 +8,10 @@ use super::file::VhdxFile;
 use super::header::Header;
 use super::image::VhdxImage;
 use super::metadata::item_name;
+use crate::error::Result;
 use crate::image::format::Section;
 
-pub(super) fn section(v: &VhdxImage) -> Section {
+pub(super) fn section(v: &VhdxImage) -> Result<Section> {
     let mut warnings = Vec::new();
     for l in &v.layers {
         for f in &l.findings {
@@ -18,32 +19,32 @@ pub(super) fn section(v: &VhdxImage) -> Section {
         }
     }
     warnings.extend(v.warnings.iter().cloned());
-    let mut o = layer_json(v.top());
+    let mut o = layer_json(v.top())?;
     if v.layers.len() > 1 {
-        let chain: Vec<Value> = v
+        let chain = v
             .layers
             .iter()
             .skip(1)
             .zip(&v.found_via)
             .map(|(l, via)| {
-                json!({
+                Ok(json!({
                     "file": l.src().path().display().to_string(),
                     "disk_type": l.disk_type(),
                     "data_write_guid": l.headers.header.data_write_guid.to_string(),
                     "virtual_size": l.virtual_size(),
-                    "allocated_bytes": l.allocated_bytes(),
+                    "allocated_bytes": l.allocated_bytes()?,
                     "found_via": via,
-                })
+                }))
             })
-            .collect();
+            .collect::<Result<Vec<Value>>>()?;
         o["parent"] = chain.first().cloned().unwrap_or(Value::Null);
         o["chain"] = Value::Array(chain);
     }
-    Section {
+    Ok(Section {
         key: Some("vhdx"),
         value: o,
         warnings,
-    }
+    })
 }
 
 fn header_json(h: &Header) -> Value {
@@ -61,7 +62,7 @@ fn header_json(h: &Header) -> Value {
     })
 }
 
-fn layer_json(l: &VhdxFile) -> Value {
+fn layer_json(l: &VhdxFile) -> Result<Value> {
     let m = &l.meta;
     let headers: Vec<Value> = l
         .headers
@@ -106,20 +107,13 @@ fn layer_json(l: &VhdxFile) -> Value {
             })
         })
         .collect();
+    // The counts need every entry: one pass over the BAT, in pieces (see vhdx::bat::Bat).
+    let summary = l.bat.summary(&l.view)?;
     let mut states = serde_json::Map::new();
-    let mut counts = [0u64; 6];
-    for b in 0..l.bat.data_blocks {
-        let s = l.bat.payload(b).0;
-        if let Some(i) = PayloadState::ALL.iter().position(|x| *x == s) {
-            counts[i] += 1;
-        }
-    }
-    for (s, n) in PayloadState::ALL.iter().zip(counts) {
+    for (s, n) in PayloadState::ALL.iter().zip(summary.states) {
         states.insert(s.name().into(), json!(n));
     }
-    let bitmaps = (0..l.bat.bitmap_blocks)
-        .filter(|&c| l.bat.bitmap(c).is_some())
-        .count();
+    let bitmaps = summary.bitmaps_present;
     let h = &l.headers.header;
     let log = match &l.replay {
         None => json!({
@@ -148,7 +142,7 @@ fn layer_json(l: &VhdxFile) -> Value {
             },
         }),
     };
-    json!({
+    Ok(json!({
         "disk_type": l.disk_type(),
         "creator": l.creator,
         "current_header": l.headers.current + 1,
@@ -177,7 +171,7 @@ fn layer_json(l: &VhdxFile) -> Value {
         })),
         "bat": {
             "offset": l.bat.offset,
-            "entries": l.bat.entries.len(),
+            "entries": l.bat.total,
             "chunk_ratio": l.bat.chunk_ratio,
             "payload_blocks": l.bat.data_blocks,
             "sector_bitmap_blocks": l.bat.bitmap_blocks,
@@ -185,5 +179,5 @@ fn layer_json(l: &VhdxFile) -> Value {
             "payload_states": states,
         },
         "log": log,
-    })
+    }))
 }

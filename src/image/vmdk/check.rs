@@ -1,7 +1,9 @@
 //! `imgtool check` for VMDK: the header (and a streamOptimized footer), the descriptor, the
 //! grain directory against the redundant one, every grain table entry (inside the file, not
 //! overlapping metadata or another grain, aligned, compressed grains' markers naming their
-//! own LBA), flat extents' files, and the parent chain. Goes on past what it finds.
+//! own LBA), flat extents' files, and the parent chain; the same for every extent file of a
+//! descriptor and every parent, each finding naming the file it is in. Goes on past what it
+//! finds.
 
 use std::path::Path;
 
@@ -23,35 +25,7 @@ use crate::image::source::SourceFile;
 pub fn check(path: &Path) -> Result<CheckReport> {
     let src = SourceFile::open(path)?;
     let mut r = CheckReport::new(Kind::Vmdk);
-    let mut head = [0u8; 512];
-    let n = src.len().min(512) as usize;
-    src.read_exact_at(0, &mut head[..n], "VMDK header")?;
-    let h = &head[..n];
-    let whole = Window {
-        file: 0,
-        base: 0,
-        len: src.len(),
-    };
-    if h.starts_with(SPARSE_MAGIC) {
-        check_sparse(&src, whole, "", &mut r);
-    } else if is_descriptor(h) {
-        check_descriptor_file(&src, &mut r);
-    } else if ova::is_tar(h) {
-        match ova::find_disk(&src) {
-            Ok(o) => {
-                let win = Window {
-                    file: 0,
-                    base: o.disk.offset,
-                    len: o.disk.size,
-                };
-                let what = format!("OVA member {}: ", crate::text::escape(&o.disk.name));
-                check_sparse(&src, win, &what, &mut r);
-            }
-            Err(e) => r
-                .findings
-                .push(error_finding(0, "OVA", &e.to_string(), "a .vmdk member").fatal()),
-        }
-    }
+    check_file(&src, "", &mut r)?;
     if !r
         .findings
         .iter()
@@ -65,6 +39,16 @@ pub fn check(path: &Path) -> Result<CheckReport> {
                     .as_ref()
                     .map(|d| d.create_type.as_str());
                 r.disk_type = CREATE_TYPES.iter().copied().find(|t| Some(*t) == ct);
+                // Each parent's own file and extents, as thoroughly as the file given: a
+                // damaged grain in a parent is damage in the disk. Their findings name the
+                // parent (and the extent file) they are in.
+                for layer in img.layers.iter().skip(1) {
+                    let p = format!(
+                        "parent {}: ",
+                        crate::text::escape(&layer.src().path().display().to_string())
+                    );
+                    check_file(layer.src(), &p, &mut r)?;
+                }
             }
             Err(e) => r.findings.push(error_finding(
                 0,
@@ -77,12 +61,47 @@ pub fn check(path: &Path) -> Result<CheckReport> {
     Ok(r)
 }
 
-fn check_descriptor_file(src: &SourceFile, r: &mut CheckReport) {
+/// One VMDK file: a sparse extent, a descriptor with its extent files, or an OVA's member.
+/// Findings' fields start with `p`, which names the file for a parent.
+fn check_file(src: &SourceFile, p: &str, r: &mut CheckReport) -> Result<()> {
+    let mut head = [0u8; 512];
+    let n = src.len().min(512) as usize;
+    src.read_exact_at(0, &mut head[..n], "VMDK header")?;
+    let h = &head[..n];
+    let whole = Window {
+        file: 0,
+        base: 0,
+        len: src.len(),
+    };
+    if h.starts_with(SPARSE_MAGIC) {
+        check_sparse(src, whole, p, r);
+    } else if is_descriptor(h) {
+        check_descriptor_file(src, p, r);
+    } else if ova::is_tar(h) {
+        match ova::find_disk(src) {
+            Ok(o) => {
+                let win = Window {
+                    file: 0,
+                    base: o.disk.offset,
+                    len: o.disk.size,
+                };
+                let what = format!("{p}OVA member {}: ", crate::text::escape(&o.disk.name));
+                check_sparse(src, win, &what, r);
+            }
+            Err(e) => r.findings.push(
+                error_finding(0, &format!("{p}OVA"), &e.to_string(), "a .vmdk member").fatal(),
+            ),
+        }
+    }
+    Ok(())
+}
+
+fn check_descriptor_file(src: &SourceFile, p: &str, r: &mut CheckReport) {
     if src.len() > header::MAX_DESCRIPTOR_BYTES {
         r.findings.push(
             error_finding(
                 0,
-                "descriptor file size",
+                &format!("{p}descriptor file size"),
                 &format!("{} bytes", src.len()),
                 "at most 1 MiB",
             )
@@ -94,23 +113,22 @@ fn check_descriptor_file(src: &SourceFile, r: &mut CheckReport) {
     if src.read_exact_at(0, &mut b, "VMDK descriptor").is_err() {
         return;
     }
-    let Some(d) = check_descriptor(&b, 0, "", r) else {
+    let Some(d) = check_descriptor(&b, 0, p, r) else {
         return;
     };
     let dir = src.path().parent().unwrap_or(Path::new("."));
     for line in &d.extents {
         let Some(name) = &line.file else { continue };
-        let p = dir.join(name);
-        let Ok(f) = SourceFile::open(&p) else {
+        let Ok(f) = SourceFile::open(dir.join(name)) else {
             r.findings.push(error_finding(
                 line.at as u64,
-                "descriptor extent file",
+                &format!("{p}descriptor extent file"),
                 &format!("\"{name}\" missing or unreadable"),
                 "the extent's file beside the descriptor",
             ));
             continue;
         };
-        let prefix = format!("extent file {}: ", crate::text::escape(name));
+        let prefix = format!("{p}extent file {}: ", crate::text::escape(name));
         match line.kind.as_str() {
             "SPARSE" => {
                 let win = Window {

@@ -147,6 +147,15 @@ impl Format for VmdkImage {
         ))
     }
 
+    /// Any layer with compressed grains (streamOptimized).
+    fn compressed_reads(&self) -> bool {
+        self.layers.iter().any(|l| {
+            l.pieces
+                .iter()
+                .any(|p| matches!(&p.data, Data::Sparse(x) if x.header.compressed()))
+        })
+    }
+
     fn allocated_bytes(&self) -> Result<u64> {
         Ok(self.top().allocated_bytes())
     }

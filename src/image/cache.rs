@@ -1,6 +1,7 @@
-//! A cache bounded in bytes, shared by threads: L2 tables and decompressed clusters. Lookups
-//! take a read lock for a moment; nothing is read from disk or inflated under a lock. When
-//! full it is emptied (cheap, and the working set of a sequential reader is small).
+//! A cache bounded in bytes, shared by threads: qcow2's L2 tables and decompressed clusters,
+//! pages of a VHDX BAT. Lookups take a read lock for a moment; nothing is read from disk or
+//! inflated under a lock. When full it is emptied (cheap, and the working set of a sequential
+//! reader is small).
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
