@@ -70,7 +70,7 @@ impl Compression {
 }
 
 /// Bytes read from the input (and from each decompressor) at a time.
-const CHUNK: usize = 256 << 10;
+pub const CHUNK: usize = 256 << 10;
 /// Most archives one initramfs may hold (each stored or compressed one counts once).
 pub const MAX_ARCHIVES: usize = 1024;
 /// Memory the xz and lzma decoders may use (liblzma's memlimit): xz -9 needs 65 MiB.
