@@ -365,7 +365,9 @@ fn cases(dyn_vhd: PathBuf, fixed_vhd: PathBuf, raw: PathBuf) -> Vec<Case> {
 }
 
 fn in_place(dir: &Path, size: u64) {
-    let p = dir.join("inplace.raw");
+    // No extension: a name that neither RAW nor fixed VHD contradicts, so both
+    // directions run on the same file (a `.raw` name is refused for VHD data).
+    let p = dir.join("inplace-disk");
     File::create(&p)
         .and_then(|f| f.set_len(size))
         .expect("inplace file");
