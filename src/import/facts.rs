@@ -12,6 +12,15 @@ use crate::image::{Image, VirtualDisk};
 /// (architecture, OS, platform, boot mode, the space its partitions and file systems need),
 /// each with its evidence.
 pub fn image_facts(path: &Path, img: &Image, format: Option<&str>) -> Result<ImageFacts> {
+    image_facts_and_report(path, img, format).map(|(f, _)| f)
+}
+
+/// [`image_facts`] and the whole inspection report (its readiness findings and warnings).
+pub fn image_facts_and_report(
+    path: &Path,
+    img: &Image,
+    format: Option<&str>,
+) -> Result<(ImageFacts, crate::disk::DiskReport)> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
     let (format, _) = form::import_format(img, format)?;
     if format == Format::Vhd {
@@ -20,7 +29,7 @@ pub fn image_facts(path: &Path, img: &Image, format: Option<&str>) -> Result<Ima
     let disk = crate::disk::inspect_disk(img);
     let f = &disk.import;
     let fact = |x: &crate::disk::report::Fact| plan::Fact::found(x.value.as_deref(), &x.because);
-    Ok(ImageFacts {
+    let facts = ImageFacts {
         path: path.to_path_buf(),
         format,
         virtual_size: img.size(),
@@ -33,7 +42,8 @@ pub fn image_facts(path: &Path, img: &Image, format: Option<&str>) -> Result<Ima
         platform: fact(&f.platform),
         boot_mode: fact(&f.boot_mode),
         identity: identity(&meta, img),
-    })
+    };
+    Ok((facts, disk))
 }
 
 /// What identifies this image's content for the ClientToken: size and mtime, and for a VHD
