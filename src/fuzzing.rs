@@ -217,3 +217,20 @@ pub fn readiness_parsers(data: &[u8]) {
         let _ = Spec::parse(a);
     }
 }
+
+/// Any bytes as an initramfs: the module scan (stopping early or not) and the full listing,
+/// under caps small enough that a bomb in the input hits them quickly.
+pub fn initramfs(data: &[u8]) {
+    use crate::disk::initramfs::{Limits, list_names, scan_modules};
+    let limits = Limits {
+        max_input: 1 << 20,
+        max_output: 8 << 20,
+    };
+    let _ = scan_modules(
+        &mut &data[..],
+        &["virtio_blk", "virtio_net", "nvme"],
+        limits,
+    );
+    let _ = scan_modules(&mut &data[..], &[], limits);
+    let _ = list_names(&mut &data[..], limits);
+}

@@ -21,6 +21,7 @@ mod first_hour;
 mod fuzz_corpus;
 mod golden;
 mod hostile_volumes;
+mod initramfs;
 mod inspect;
 mod qcow2_hostile;
 mod qcow2_read;

@@ -367,3 +367,73 @@ fn inspect_json_and_text_carry_the_section() {
     assert!(text.contains("readiness:            risky"), "{text}");
     assert!(text.contains("warning rtc-local-time:"), "{text}");
 }
+
+/// The prepared guest with modular virtio and NVMe (Debian's kernel: CONFIG_VIRTIO_BLK=m),
+/// found only in the initramfs `fixture` (testdata/initramfs/, made by make-initramfs.sh).
+fn modular_with_initramfs(fixture: &str) -> Tree {
+    let mut t = g::prepared();
+    t.file(
+        &format!("/usr/lib/modules/{KVER}/modules.builtin"),
+        "kernel/drivers/virtio/virtio.ko\n",
+    );
+    let bytes = std::fs::read(crate::util::testdata(&format!("initramfs/{fixture}"))).unwrap();
+    t.file(&format!("/boot/initrd.img-{KVER}"), bytes);
+    t
+}
+
+#[test]
+fn virtio_and_nvme_found_in_the_initramfs_in_each_compression() {
+    for fixture in [
+        "main.cpio",
+        "main.gz",
+        "main.xz",
+        "main.zst",
+        "main.lz4",
+        "main.lzma",
+        "main.bz2",
+        "early-gz",
+        "early-xz",
+        "early-zst",
+        "early-lz4",
+        "padded.zst",
+    ] {
+        let Some(r) = assess(&modular_with_initramfs(fixture), &DiskOpts::default()) else {
+            return;
+        };
+        assert_eq!(r.findings, vec![], "{fixture}");
+        assert_eq!(r.nvme, Some(true), "{fixture}");
+    }
+}
+
+#[test]
+fn an_initramfs_without_virtio_is_no_virtio_blk() {
+    let Some(r) = assess(&modular_with_initramfs("novirtio.xz"), &DiskOpts::default()) else {
+        return;
+    };
+    // virtio_net is still a module under /lib/modules (loaded after the switch to root).
+    let c = codes(&r);
+    assert!(c.contains("no-virtio-blk"), "{:#?}", r.findings);
+    assert!(!c.contains("no-virtio-net"), "{:#?}", r.findings);
+    let f = r.get("no-virtio-blk").unwrap();
+    assert!(
+        f.evidence
+            .contains(&format!("not in the initramfs /boot/initrd.img-{KVER}")),
+        "{}",
+        f.evidence
+    );
+}
+
+#[test]
+fn a_damaged_initramfs_is_a_warning_not_a_guess() {
+    let mut t = modular_with_initramfs("main.xz");
+    let mut b = std::fs::read(crate::util::testdata("initramfs/main.xz")).unwrap();
+    b.truncate(b.len() / 3);
+    t.file(&format!("/boot/initrd.img-{KVER}"), b);
+    if let Some(r) = assess(&t, &DiskOpts::default()) {
+        assert!(
+            codes(&r).contains("initramfs-unreadable"),
+            "{:#?}",
+            r.findings
+        );
+    }
+}
