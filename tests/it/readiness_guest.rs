@@ -162,6 +162,8 @@ pub struct DiskOpts {
     pub uuid: String,
     pub label: String,
     pub size: u64,
+    /// The ext4 file system's size, as mkfs.ext4 takes it.
+    pub fs_size: String,
 }
 
 impl Default for DiskOpts {
@@ -170,6 +172,7 @@ impl Default for DiskOpts {
             uuid: ROOT_UUID.into(),
             label: "root".into(),
             size: 40 * GIB,
+            fs_size: "24M".into(),
         }
     }
 }
@@ -194,7 +197,7 @@ pub fn build(dir: &Path, name: &str, tree: &Tree, o: &DiskOpts) -> PathBuf {
         .arg("-d")
         .arg(&root)
         .arg(&fs)
-        .arg("24M")
+        .arg(&o.fs_size)
         .output()
         .expect("run mkfs.ext4");
     assert!(
