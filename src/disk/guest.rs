@@ -304,6 +304,9 @@ impl GuestFs for Ext4Guest {
             .filter(|n| n != "." && n != "..")
             .collect()
     }
+    fn lists_dirs(&self) -> bool {
+        true
+    }
 }
 
 /// One `read_range` returns at most this many bytes.

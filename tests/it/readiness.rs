@@ -437,3 +437,22 @@ fn a_damaged_initramfs_is_a_warning_not_a_guess() {
         );
     }
 }
+
+#[test]
+fn committed_fixtures_without_a_kernel() {
+    // ext4 (listable): no kernel anywhere is no-kernel, an error.
+    let r = crate::disk_util::inspect_raw("uefi-x86_64").readiness;
+    assert!(codes(&r).contains("no-kernel"), "{:#?}", r.findings);
+    // XFS (directories not listable here): the kernel is undecided, a warning, not an error.
+    let r = crate::disk_util::inspect_raw("xfs-v5").readiness;
+    assert!(codes(&r).contains("kernel-undecided"), "{:#?}", r.findings);
+    assert!(!codes(&r).contains("no-kernel"));
+    // Windows without a SYSTEM hive: windows-no-virtio.
+    let r = crate::disk_util::inspect_raw("windows-2019").readiness;
+    assert_eq!(
+        codes(&r),
+        BTreeSet::from(["windows-no-virtio"]),
+        "{:#?}",
+        r.findings
+    );
+}

@@ -199,6 +199,18 @@ fn driver_finding(
     Finding::new(code, severity, message, evidence, fix)
 }
 
+/// `kernel-undecided`: no kernel found where this file system cannot be listed (XFS here), so
+/// BLS entries, `/boot` and `/lib/modules` could not be searched: not a reason to stop.
+pub fn kernel_undecided() -> Finding {
+    Finding::new(
+        "kernel-undecided",
+        Severity::Warning,
+        "the default kernel could not be identified: no boot entry or /vmlinuz names it, and this file system's directories cannot be listed here (BLS entries, /boot, /lib/modules), so the driver checks were not made",
+        "/boot/grub*/grub.cfg, /vmlinuz; directory listing unsupported for this file system",
+        "Check that the default kernel has virtio_blk and virtio_net (lsinitrd or lsinitramfs) before importing",
+    )
+}
+
 /// `no-kernel`: a Linux root with no kernel anywhere the boot loader or the fallbacks look.
 pub fn no_kernel() -> Finding {
     Finding::new(

@@ -54,6 +54,9 @@ impl GuestFs for Mounted<'_, '_> {
         let (fs, p) = self.route(path);
         fs.list_dir(&p, max)
     }
+    fn lists_dirs(&self) -> bool {
+        self.root.lists_dirs() && self.boot.as_ref().is_none_or(|b| b.lists_dirs())
+    }
 }
 
 /// `path` with its symlinks resolved inside the guest, if it names something.

@@ -107,7 +107,8 @@ fn linux(
             r.nvme = Some(d.nvme);
             config = files::read_text(fs, &format!("/boot/config-{}", k.version));
         }
-        None => out.push(drivers::no_kernel()),
+        None if fs.lists_dirs() => out.push(drivers::no_kernel()),
+        None => out.push(drivers::kernel_undecided()),
     }
     r.kernel = b.kernel;
     network::check(fs, out);
