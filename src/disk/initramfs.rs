@@ -162,10 +162,13 @@ fn walk(
             break;
         }
         let at = src.pos();
-        let head = src
-            .peek(6)
-            .map_err(|e| format!("initramfs at byte {at}: {e}"))?;
-        let kind = detect(head).map_err(|e| format!("initramfs at byte {at}: {e}"))?;
+        if let Err(e) = src.peek(6) {
+            return Err(format!(
+                "initramfs at byte {at}: {}",
+                src.explain(&budget, e)
+            ));
+        }
+        let kind = detect(src.peek(6)?).map_err(|e| format!("initramfs at byte {at}: {e}"))?;
         if scan.archives.len() >= MAX_ARCHIVES {
             return Err(format!(
                 "initramfs at byte {at}: more than {MAX_ARCHIVES} archives (MAX_ARCHIVES)"

@@ -300,6 +300,13 @@ fn input_cap_is_an_error_naming_it() {
     };
     let e = scan_modules(&mut &file[..], WANTED, limits).unwrap_err();
     assert!(e.contains("max_input") && e.contains("4096"), "{e}");
+    // The cap met while looking at the next archive's magic (3 bytes of it are in).
+    let limits = Limits {
+        max_input: 4096 + 3,
+        max_output: 1 << 30,
+    };
+    let e = scan_modules(&mut &file[..], WANTED, limits).unwrap_err();
+    assert!(e.contains("max_input") && e.contains("byte 4096"), "{e}");
     // Exactly the file's size is enough.
     let limits = Limits {
         max_input: file.len() as u64,
