@@ -193,6 +193,31 @@ pub fn cloud_answers(data: &[u8]) {
     }
 }
 
+/// Any bytes as the readiness report's text files: fstab, grub.cfg (menus, `set default`),
+/// BLS entries, grubenv, device specs and kernel versions (issue 17).
+pub fn readiness_parsers(data: &[u8]) {
+    use crate::disk::readiness::{fstab, grub, ids::Spec};
+    let text = String::from_utf8_lossy(data);
+    for e in fstab::parse(&text) {
+        let _ = Spec::parse(&e.spec);
+        let _ = e.required();
+    }
+    let cfg = grub::parse_grub_cfg(&text);
+    let env = grub::parse_grubenv(&text);
+    let saved = env.first().map(|(_, v)| v.as_str());
+    if let Some((e, _)) = cfg.default_entry(saved) {
+        let _ = e.kernel.as_deref().and_then(grub::kernel_version);
+        let _ = grub::root_arg(&e.args).map(Spec::parse);
+    }
+    let bls = grub::parse_bls("fuzz.conf", &text);
+    let _ = grub::root_arg(&bls.args);
+    let mut lines = text.lines();
+    if let (Some(a), Some(b)) = (lines.next(), lines.next()) {
+        let _ = grub::version_cmp(a, b);
+        let _ = Spec::parse(a);
+    }
+}
+
 /// Any bytes as an initramfs: the module scan (stopping early or not) and the full listing,
 /// under caps small enough that a bomb in the input hits them quickly.
 pub fn initramfs(data: &[u8]) {

@@ -55,7 +55,8 @@ use crate::cloud::{resume, sts};
 use crate::error::{Error, Result};
 use crate::image::{self, Image, VirtualDisk};
 use crate::import::data_disks::{self, DataDisk};
-use crate::import::facts::image_facts;
+use crate::import::facts::image_facts_and_report;
+use crate::import::readiness;
 
 /// Per-step wall times for the JSON document.
 #[derive(Default)]
@@ -82,10 +83,10 @@ impl Steps {
 pub fn run(a: Args) -> Result<i32> {
     super::cloud_log::install(a.quiet, a.cloud.verbose);
     let mut steps = Steps::default();
-    let (img, facts) = steps.time("inspect", || {
+    let (img, facts, disk) = steps.time("inspect", || {
         let img = image::open(&a.image)?;
-        let facts = image_facts(&a.image, &img, a.format.as_deref())?;
-        Ok((img, facts))
+        let (facts, disk) = image_facts_and_report(&a.image, &img, a.format.as_deref())?;
+        Ok((img, facts, disk))
     })?;
     step(
         &a,
@@ -156,11 +157,18 @@ pub fn run(a: Args) -> Result<i32> {
         _ => None,
     };
     let (bucket, defaulted, account_known) = bucket_of(&a, &region, live.as_ref(), creds.is_ok())?;
-    let plan = steps.time("plan", || {
+    // Issue 17: the readiness findings before the plan; they fill NvmeSupport and the warnings.
+    for l in readiness::lines(&disk.readiness) {
+        note(&a, &l);
+    }
+    let mut plan = steps.time("plan", || {
         let mut extra = data_disks::params(&data, &bucket);
         extra.extend(options(&a)?);
+        extra.extend(readiness::nvme_param(&disk.readiness, a.nvme.is_some()));
         plan::build(&facts, &flags(&a, &region, &bucket, &object, extra))
     })?;
+    plan.warnings.extend(readiness::carried_warnings(&disk));
+    readiness::gate(&disk.readiness, a.force)?;
     let shown = if a.dry_run && defaulted && !account_known {
         without_account(&plan, &region)
     } else {

@@ -163,26 +163,34 @@ pub fn with_guest_fs<R>(
     warnings: &mut Vec<String>,
     f: impl FnOnce(&mut dyn GuestFs, &mut Vec<String>) -> R,
 ) -> Option<R> {
+    with_guest_fs_budget(slice, fs_kind, what, FS_READ_BUDGET, warnings, f)
+}
+
+/// [`with_guest_fs`] with another read budget (the readiness report streams an initramfs).
+pub fn with_guest_fs_budget<R>(
+    slice: Slice<'_>,
+    fs_kind: &str,
+    what: &str,
+    budget: u64,
+    warnings: &mut Vec<String>,
+    f: impl FnOnce(&mut dyn GuestFs, &mut Vec<String>) -> R,
+) -> Option<R> {
     if let Err(e) = crate::disk::fs_guard::check(&slice, fs_kind) {
         warnings.push(format!("{what}: not opened: {e}"));
         return None;
     }
     match fs_kind {
-        "ext2" | "ext3" | "ext4" => {
-            with_ext4_reader(
-                slice,
-                FS_READ_BUDGET,
-                |reader| match ext4_view::Ext4::load(Box::new(reader)) {
-                    Ok(fs) => Some(f(&mut Ext4Guest(fs), warnings)),
-                    Err(e) => {
-                        warnings.push(format!("{what}: ext4-view cannot read it: {e}"));
-                        None
-                    }
-                },
-            )
-        }
+        "ext2" | "ext3" | "ext4" => with_ext4_reader(slice, budget, |reader| {
+            match ext4_view::Ext4::load(Box::new(reader)) {
+                Ok(fs) => Some(f(&mut Ext4Guest(fs), warnings)),
+                Err(e) => {
+                    warnings.push(format!("{what}: ext4-view cannot read it: {e}"));
+                    None
+                }
+            }
+        }),
         "fat12" | "fat16" | "fat32" => {
-            match fatfs::FileSystem::new(slice.reader(FS_READ_BUDGET), fatfs::FsOptions::new()) {
+            match fatfs::FileSystem::new(slice.reader(budget), fatfs::FsOptions::new()) {
                 Ok(fs) => Some(f(&mut FatGuest(fs), warnings)),
                 Err(e) => {
                     warnings.push(format!("{what}: fatfs cannot read it: {e}"));
@@ -191,7 +199,7 @@ pub fn with_guest_fs<R>(
             }
         }
         "ntfs" => {
-            let mut r = slice.reader(FS_READ_BUDGET);
+            let mut r = slice.reader(budget);
             match open_ntfs(&mut r) {
                 Ok(ntfs) => Some(f(&mut NtfsGuest { ntfs, r }, warnings)),
                 Err(e) => {
@@ -200,7 +208,7 @@ pub fn with_guest_fs<R>(
                 }
             }
         }
-        "xfs" => match crate::disk::xfs::Xfs::open(&slice, FS_READ_BUDGET) {
+        "xfs" => match crate::disk::xfs::Xfs::open(&slice, budget) {
             Ok(fs) => {
                 let mut g = crate::disk::xfs::XfsGuest {
                     fs,
@@ -265,7 +273,44 @@ impl GuestFs for Ext4Guest {
         out.truncate(got);
         Some(out)
     }
+    fn read_range(&mut self, path: &str, offset: u64, len: usize) -> Option<Vec<u8>> {
+        if !ext4_path_ok(&self.0, path, false) {
+            return None;
+        }
+        let mut file = self.0.open(path).ok()?;
+        file.seek_to(offset.min(file.metadata().len())).ok()?;
+        let mut out = vec![0u8; len.min(MAX_RANGE)];
+        let mut got = 0;
+        while got < out.len() {
+            match file.read_bytes(&mut out[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(_) => return None,
+            }
+        }
+        out.truncate(got);
+        Some(out)
+    }
+    fn list_dir(&mut self, path: &str, max: usize) -> Vec<String> {
+        if !ext4_path_ok(&self.0, path, false) {
+            return Vec::new();
+        }
+        let Ok(dir) = self.0.read_dir(path) else {
+            return Vec::new();
+        };
+        dir.take(max.saturating_add(2))
+            .filter_map(|e| e.ok())
+            .filter_map(|e| e.file_name().as_str().ok().map(str::to_string))
+            .filter(|n| n != "." && n != "..")
+            .collect()
+    }
+    fn lists_dirs(&self) -> bool {
+        true
+    }
 }
+
+/// One `read_range` returns at most this many bytes.
+pub const MAX_RANGE: usize = 1 << 20;
 
 struct FatGuest<'a>(fatfs::FileSystem<SliceReader<'a>>);
 

@@ -33,6 +33,10 @@ pub trait GuestFs {
     fn list_dir(&mut self, _path: &str, _max: usize) -> Vec<String> {
         Vec::new()
     }
+    /// Whether `list_dir` lists directories (an empty answer then means an empty directory).
+    fn lists_dirs(&self) -> bool {
+        false
+    }
     /// The volume label, for file systems whose label is not in a superblock (NTFS keeps it
     /// in the $Volume file).
     fn volume_label(&mut self) -> Option<String> {

@@ -9,6 +9,7 @@ pub mod guestfs;
 pub mod initramfs;
 pub mod lvm;
 pub mod partition;
+pub mod readiness;
 pub mod regf;
 pub mod report;
 pub mod slice;
@@ -70,6 +71,18 @@ pub fn inspect_disk(disk: &dyn VirtualDisk) -> DiskReport {
         &bios,
         &mut warnings,
     );
+    let readiness = readiness::assess(
+        &readiness::Inputs {
+            disk: d,
+            table: &table,
+            volumes: &volumes,
+            lvm: &lvm,
+            os: os.as_ref(),
+            arch: import.architecture.value.as_deref(),
+            platform: import.platform.value.as_deref(),
+        },
+        &mut warnings,
+    );
     DiskReport {
         virtual_size: d.size(),
         table,
@@ -79,6 +92,7 @@ pub fn inspect_disk(disk: &dyn VirtualDisk) -> DiskReport {
         efi_loaders: loaders,
         bios_boot: bios,
         import,
+        readiness,
         warnings,
         bytes_read: counting.bytes_read(),
     }

@@ -72,6 +72,8 @@ pub struct DiskReport {
     /// Why the disk can boot by BIOS (empty: no sign of it).
     pub bios_boot: Vec<String>,
     pub import: ImportFacts,
+    /// Will it boot and be reachable on ECS (issue 17).
+    pub readiness: super::readiness::finding::Readiness,
     pub warnings: Vec<String>,
     /// Bytes read from the virtual disk during inspection.
     pub bytes_read: u64,
@@ -415,6 +417,7 @@ impl DiskReport {
     /// only when a Windows SOFTWARE hive gave a version.
     pub fn to_json(&self) -> Value {
         let mut v = self.base_json();
+        v["readiness"] = self.readiness.to_json();
         if !self.lvm.is_empty() {
             v["lvm"] = json!({"volume_groups": self.lvm.iter().map(vg_json).collect::<Vec<_>>()});
         }
@@ -577,6 +580,7 @@ impl DiskReport {
         s.push_str(&lvm_text(&self.lvm));
         s.push_str(&guest_text(self));
         s.push_str(&import_text(&self.import));
+        s.push_str(&self.readiness.render());
         s
     }
 }

@@ -13,6 +13,15 @@ use crate::image::{Image, VirtualDisk};
 /// (architecture, OS, platform, boot mode, the space its partitions and file systems need),
 /// each with its evidence.
 pub fn image_facts(path: &Path, img: &Image, format: Option<&str>) -> Result<ImageFacts> {
+    image_facts_and_report(path, img, format).map(|(f, _)| f)
+}
+
+/// [`image_facts`] and the whole inspection report (its readiness findings and warnings).
+pub fn image_facts_and_report(
+    path: &Path,
+    img: &Image,
+    format: Option<&str>,
+) -> Result<(ImageFacts, crate::disk::DiskReport)> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
     let fingerprint = identity(&meta, img);
     let (format, sending) = form::sending(img, format, meta.len(), &fingerprint, vhd_time(&meta))?;
@@ -22,7 +31,7 @@ pub fn image_facts(path: &Path, img: &Image, format: Option<&str>) -> Result<Ima
     let disk = crate::disk::inspect_disk(img);
     let f = &disk.import;
     let fact = |x: &crate::disk::report::Fact| plan::Fact::found(x.value.as_deref(), &x.because);
-    Ok(ImageFacts {
+    let facts = ImageFacts {
         path: path.to_path_buf(),
         format,
         virtual_size: img.size(),
@@ -36,7 +45,8 @@ pub fn image_facts(path: &Path, img: &Image, format: Option<&str>) -> Result<Ima
         boot_mode: fact(&f.boot_mode),
         identity: fingerprint,
         sending,
-    })
+    };
+    Ok((facts, disk))
 }
 
 /// What identifies this image's content for the ClientToken: size and mtime, and for a VHD

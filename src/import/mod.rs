@@ -3,3 +3,4 @@
 
 pub mod data_disks;
 pub mod facts;
+pub mod readiness;

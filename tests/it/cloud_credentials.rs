@@ -99,6 +99,7 @@ fn region_from_config_profile() {
         &[
             "import".into(),
             s.image.display().to_string(),
+            "--force".into(),
             "--bucket".into(),
             "bkt".into(),
             "--dry-run".into(),

@@ -540,6 +540,7 @@ fn plain_http_is_taken_only_for_this_machine_or_with_allow_http() {
     let plain: Vec<String> = [
         "import",
         &s.image.display().to_string(),
+        "--force",
         "--region",
         "cn-hangzhou",
         "--bucket",
@@ -651,7 +652,13 @@ fn dry_run_plan(
 ) -> (Option<i32>, serde_json::Value, String) {
     let mut args: Vec<&str> = vec!["--dry-run", "--json"];
     args.extend(extra);
-    let o = run(s.cmd(), &s.import_args(fake), &args);
+    // Without the harness's --force unless the test passes it: these tests are about it.
+    let base: Vec<String> = s
+        .import_args(fake)
+        .into_iter()
+        .filter(|a| a != "--force")
+        .collect();
+    let o = run(s.cmd(), &base, &args);
     let v = serde_json::from_slice(&o.stdout).unwrap_or(serde_json::Value::Null);
     (o.status.code(), v, stderr(&o))
 }
@@ -668,7 +675,7 @@ fn guest_facts_fill_the_plan() {
         let u = crate::disk_util::unpack(fixture);
         let mut s = setup();
         s.image = u.raw.clone();
-        let (code, v, err) = dry_run_plan(&s, &fake, &[]);
+        let (code, v, err) = dry_run_plan(&s, &fake, &["--force"]);
         assert_eq!(code, Some(0), "{fixture}: {err}");
         let p = &v["plan"];
         assert_eq!(p["Architecture"], arch, "{fixture}");
@@ -770,7 +777,11 @@ fn an_acs_tag_is_refused_before_any_request() {
     let fake = FakeCloud::start(Scenario::default());
     let s = setup();
     // No --bucket: the default bucket needs the account id from STS, the first request.
-    let mut args: Vec<String> = vec!["import".into(), s.image.display().to_string()];
+    let mut args: Vec<String> = vec![
+        "import".into(),
+        s.image.display().to_string(),
+        "--force".into(),
+    ];
     args.extend(crate::cloud_support::endpoint_args(&fake));
     args.extend(
         [

@@ -29,6 +29,7 @@ fn zero_config(
         .args([
             "import",
             &s.image.display().to_string(),
+            "--force",
             "--auto-size",
             "--part-size",
             "100K",
@@ -130,7 +131,12 @@ fn v1_on_request_against_a_v1_only_deployment() {
         .env("IMGTOOL_RAM_ENDPOINT", &cloud.url)
         .env("IMGTOOL_STS_ENDPOINT", &cloud.url)
         .env("IMGTOOL_OSS_ENDPOINT", &oss.url)
-        .args(["import", &s.image.display().to_string(), "--auto-size"]);
+        .args([
+            "import",
+            &s.image.display().to_string(),
+            "--auto-size",
+            "--force",
+        ]);
     let o = c.output().expect("run");
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }

@@ -49,7 +49,12 @@ fn sparse_raw(path: &Path, size: u64, at: &[u64], run: usize) {
 
 /// `import` against both fakes, JSON out, with the part size given (none: the default).
 fn args(s: &Setup, cloud: &FakeCloud, oss: &FakeOss, part: Option<&str>) -> Vec<String> {
-    let mut a: Vec<String> = vec!["import".into(), s.image.display().to_string()];
+    // --force: these disks hold no OS, which the readiness gate (issue 17) refuses.
+    let mut a: Vec<String> = vec![
+        "import".into(),
+        s.image.display().to_string(),
+        "--force".into(),
+    ];
     a.extend(
         [
             "--ecs-endpoint",
@@ -281,7 +286,17 @@ fn a_dense_raw_stays_raw_and_a_dry_run_says_what_goes_up() {
     let mut a = crate::cloud_support::endpoint_args(&cloud);
     a.insert(0, s.image.display().to_string());
     a.insert(0, "import".into());
-    a.extend(["--region", "cn-hangzhou", "--bucket", "bkt", "--dry-run"].map(String::from));
+    a.extend(
+        [
+            "--region",
+            "cn-hangzhou",
+            "--bucket",
+            "bkt",
+            "--dry-run",
+            "--force",
+        ]
+        .map(String::from),
+    );
     let o = run(s.cmd(), &a, &[]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let text = util::stdout(&o);

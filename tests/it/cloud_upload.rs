@@ -45,7 +45,11 @@ fn raw_image(s: &mut Setup, len: usize) -> Vec<u8> {
 
 /// `import` against both fakes with a small part size.
 fn args(s: &Setup, cloud: &FakeCloud, oss: &FakeOss) -> Vec<String> {
-    let mut a: Vec<String> = vec!["import".into(), s.image.display().to_string()];
+    let mut a: Vec<String> = vec![
+        "import".into(),
+        s.image.display().to_string(),
+        "--force".into(),
+    ];
     a.extend(
         [
             "--ecs-endpoint",
@@ -458,6 +462,7 @@ fn zero_config_uses_and_creates_the_default_bucket() {
     let a = vec![
         "import".to_string(),
         s.image.display().to_string(),
+        "--force".into(),
         "--auto-size".into(),
         "--allow-http".into(),
     ];

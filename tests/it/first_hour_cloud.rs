@@ -11,8 +11,14 @@ use crate::fake_cloud::{self, FakeCloud, Glitch, Scenario};
 use crate::fake_oss::{FakeOss, OssScenario};
 use crate::util::{stderr, stdout};
 
-/// `import IMAGE --dry-run` with `args`, no credentials.
+/// `import IMAGE --dry-run` with `args`, no credentials, and `--force`: the blank test image
+/// has no OS, which the readiness gate (issue 17) refuses; these tests are about the flags.
 fn dry(args: &[&str]) -> std::process::Output {
+    dry_with(args, true)
+}
+
+/// [`dry`], with `--force` only when `force` (or when `args` has it).
+fn dry_with(args: &[&str], force: bool) -> std::process::Output {
     let s = setup();
     let mut a = vec![
         "import".to_string(),
@@ -20,6 +26,9 @@ fn dry(args: &[&str]) -> std::process::Output {
         "--dry-run".into(),
     ];
     a.extend(args.iter().map(|x| x.to_string()));
+    if force && !args.contains(&"--force") {
+        a.push("--force".into());
+    }
     run(s.bare(), &a, &[])
 }
 
@@ -41,7 +50,7 @@ fn dry_run_refuses_the_part_sizes_the_real_run_refuses() {
 
 #[test]
 fn dry_run_refuses_an_unknown_region_and_suggests_the_closest() {
-    let o = dry(&["--region", "cn-hangzhuo"]);
+    let o = dry_with(&["--region", "cn-hangzhuo"], false);
     assert_eq!(o.status.code(), Some(2), "{}", all_output(&o));
     assert!(
         stderr(&o).contains("did you mean cn-hangzhou?") && stderr(&o).contains("--force"),
@@ -117,6 +126,8 @@ fn region_from_the_environment_is_used_without_credentials() {
         "import".to_string(),
         s.image.display().to_string(),
         "--dry-run".into(),
+        // The blank image has no OS (readiness gate, issue 17).
+        "--force".into(),
     ];
     let o = run(c, &a, &[]);
     assert_eq!(o.status.code(), Some(0), "{}", all_output(&o));
@@ -296,7 +307,12 @@ fn oss_refusing_v1_answers_as_documented() {
         ..OssScenario::default()
     });
     let s = setup();
-    let mut a: Vec<String> = vec!["import".into(), s.image.display().to_string()];
+    let mut a: Vec<String> = vec![
+        "import".into(),
+        s.image.display().to_string(),
+        // The blank image has no OS (readiness gate, issue 17).
+        "--force".into(),
+    ];
     a.extend(endpoint_args(&cloud));
     a.extend(
         [

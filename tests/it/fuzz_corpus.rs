@@ -8,7 +8,7 @@ use std::path::Path;
 
 type Target = fn(&[u8]);
 
-const TARGETS: [(&str, Target); 8] = [
+const TARGETS: [(&str, Target); 9] = [
     ("qcow2_open", imgtool::fuzzing::qcow2_open),
     ("vhd_open", imgtool::fuzzing::vhd_open),
     ("vhdx_open", imgtool::fuzzing::vhdx_open),
@@ -16,6 +16,7 @@ const TARGETS: [(&str, Target); 8] = [
     ("vmdk_open", imgtool::fuzzing::vmdk_open),
     ("disk_inspect", imgtool::fuzzing::disk_inspect),
     ("cloud_answers", imgtool::fuzzing::cloud_answers),
+    ("readiness_parsers", imgtool::fuzzing::readiness_parsers),
     ("initramfs", imgtool::fuzzing::initramfs),
 ];
 

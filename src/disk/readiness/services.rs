@@ -1,0 +1,223 @@
+//! What the vendor asks of a Linux guest's software: cloud-init (`no-cloud-init`), no
+//! qemu-guest-agent, growpart and the resize tool of the root file system (`no-growpart`),
+//! SELinux not enforcing, the hardware clock in UTC (`rtc-local-time`), and the checks of the
+//! vendor's image check that files decide: `root-fs-type`, `no-sshd`, `no-root-account`,
+//! `no-fw-cfg-sysfs`, `firewall-enabled`, `disk-size`.
+
+use super::files::{first_file, read_text};
+use super::finding::{Finding, Severity};
+use crate::disk::guest::parse_key_values;
+use crate::disk::guestfs::GuestFs;
+
+/// Platforms whose import docs require cloud-init, CONFIG_FW_CFG_SYSFS and growpart (as arm64).
+const STRICT_PLATFORMS: &[&str] = &[
+    "CentOS Stream",
+    "Anolis",
+    "AlmaLinux",
+    "UOS",
+    "Kylin",
+    "Rocky Linux",
+];
+
+/// What the service checks need to know about the guest.
+pub struct Guest<'a> {
+    pub arch: Option<&'a str>,
+    pub platform: Option<&'a str>,
+    pub root_fs: &'a str,
+    pub virtual_size: u64,
+    /// The default kernel's `/boot/config-<v>`, when read.
+    pub kernel_config: Option<&'a str>,
+}
+
+impl Guest<'_> {
+    fn strict(&self) -> bool {
+        self.arch == Some("arm64") || self.platform.is_some_and(|p| STRICT_PLATFORMS.contains(&p))
+    }
+    fn why_strict(&self) -> String {
+        match (self.arch, self.platform) {
+            (Some("arm64"), _) => "arm64 images".into(),
+            (_, Some(p)) => format!("{p} images"),
+            _ => "this platform".into(),
+        }
+    }
+}
+
+const BIN: &[&str] = &["/usr/bin", "/usr/sbin", "/bin", "/sbin", "/usr/local/bin"];
+
+fn find_bin(fs: &mut dyn GuestFs, name: &str) -> Option<String> {
+    let paths: Vec<String> = BIN.iter().map(|d| format!("{d}/{name}")).collect();
+    let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
+    first_file(fs, &refs)
+}
+
+pub fn check(fs: &mut dyn GuestFs, g: &Guest<'_>, out: &mut Vec<Finding>) {
+    if find_bin(fs, "cloud-init").is_none() {
+        let strict = g.strict();
+        out.push(Finding::new(
+            "no-cloud-init",
+            if strict { Severity::Error } else { Severity::Warning },
+            if strict {
+                format!("cloud-init is not installed; the import docs require it for {}", g.why_strict())
+            } else {
+                "cloud-init is not installed: the host name, password, SSH keys and network will not be set up".to_string()
+            },
+            "no cloud-init in /usr/bin, /usr/sbin, /bin, /sbin, /usr/local/bin",
+            "Install cloud-init (>= 19.1.3) and enable its services",
+        ));
+    }
+    if let Some(p) = find_bin(fs, "qemu-ga") {
+        out.push(Finding::new(
+            "qemu-guest-agent",
+            Severity::Warning,
+            "qemu-guest-agent is installed; the vendor asks to remove it (it conflicts with the Cloud Assistant and image checks)",
+            p,
+            "Uninstall qemu-guest-agent",
+        ));
+    }
+    growpart(fs, g, out);
+    selinux(fs, out);
+    adjtime(fs, g, out);
+    extras(fs, g, out);
+}
+
+fn growpart(fs: &mut dyn GuestFs, g: &Guest<'_>, out: &mut Vec<Finding>) {
+    let tool = match g.root_fs {
+        "xfs" => Some("xfs_growfs"),
+        "ext2" | "ext3" | "ext4" => Some("resize2fs"),
+        _ => None,
+    };
+    let mut missing = Vec::new();
+    if find_bin(fs, "growpart").is_none() {
+        missing.push("growpart");
+    }
+    if let Some(t) = tool.filter(|t| find_bin(fs, t).is_none()) {
+        missing.push(t);
+    }
+    if !missing.is_empty() {
+        out.push(Finding::new(
+            "no-growpart",
+            if g.strict() { Severity::Warning } else { Severity::Info },
+            format!(
+                "the root file system cannot grow into a larger system disk: {} not installed",
+                missing.join(" and ")
+            ),
+            format!("no {} in /usr/bin, /usr/sbin, /bin, /sbin, /usr/local/bin", missing.join(", ")),
+            "Install growpart (Debian: cloud-guest-utils; RHEL: cloud-utils-growpart) and the file system's resize tool",
+        ));
+    }
+}
+
+fn selinux(fs: &mut dyn GuestFs, out: &mut Vec<Finding>) {
+    let Some(t) = read_text(fs, "/etc/selinux/config") else {
+        return;
+    };
+    let kv = parse_key_values(&t);
+    if kv
+        .iter()
+        .any(|(k, v)| k == "SELINUX" && v.eq_ignore_ascii_case("enforcing"))
+    {
+        out.push(Finding::new(
+            "selinux-enforcing",
+            Severity::Warning,
+            "SELinux is enforcing: a relabel or a wrong context can stop the first boot or SSH",
+            "/etc/selinux/config: SELINUX=enforcing",
+            "Set SELINUX=permissive (or disabled) in /etc/selinux/config before importing",
+        ));
+    }
+}
+
+fn adjtime(fs: &mut dyn GuestFs, g: &Guest<'_>, out: &mut Vec<Finding>) {
+    let Some(t) = read_text(fs, "/etc/adjtime") else {
+        return;
+    };
+    if t.lines().nth(2).is_some_and(|l| l.trim() == "LOCAL") {
+        let arm = g.arch == Some("arm64");
+        out.push(Finding::new(
+            "rtc-local-time",
+            if arm {
+                Severity::Error
+            } else {
+                Severity::Warning
+            },
+            "the hardware clock is kept in local time; ECS hardware clocks are UTC",
+            "/etc/adjtime line 3: LOCAL",
+            "Run timedatectl set-local-rtc 0 (or write UTC on line 3 of /etc/adjtime)",
+        ));
+    }
+}
+
+fn extras(fs: &mut dyn GuestFs, g: &Guest<'_>, out: &mut Vec<Finding>) {
+    if !matches!(g.root_fs, "ext3" | "ext4" | "xfs" | "") {
+        out.push(Finding::new(
+            "root-fs-type",
+            Severity::Warning,
+            format!(
+                "the root file system is {}; the import docs support ext3, ext4 and XFS",
+                g.root_fs
+            ),
+            format!("root file system type {}", g.root_fs),
+            "Use ext3, ext4 or XFS for the root file system",
+        ));
+    }
+    if find_bin(fs, "sshd").is_none() {
+        out.push(Finding::new(
+            "no-sshd",
+            Severity::Warning,
+            "no SSH server is installed: the instance cannot be reached by SSH",
+            "no sshd in /usr/bin, /usr/sbin, /bin, /sbin, /usr/local/bin",
+            "Install and enable an SSH server (openssh-server)",
+        ));
+    }
+    if let Some(t) = read_text(fs, "/etc/passwd") {
+        if !t.lines().any(|l| l.starts_with("root:")) {
+            out.push(Finding::new(
+                "no-root-account",
+                Severity::Warning,
+                "/etc/passwd has no root account; the vendor's tools set the root password",
+                "/etc/passwd: no line starting root:",
+                "Restore the root account in /etc/passwd and /etc/shadow",
+            ));
+        }
+    }
+    if g.strict() {
+        if let Some(cfg) = g.kernel_config {
+            if !cfg.lines().any(|l| l == "CONFIG_FW_CFG_SYSFS=y") {
+                out.push(Finding::new(
+                    "no-fw-cfg-sysfs",
+                    Severity::Warning,
+                    format!("the kernel is not built with CONFIG_FW_CFG_SYSFS=y, which the import docs require for {}", g.why_strict()),
+                    "the default kernel's /boot/config-*: no CONFIG_FW_CFG_SYSFS=y",
+                    "Use a kernel built with CONFIG_FW_CFG_SYSFS=y",
+                ));
+            }
+        }
+    }
+    let wants = "/etc/systemd/system/multi-user.target.wants";
+    let fw = [
+        format!("{wants}/firewalld.service"),
+        format!("{wants}/nftables.service"),
+    ];
+    let refs: Vec<&str> = fw.iter().map(String::as_str).collect();
+    if let Some(p) = super::files::real_path(fs, wants).and(first_file(fs, &refs)) {
+        out.push(Finding::new(
+            "firewall-enabled",
+            Severity::Info,
+            "a firewall starts at boot; make sure it lets SSH (22) in, or rely on security groups",
+            p,
+            "Disable the firewall service or open SSH in it",
+        ));
+    }
+    const GIB: u64 = 1 << 30;
+    if !(40 * GIB..=500 * GIB).contains(&g.virtual_size) {
+        out.push(Finding::new(
+            "disk-size",
+            Severity::Info,
+            format!(
+                "the disk is {} GiB; the vendor recommends 40 to 500 GiB for a system disk",
+                g.virtual_size.div_ceil(GIB)
+            ),
+            format!("virtual size {} bytes", g.virtual_size),
+            "Nothing to do unless the instance needs more room; DiskImageSize can be set larger at import",
+        ));
+    }
+}
