@@ -177,12 +177,19 @@ impl Default for DiskOpts {
     }
 }
 
-/// Whether mkfs.ext4 can run here.
+/// Whether mkfs.ext4 can run here. Under `.ci/run` (which installs e2fsprogs and sets
+/// `IMGTOOL_TEST_REQUIRE_TOOLS=1`) a missing mkfs.ext4 fails the test instead of skipping it,
+/// so CI cannot pass without running the readiness tests.
 pub fn have_mkfs() -> bool {
-    std::process::Command::new("mkfs.ext4")
+    let ok = std::process::Command::new("mkfs.ext4")
         .arg("-V")
         .output()
-        .is_ok_and(|o| o.status.success())
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        ok || std::env::var_os("IMGTOOL_TEST_REQUIRE_TOOLS").is_none(),
+        "mkfs.ext4 (e2fsprogs) is required here (IMGTOOL_TEST_REQUIRE_TOOLS is set)"
+    );
+    ok
 }
 
 /// Build the RAW disk for `tree` in `dir`; returns its path.
