@@ -199,3 +199,41 @@ fn check_does_not_warn_about_imgtools_own_vhd() {
     let info: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(info["virtual-size"], 200u64 << 20, "{info}");
 }
+
+/// The README's first command (build, inspect the sample, import --dry-run) works as written:
+/// each `./target/release/imgtool` step after the build is run with this test's binary from
+/// the repository root and must exit 0. Issue 17's readiness gate once made the dry run exit 2.
+#[test]
+fn the_readme_first_command_works() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+    let block = readme
+        .split("```sh\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("a ```sh block in the README");
+    let line = block
+        .lines()
+        .find(|l| !l.starts_with('#') && l.contains("imgtool import"))
+        .expect("the README's first command runs imgtool import");
+    let steps: Vec<&str> = line.split(" && ").collect();
+    assert_eq!(steps[0], "cargo build --release", "{line}");
+    assert!(steps.len() >= 3, "{line}");
+    for step in &steps[1..] {
+        let words: Vec<&str> = step.split_whitespace().collect();
+        assert_eq!(words[0], "./target/release/imgtool", "{step}");
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_imgtool"))
+            .args(&words[1..])
+            .current_dir(root)
+            .env_remove("ALIBABA_CLOUD_ACCESS_KEY_ID")
+            .env_remove("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+            .output()
+            .expect("run imgtool");
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{step}\n{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}
