@@ -32,9 +32,12 @@ pub fn sending(
         Bytes::File
     };
     let plain = Sending::plain(plain_bytes, file_size, img.size(), why);
-    if asked.is_some() || (format == Format::Qcow2 && plain_bytes == Bytes::File) {
+    if asked.is_some() {
         return Ok((format, plain));
     }
+    // A qcow2 ImportImage cannot take as it is (a backing file, zstd...) goes up as the
+    // stream even when that is not smaller than RAW: never RAW unless asked (issue 15).
+    let never_raw = img.kind() == Kind::Qcow2 && plain_bytes == Bytes::Raw;
     let identity = identity_for(fingerprint, timestamp);
     let stream = match VhdStream::new(img, identity) {
         Ok(s) => s,
@@ -46,7 +49,7 @@ pub fn sending(
         Err(e) => return Err(e),
     };
     let len = stream.len();
-    if len.saturating_add(STREAM_MARGIN) > plain.object_size {
+    if !never_raw && len.saturating_add(STREAM_MARGIN) > plain.object_size {
         let why = format!(
             "{}; a streamed dynamic VHD ({len} bytes) would not be smaller",
             plain.why

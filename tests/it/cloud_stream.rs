@@ -446,3 +446,90 @@ fn a_multi_gib_upload_at_default_settings_stays_under_64_mib_of_memory() {
         );
     }
 }
+
+/// What a dry run says goes up for `image` (stdout's `upload:` line).
+fn planned_upload(image: &Path) -> String {
+    let o = util::imgtool()
+        .arg("import")
+        .arg(image)
+        .args(["--region", "cn-hangzhou", "--bucket", "bkt", "--dry-run"])
+        // These disks hold no OS (readiness gate, issue 17).
+        .arg("--force")
+        .env_remove("ALIBABA_CLOUD_ACCESS_KEY_ID")
+        .output()
+        .expect("run imgtool");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    util::stdout(&o)
+        .lines()
+        .find(|l| l.starts_with("upload: "))
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn qemu(tool: &str, args: &[&str]) {
+    let o = std::process::Command::new(tool)
+        .args(args)
+        .output()
+        .expect(tool);
+    assert!(o.status.success(), "{tool} {args:?}: {}", stderr(&o));
+}
+
+/// Issue 15 point 5: a self-contained qcow2 goes up as QCOW2 unless the streamed VHD is
+/// smaller (a preallocated qcow2 holding 2 MiB of data); a qcow2 ImportImage cannot take as
+/// it is (a backing file) goes up as the stream even when that is not smaller than RAW:
+/// never RAW unless --format raw.
+#[test]
+fn a_qcow2_goes_up_as_is_unless_the_stream_is_smaller_and_never_as_raw() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n).display().to_string();
+    // Compact: 2 MiB of data in a 64 MiB disk, the file about 2 MiB: as it is.
+    qemu(
+        "qemu-img",
+        &["create", "-q", "-f", "qcow2", &p("compact.qcow2"), "64M"],
+    );
+    qemu(
+        "qemu-io",
+        &["-c", "write -P 0x5a 0 2M", &p("compact.qcow2")],
+    );
+    let up = planned_upload(Path::new(&p("compact.qcow2")));
+    assert!(up.starts_with("upload: file as QCOW2"), "{up}");
+    // Preallocated: the file is 64 MiB for the same 2 MiB of data: the stream.
+    qemu(
+        "qemu-img",
+        &[
+            "create",
+            "-q",
+            "-f",
+            "qcow2",
+            "-o",
+            "preallocation=full",
+            &p("full.qcow2"),
+            "64M",
+        ],
+    );
+    qemu("qemu-io", &["-c", "write -P 0x5a 0 2M", &p("full.qcow2")]);
+    let up = planned_upload(Path::new(&p("full.qcow2")));
+    assert!(up.starts_with("upload: vhd-stream as VHD"), "{up}");
+    // Behind a backing file, every block holding data: the stream, not RAW.
+    qemu(
+        "qemu-img",
+        &["create", "-q", "-f", "qcow2", &p("base.qcow2"), "64M"],
+    );
+    qemu("qemu-io", &["-c", "write -P 0x33 0 64M", &p("base.qcow2")]);
+    qemu(
+        "qemu-img",
+        &[
+            "create",
+            "-q",
+            "-f",
+            "qcow2",
+            "-F",
+            "qcow2",
+            "-b",
+            &p("base.qcow2"),
+            &p("top.qcow2"),
+        ],
+    );
+    let up = planned_upload(Path::new(&p("top.qcow2")));
+    assert!(up.starts_with("upload: vhd-stream as VHD"), "{up}");
+}
