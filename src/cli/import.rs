@@ -544,25 +544,7 @@ fn detection(
             .map_err(|e| ecs::explain("DescribeImages", &e))
     })?;
     if !a.json {
-        println!(
-            "image check: {} ({} finding{})",
-            if d.status.is_empty() {
-                "no result"
-            } else {
-                &d.status
-            },
-            d.items.len(),
-            if d.items.len() == 1 { "" } else { "s" }
-        );
-        for i in &d.items {
-            println!(
-                "  {}: {} [{} {}]",
-                escape(&i.name),
-                escape(&i.value),
-                escape(&i.risk_level),
-                escape(&i.risk_code)
-            );
-        }
+        super::import_report::print_detection(&d);
     }
     Ok(d)
 }

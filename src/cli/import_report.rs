@@ -6,6 +6,7 @@ use serde_json::{Map, Value, json};
 use super::import_args::Args;
 use super::output::{escape, print_json};
 use crate::cloud::credentials::Credentials;
+use crate::cloud::detect::Detection;
 use crate::cloud::ecs::Imported;
 use crate::cloud::oss::{self, OssSigning};
 use crate::cloud::plan::Plan;
@@ -309,4 +310,27 @@ pub(super) fn remote_check(
     let sig = settings::rpc_signature(a.cloud.rpc_signature.as_deref(), &settings::env)?;
     let s = import::session(live.clone(), eps, sig)?;
     crate::cloud::remote_check::check(&s.client, &s.ecs, plan)
+}
+
+/// The service's image check (DetectionOptions), as text.
+pub(super) fn print_detection(d: &Detection) {
+    println!(
+        "image check: {} ({} finding{})",
+        if d.status.is_empty() {
+            "no result"
+        } else {
+            &d.status
+        },
+        d.items.len(),
+        if d.items.len() == 1 { "" } else { "s" }
+    );
+    for i in &d.items {
+        println!(
+            "  {}: {} [{} {}]",
+            escape(&i.name),
+            escape(&i.value),
+            escape(&i.risk_level),
+            escape(&i.risk_code)
+        );
+    }
 }

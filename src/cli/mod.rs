@@ -10,6 +10,8 @@ pub mod import_args;
 pub mod import_report;
 pub mod inputs;
 pub mod inspect;
+mod inspect_table;
+mod inspect_text;
 pub mod output;
 pub mod task;
 
