@@ -14,6 +14,7 @@ pub mod form;
 pub mod import;
 pub mod keys;
 pub mod live;
+pub mod names;
 pub mod options;
 pub mod oss;
 pub mod part_body;
