@@ -17,20 +17,14 @@
 // getrusage, lseek, statfs); the crate-wide rule against unsafe code is for src/.
 #![allow(unsafe_code)]
 
+mod common;
+
+use common::{BLOCK, bench_dir, benching, env_u64, fill_pattern, make_sparse, median, sync};
 use std::fs::{self, File};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-const BLOCK: u64 = 2 << 20;
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 struct Run {
     wall: Duration,
@@ -77,34 +71,6 @@ fn qemu_img() -> Command {
     let mut c = Command::new("qemu-img");
     c.arg("convert");
     c
-}
-
-/// xorshift64*, fixed seed: the same image every run.
-fn next(state: &mut u64) -> u64 {
-    *state ^= *state >> 12;
-    *state ^= *state << 25;
-    *state ^= *state >> 27;
-    state.wrapping_mul(0x2545_f491_4f6c_dd1d)
-}
-
-fn make_source(path: &Path, size: u64) -> u64 {
-    let f = File::create(path).expect("create source");
-    f.set_len(size).expect("set_len");
-    let mut rng = 0x1234_5678_9abc_def1u64;
-    let mut buf = vec![0u8; BLOCK as usize];
-    let mut data = 0;
-    for b in 0..size / BLOCK {
-        if next(&mut rng) % 4 != 0 {
-            continue;
-        }
-        let salt = next(&mut rng);
-        for (i, w) in buf.chunks_exact_mut(8).enumerate() {
-            w.copy_from_slice(&(salt ^ i as u64).wrapping_mul(0x9e37_79b9).to_le_bytes());
-        }
-        f.write_all_at(&buf, b * BLOCK).expect("write source");
-        data += BLOCK;
-    }
-    data
 }
 
 fn qemu_make(src: &Path, dst: &Path, subformat: &str) {
@@ -187,11 +153,6 @@ fn fs_name(path: &Path) -> String {
     }
 }
 
-fn settle() {
-    let st = Command::new("sync").status().expect("sync");
-    assert!(st.success());
-}
-
 fn remove(p: &Path) {
     let _ = fs::remove_file(p);
 }
@@ -252,7 +213,7 @@ fn run_case(dir: &Path, c: &Case, rounds: u64, ranges: &[(u64, u64)], size: u64)
             });
             // Start each run with nothing dirty in the page cache: otherwise the flusher
             // writes the previous run's output (or frees a deleted one) during this one.
-            settle();
+            sync();
             match who {
                 0 => ours.push(&measure(&mut (c.ours)(&ours_out)), Duration::ZERO),
                 1 => ours_ns.push(
@@ -300,11 +261,6 @@ fn run_case(dir: &Path, c: &Case, rounds: u64, ranges: &[(u64, u64)], size: u64)
         theirs.mib(),
         if same { "" } else { "  OUTPUTS DIFFER" }
     );
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
 }
 
 fn cases(dyn_vhd: PathBuf, fixed_vhd: PathBuf, raw: PathBuf) -> Vec<Case> {
@@ -373,9 +329,9 @@ fn in_place(dir: &Path, size: u64) {
         .expect("inplace file");
     // As before every other run: nothing dirty left by the cases above, whose deleted
     // outputs would otherwise be flushed by this run's fsync (seen: 3 s on XFS).
-    settle();
+    sync();
     let to_vhd = measure(imgtool().args(["--in-place", "--to", "vhd-fixed"]).arg(&p));
-    settle();
+    sync();
     let to_raw = measure(imgtool().args(["--in-place", "--to", "raw"]).arg(&p));
     println!(
         "{:<20} RAW -> fixed VHD {:.4}s, fixed VHD -> RAW {:.4}s, peak {:.1} MiB",
@@ -389,20 +345,17 @@ fn in_place(dir: &Path, size: u64) {
 
 fn main() {
     // `cargo test --benches` passes --bench-less arguments; run only under `cargo bench`.
-    if !std::env::args().any(|a| a == "--bench") {
+    if !benching() {
         return;
     }
     let gib = env_u64("IMGTOOL_BENCH_GIB", 8);
     let rounds = env_u64("IMGTOOL_BENCH_ROUNDS", 5).max(1);
-    let base = std::env::var_os("IMGTOOL_BENCH_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir);
-    let dir = tempfile::tempdir_in(base).expect("bench dir");
+    let dir = bench_dir();
     let d = dir.path();
     let size = gib << 30;
     let (raw, dyn_vhd, fixed_vhd) = (d.join("src.raw"), d.join("dyn.vhd"), d.join("fixed.vhd"));
     let t = Instant::now();
-    let data = make_source(&raw, size);
+    let data = make_sparse(&raw, size, fill_pattern);
     let ranges = data_ranges(&File::open(&raw).expect("open source"));
     qemu_make(&raw, &dyn_vhd, "dynamic");
     qemu_make(&raw, &fixed_vhd, "fixed");

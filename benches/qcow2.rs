@@ -16,29 +16,15 @@
 //! compressible pseudo-random text, one quarter holes, made a qcow2 by `qemu-img convert` (with
 //! `-c` for the compressed case).
 
+mod common;
+
+use common::{
+    env_u64, inspect_against_qemu, load_average, median, one_tib_image, sync, time as run,
+};
 use std::fs;
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn run(cmd: &mut Command) -> Duration {
-    let t = Instant::now();
-    let st = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .status()
-        .expect("spawn");
-    assert!(st.success(), "{cmd:?} failed");
-    t.elapsed()
-}
+use std::process::Command;
 
 /// Words from a fixed-seed xorshift: compresses about 3:1, like a real file system's text.
 fn make_source(path: &Path, mib: u64) {
@@ -68,19 +54,6 @@ fn make_source(path: &Path, mib: u64) {
     }
 }
 
-/// The 1-minute load average: the benchmark's numbers mean little on a busy machine.
-fn load_average() -> String {
-    fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|s| s.split_whitespace().next().map(str::to_string))
-        .unwrap_or_else(|| "?".into())
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
-
 fn main() {
     let mib = env_u64("IMGTOOL_BENCH_MIB", 1024);
     let rounds = env_u64("IMGTOOL_BENCH_ROUNDS", 3).max(1);
@@ -106,7 +79,7 @@ fn main() {
         for _ in 0..rounds {
             let out = d.join("ours.raw");
             let _ = fs::remove_file(&out);
-            run(&mut Command::new("sync"));
+            sync();
             ours.push(
                 run(Command::new(imgtool)
                     .args(["convert", "--quiet", "--to", "raw"])
@@ -116,7 +89,7 @@ fn main() {
             );
             let out2 = d.join("qemu.raw");
             let _ = fs::remove_file(&out2);
-            run(&mut Command::new("sync"));
+            sync();
             let t = run(Command::new("qemu-img")
                 .args(["convert", "-f", "qcow2", "-O", "raw"])
                 .arg(&q)
@@ -157,35 +130,8 @@ fn main() {
     );
 
     let big = d.join("big.qcow2");
-    run(Command::new("qemu-img")
-        .args(["create", "-q", "-f", "qcow2"])
-        .arg(&big)
-        .arg("1T"));
-    run(Command::new("qemu-io")
-        .args(["-f", "qcow2"])
-        .arg(&big)
-        .args([
-            "-c",
-            "write -P 1 0 1M",
-            "-c",
-            "write -P 2 512G 1M",
-            "-c",
-            "write -P 3 1023G 1M",
-        ]));
-    let (mut a, mut b) = (Vec::new(), Vec::new());
-    for _ in 0..20 {
-        a.push(
-            run(Command::new(imgtool).args(["inspect", "--json"]).arg(&big)).as_secs_f64() * 1e3,
-        );
-        b.push(
-            run(Command::new("qemu-img")
-                .args(["info", "--output=json"])
-                .arg(&big))
-            .as_secs_f64()
-                * 1e3,
-        );
-    }
-    let (a, b) = (median(&mut a), median(&mut b));
+    one_tib_image(&big, "qcow2", &[]);
+    let (a, b) = inspect_against_qemu(&big, 20);
     println!("inspect of a 1 TiB qcow2 (20 runs each, median):");
     println!("  imgtool inspect --json     : {a:>8.2} ms (target under 10 ms)");
     println!("  qemu-img info              : {b:>8.2} ms");

@@ -17,56 +17,23 @@
 // getrusage, lseek, sync_file_range); the crate-wide rule against unsafe code is for src/.
 #![allow(unsafe_code)]
 
+mod common;
+
+use common::{
+    BLOCK, bench_dir, benching, env_u64, fill_pattern, make_sparse, median, peak_rss_kib, sync,
+};
 use std::fs::{self, File};
 use std::io::Write;
 use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use imgtool::convert::{Identity, VhdStream};
 
-const BLOCK: u64 = 2 << 20;
 const BUF: usize = 8 << 20;
 const PART: u64 = 64 << 20;
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// xorshift64*, fixed seed: the same image every run (as benches/convert.rs makes it).
-fn next(state: &mut u64) -> u64 {
-    *state ^= *state >> 12;
-    *state ^= *state << 25;
-    *state ^= *state >> 27;
-    state.wrapping_mul(0x2545_f491_4f6c_dd1d)
-}
-
-/// A sparse RAW with data in about a quarter of its 2 MiB blocks; returns the data bytes.
-fn make_source(path: &Path, size: u64) -> u64 {
-    let f = File::create(path).expect("create source");
-    f.set_len(size).expect("set_len");
-    let mut rng = 0x1234_5678_9abc_def1u64;
-    let mut buf = vec![0u8; BLOCK as usize];
-    let mut data = 0;
-    for b in 0..size / BLOCK {
-        if next(&mut rng) % 4 != 0 {
-            continue;
-        }
-        let salt = next(&mut rng);
-        for (i, w) in buf.chunks_exact_mut(8).enumerate() {
-            w.copy_from_slice(&(salt ^ i as u64).wrapping_mul(0x9e37_79b9).to_le_bytes());
-        }
-        f.write_all_at(&buf, b * BLOCK).expect("write source");
-        data += BLOCK;
-    }
-    f.sync_all().expect("sync source");
-    data
-}
 
 /// Read the source's data once so every contender starts from a warm page cache.
 fn warm(path: &Path, size: u64) {
@@ -243,39 +210,20 @@ fn id() -> Identity {
     }
 }
 
-fn settle() {
-    let _ = Command::new("sync").status();
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
-
-fn peak_rss_mib() -> f64 {
-    // SAFETY: getrusage fills a zeroed struct.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
-    ru.ru_maxrss as f64 / 1024.0
-}
-
 fn main() {
-    if !std::env::args().any(|a| a == "--bench") {
+    if !benching() {
         return;
     }
     let gib = env_u64("IMGTOOL_BENCH_GIB", 8);
     let rounds = env_u64("IMGTOOL_BENCH_ROUNDS", 3).max(1);
-    let base = std::env::var_os("IMGTOOL_BENCH_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir);
-    let dir = tempfile::tempdir_in(base).expect("bench dir");
+    let dir = bench_dir();
     let (raw, ours, theirs) = (
         dir.path().join("src.raw"),
         dir.path().join("ours.vhd"),
         dir.path().join("theirs.vhd"),
     );
     let size = gib << 30;
-    let data = make_source(&raw, size);
+    let data = make_sparse(&raw, size, fill_pattern);
     warm(&raw, size);
     let img = imgtool::image::open(&raw).expect("open");
     let gibs = |secs: f64| data as f64 / secs / f64::from(1u32 << 30);
@@ -290,10 +238,10 @@ fn main() {
         len = l;
         s2.push(to_sink(&img, 2).0);
         let _ = fs::remove_file(&ours);
-        settle();
+        sync();
         fo.push(to_file(&img, &ours));
         let _ = fs::remove_file(&theirs);
-        settle();
+        sync();
         q.push(qemu_to_file(&raw, &theirs));
     }
     let best = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
@@ -329,6 +277,6 @@ fn main() {
     println!(
         "bytes: stream {len} = {:.5} per byte of data (qemu-img's file {qlen}); peak RSS {:.1} MiB",
         len as f64 / data as f64,
-        peak_rss_mib()
+        peak_rss_kib() as f64 / 1024.0
     );
 }

@@ -16,6 +16,9 @@
 #[path = "../tests/it/fake_oss.rs"]
 mod fake_oss;
 
+mod common;
+
+use common::{peak_rss_kib, reset_peak_rss};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::FileExt;
@@ -190,22 +193,4 @@ fn loopback_copy(path: &std::path::Path, size: u64) -> f64 {
     let got = sink.join().expect("sink");
     assert_eq!(got, size);
     t.elapsed().as_secs_f64()
-}
-
-/// Start the peak resident set size (VmHWM) again from the current one.
-fn reset_peak_rss() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
-/// Peak resident set size so far, in KiB (VmHWM).
-fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
 }

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::ecs::ALL_IMAGE_STATUSES;
-use super::rpc::{CallError, Client, Method, Service, pairs};
+use super::ecs::find_image;
+use super::rpc::{CallError, Client, Service};
 
 /// Polls while the check says Processing before giving up on waiting for it.
 pub const MAX_POLLS: u32 = 60;
@@ -85,21 +85,8 @@ pub fn read(
 ) -> Result<Detection, CallError> {
     let mut last = Detection::default();
     for i in 0..MAX_POLLS {
-        let v = c.call(
-            ecs,
-            Method::Get,
-            "DescribeImages",
-            &pairs(&[
-                ("RegionId", region),
-                ("ImageId", image_id),
-                ("Status", ALL_IMAGE_STATUSES),
-            ]),
-        )?;
-        let image = v
-            .pointer("/Images/Image")
-            .and_then(Value::as_array)
-            .and_then(|is| is.iter().find(|im| s(im, "ImageId") == image_id));
-        last = image.map(parse).unwrap_or_default();
+        let image = find_image(c, ecs, region, image_id)?;
+        last = image.as_ref().map(parse).unwrap_or_default();
         if last.status != "Processing" || i + 1 == MAX_POLLS {
             break;
         }

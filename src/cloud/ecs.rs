@@ -127,6 +127,20 @@ pub fn describe_image(
     region: &str,
     image_id: &str,
 ) -> Result<ImageState, CallError> {
+    let img = find_image(c, ecs, region, image_id)?;
+    Ok(img.map_or_else(ImageState::default, |i| ImageState {
+        status: s(&i, "Status"),
+        progress: s(&i, "Progress"),
+    }))
+}
+
+/// DescribeImages for one image id in any status; the image's entry, if the answer has it.
+pub fn find_image(
+    c: &Client,
+    ecs: &Service,
+    region: &str,
+    image_id: &str,
+) -> Result<Option<Value>, CallError> {
     let v = c.call(
         ecs,
         Method::Get,
@@ -137,14 +151,10 @@ pub fn describe_image(
             ("Status", ALL_IMAGE_STATUSES),
         ]),
     )?;
-    let img = v
-        .pointer("/Images/Image")
+    Ok(v.pointer("/Images/Image")
         .and_then(Value::as_array)
-        .and_then(|is| is.iter().find(|i| s(i, "ImageId") == image_id));
-    Ok(img.map_or_else(ImageState::default, |i| ImageState {
-        status: s(i, "Status"),
-        progress: s(i, "Progress"),
-    }))
+        .and_then(|is| is.iter().find(|i| s(i, "ImageId") == image_id))
+        .cloned())
 }
 
 pub fn cancel_task(
