@@ -3,6 +3,7 @@
 //! Data flows one way: file -> image format -> virtual disk -> partitions -> file systems ->
 //! guest facts -> import plan -> cloud. Each module knows only the ones before it.
 
+pub mod bytes;
 pub mod cli;
 pub mod cloud;
 pub mod convert;

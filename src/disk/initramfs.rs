@@ -10,9 +10,17 @@
 //! flate2 (gzip), liblzma (xz and the old lzma format), zstd, lz4_flex (the lz4 frame format,
 //! and the blocks of the legacy format the kernel uses, framed in `lz4.rs`), bzip2.
 
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 mod cpio;
 mod lz4;
 #[cfg(test)]
+// The fixture builders cast lengths of a few bytes.
+#[allow(clippy::cast_possible_truncation)]
 mod tests;
 
 use std::collections::BTreeSet;

@@ -7,7 +7,16 @@
 //! the key are read. Every offset and count is checked against the hive's own sizes, and the
 //! number of cells visited is capped, so a hostile hive ends in an error.
 
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
+use crate::bytes::{Bytes, le_u16s, le_u32s};
+
 const BASE_BLOCK: u64 = 4096;
+const BASE_BLOCK_LEN: usize = 4096;
 const REGF: &[u8; 4] = b"regf";
 /// The checksum covers the first 508 bytes and is stored at 508.
 const CHECKSUM_AT: usize = 508;
@@ -51,14 +60,14 @@ impl HiveBytes for &[u8] {
 }
 
 fn u16le(b: &[u8], at: usize) -> R<u16> {
-    b.get(at..at + 2)
-        .map(|s| u16::from_le_bytes([s[0], s[1]]))
-        .ok_or_else(|| format!("u16 at cell byte {at} past the {}-byte cell", b.len()))
+    Bytes::new(b, 0, "cell")
+        .le_u16(at, "u16")
+        .map_err(|_| format!("u16 at cell byte {at} past the {}-byte cell", b.len()))
 }
 fn u32le(b: &[u8], at: usize) -> R<u32> {
-    b.get(at..at + 4)
-        .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
-        .ok_or_else(|| format!("u32 at cell byte {at} past the {}-byte cell", b.len()))
+    Bytes::new(b, 0, "cell")
+        .le_u32(at, "u32")
+        .map_err(|_| format!("u32 at cell byte {at} past the {}-byte cell", b.len()))
 }
 
 /// A value's type and raw data.
@@ -73,18 +82,13 @@ impl RegValue {
     pub fn as_string(&self) -> Option<String> {
         match self.kind {
             REG_SZ | REG_EXPAND_SZ => {
-                let units: Vec<u16> = self
-                    .data
-                    .chunks_exact(2)
-                    .map(|c| u16::from_le_bytes([c[0], c[1]]))
-                    .take_while(|&u| u != 0)
-                    .collect();
+                let units: Vec<u16> = le_u16s(&self.data).take_while(|&u| u != 0).collect();
                 Some(String::from_utf16_lossy(&units))
             }
-            REG_DWORD => self
-                .data
-                .get(0..4)
-                .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]).to_string()),
+            REG_DWORD => Bytes::new(&self.data, 0, "REG_DWORD")
+                .le_u32(0, "value")
+                .ok()
+                .map(|v| v.to_string()),
             _ => None,
         }
     }
@@ -99,9 +103,8 @@ pub struct Hive<B: HiveBytes> {
 
 /// The XOR of the first 127 u32s, with 0 and all-ones mapped as Windows does.
 pub fn base_checksum(b: &[u8]) -> u32 {
-    let x = b[..CHECKSUM_AT].chunks_exact(4).fold(0u32, |a, c| {
-        a ^ u32::from_le_bytes([c[0], c[1], c[2], c[3]])
-    });
+    // Over the first 508 bytes, or what there is of them (the caller checks the length).
+    let x = le_u32s(b.get(..CHECKSUM_AT).unwrap_or(b)).fold(0u32, |a, v| a ^ v);
     match x {
         0 => 1,
         u32::MAX => u32::MAX - 1,
@@ -112,9 +115,9 @@ pub fn base_checksum(b: &[u8]) -> u32 {
 impl<B: HiveBytes> Hive<B> {
     pub fn open(mut src: B) -> R<Self> {
         let b = src
-            .read_at(0, BASE_BLOCK as usize)
+            .read_at(0, BASE_BLOCK_LEN)
             .ok_or("shorter than its 4096-byte base block")?;
-        if b[0..4] != REGF[..] {
+        if b.get(0..4) != Some(&REGF[..]) {
             return Err("base block signature at byte 0 is not regf".into());
         }
         let stored = u32le(&b, CHECKSUM_AT)?;
@@ -152,7 +155,9 @@ impl<B: HiveBytes> Hive<B> {
             ));
         }
         let raw = self.read(off64, 4)?;
-        let size = i32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]]);
+        let size = Bytes::new(&raw, BASE_BLOCK + off64, "cell")
+            .le_i32(0, "size")
+            .map_err(String::from)?;
         if size >= 0 {
             return Err(format!(
                 "cell at {off:#x} is free (size {size}), expected allocated"
@@ -165,7 +170,9 @@ impl<B: HiveBytes> Hive<B> {
                 "cell at {off:#x} has size {size}, running past its bin's end {bin_end:#x} (or over {MAX_CELL})"
             ));
         }
-        self.read(off64 + 4, (size - 4) as usize)
+        // At most MAX_CELL.
+        let len = usize::try_from(size - 4).map_err(|_| format!("cell size {size}"))?;
+        self.read(off64 + 4, len)
     }
 
     /// The end of the bin holding `off`: bins start on 4 KiB boundaries with `hbin`.
@@ -176,7 +183,7 @@ impl<B: HiveBytes> Hive<B> {
                 break;
             };
             let h = self.read(start, 12)?;
-            if h[0..4] != HBIN[..] {
+            if h.get(0..4) != Some(&HBIN[..]) {
                 continue;
             }
             let size = u64::from(u32le(&h, 8)?);
@@ -363,15 +370,12 @@ fn value_name(vk: &[u8]) -> R<String> {
 
 fn name_at(c: &[u8], at: usize, len: usize, compressed: bool) -> R<String> {
     let b = c
-        .get(at..at + len)
+        .get(at..at.saturating_add(len))
         .ok_or_else(|| format!("name of {len} bytes at cell byte {at} past the cell"))?;
     Ok(if compressed {
         b.iter().map(|&x| char::from(x)).collect()
     } else {
-        let units: Vec<u16> = b
-            .chunks_exact(2)
-            .map(|c| u16::from_le_bytes([c[0], c[1]]))
-            .collect();
+        let units: Vec<u16> = le_u16s(b).collect();
         String::from_utf16_lossy(&units)
     })
 }
@@ -404,6 +408,7 @@ pub struct GuestHive<'f> {
 }
 
 const PAGE: u64 = 64 << 10;
+const PAGE_LEN: usize = 64 << 10;
 const MAX_PAGES: usize = 256;
 
 impl<'f> GuestHive<'f> {
@@ -422,7 +427,7 @@ impl<'f> GuestHive<'f> {
             }
             let p = self
                 .fs
-                .read_range(&self.path, n.checked_mul(PAGE)?, PAGE as usize)?;
+                .read_range(&self.path, n.checked_mul(PAGE)?, PAGE_LEN)?;
             self.pages.insert(n, p);
         }
         self.pages.get(&n)
@@ -447,8 +452,17 @@ impl HiveBytes for GuestHive<'_> {
 }
 
 #[cfg(test)]
+// The fixture builders cast lengths of a few bytes.
+#[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
 mod tests {
     use super::*;
+
+    /// It sliced `b[..508]` and panicked on a shorter slice.
+    #[test]
+    fn base_checksum_of_a_short_slice_does_not_panic() {
+        assert_eq!(base_checksum(&[0x10, 0, 0, 0, 0x01, 0, 0, 0, 0xff]), 0x11);
+        assert_eq!(base_checksum(&[]), 1);
+    }
 
     /// Write an allocated cell holding `data` at `off` (relative to the first bin).
     fn put(h: &mut [u8], off: usize, data: &[u8]) {

@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 const FLOORS: &[&[&str]] = &[
     &["sys"],
     &["error", "text"],
+    &["bytes"],
     &["image"],
     &["disk"],
     &["convert"],

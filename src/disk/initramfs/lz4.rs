@@ -57,7 +57,7 @@ impl<R: BufRead> Legacy<R> {
             if len == MAGIC {
                 continue;
             }
-            let n = u32::from_le_bytes(len);
+            let n = crate::bytes::Fixed(&len).le_u32::<0>();
             if n == 0 {
                 return Ok(false);
             }

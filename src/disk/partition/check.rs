@@ -7,21 +7,29 @@
 //! trust; this is the strict view of the same bytes.
 
 use super::gpt::{ENTRY_MIN_SIZE, HEADER_MIN_SIZE, MAX_ENTRY_ARRAY, SECTOR_SIZES, SIGNATURE};
-use super::{EntryKind, Partition, PartitionTable, TableKind, le_u32, le_u64};
+use super::layout::{gpt_entry, gpt_header, guid, mbr, mbr_entry};
+use super::{EntryKind, Partition, PartitionTable, TableKind};
+use crate::bytes::Fixed;
 use crate::error::Result;
 use crate::image::finding::{CheckReport, Finding, Severity};
 use crate::image::{Kind, VirtualDisk};
 
-/// Header fields a backup must repeat (offset in the header, name); `my_lba`,
+/// Header fields a backup must repeat (offset in the header, name, value); `my_lba`,
 /// `alternate_lba` and the entry array's LBA are expected to differ.
-const MIRRORED: [(usize, &str); 5] = [
-    (40, "first usable LBA"),
-    (48, "last usable LBA"),
-    (80, "number of entries"),
-    (84, "entry size"),
-    (88, "entry array CRC32"),
-];
-const DISK_GUID_AT: usize = 56;
+fn mirrored(h: &Header) -> [(usize, &'static str, u64); 5] {
+    use gpt_header::*;
+    [
+        (FIRST_USABLE_LBA, "first usable LBA", h.first_usable()),
+        (LAST_USABLE_LBA, "last usable LBA", h.last_usable()),
+        (ENTRY_COUNT, "number of entries", h.entry_count()),
+        (ENTRY_SIZE, "entry size", h.entry_size()),
+        (
+            ENTRIES_CRC32,
+            "entry array CRC32",
+            u64::from(h.entries_crc()),
+        ),
+    ]
+}
 
 /// `check` for any image: the format's own checker, and for a RAW disk (which has no format
 /// structure) its partition table.
@@ -79,18 +87,43 @@ fn signature_at(disk: &dyn VirtualDisk, at: u64) -> bool {
         && &sig == SIGNATURE
 }
 
-/// A header sector whose CRC and geometry were checked, with its position.
+/// A header whose CRC was checked, with its position: its fixed fields.
 struct Header {
     at: u64,
-    bytes: Vec<u8>,
+    fields: [u8; gpt_header::LEN],
 }
 
 impl Header {
-    fn u64(&self, at: usize) -> u64 {
-        le_u64(&self.bytes, at)
+    fn f(&self) -> Fixed<'_, { gpt_header::LEN }> {
+        Fixed(&self.fields)
     }
-    fn u32(&self, at: usize) -> u32 {
-        le_u32(&self.bytes, at)
+    fn alternate_lba(&self) -> u64 {
+        self.f().le_u64::<{ gpt_header::ALTERNATE_LBA }>()
+    }
+    fn first_usable(&self) -> u64 {
+        self.f().le_u64::<{ gpt_header::FIRST_USABLE_LBA }>()
+    }
+    fn last_usable(&self) -> u64 {
+        self.f().le_u64::<{ gpt_header::LAST_USABLE_LBA }>()
+    }
+    fn disk_guid(&self) -> [u8; guid::LEN] {
+        self.f().array::<{ gpt_header::DISK_GUID }, { guid::LEN }>()
+    }
+    fn entries_lba(&self) -> u64 {
+        self.f().le_u64::<{ gpt_header::ENTRIES_LBA }>()
+    }
+    fn entry_count(&self) -> u64 {
+        u64::from(self.f().le_u32::<{ gpt_header::ENTRY_COUNT }>())
+    }
+    fn entry_size(&self) -> u64 {
+        u64::from(self.f().le_u32::<{ gpt_header::ENTRY_SIZE }>())
+    }
+    fn entries_crc(&self) -> u32 {
+        self.f().le_u32::<{ gpt_header::ENTRIES_CRC32 }>()
+    }
+    /// Absolute offset of a header field.
+    fn offset(&self, field: usize) -> u64 {
+        self.at.saturating_add(field as u64)
     }
 }
 
@@ -101,10 +134,10 @@ fn check_gpt(disk: &dyn VirtualDisk, sector: u64, out: &mut Vec<Finding>) {
         entry_array(disk, sector, p, "primary", out);
     }
     // Where the backup should be: where the primary says, which must be the last LBA.
-    let backup_lba = primary.as_ref().map_or(last, |p| p.u64(32));
+    let backup_lba = primary.as_ref().map_or(last, Header::alternate_lba);
     if backup_lba != last {
         out.push(err(
-            sector + 32,
+            sector + gpt_header::ALTERNATE_LBA as u64,
             "GPT primary header: backup header LBA",
             format!("{backup_lba}"),
             format!("{last}, the last LBA of a {}-byte disk", disk.size()),
@@ -146,49 +179,56 @@ fn header(
 ) -> Option<Header> {
     let at = lba.checked_mul(sector)?;
     let field = format!("GPT {which} header");
-    let mut bytes = vec![0u8; sector as usize];
-    if disk.read_at(at, &mut bytes).is_err() || &bytes[0..8] != SIGNATURE {
+    let mut bytes = vec![0u8; usize::try_from(sector).ok()?];
+    let read = disk.read_at(at, &mut bytes).is_ok();
+    // The sector is 512 or 4096 bytes: it holds the fixed fields.
+    let fields = *bytes.first_chunk::<{ gpt_header::LEN }>()?;
+    let h = Fixed(&fields);
+    let signature: [u8; 8] = h.array::<{ gpt_header::SIGNATURE }, 8>();
+    if !read || &signature != SIGNATURE {
         let found = if which == "backup" {
             "no header (no \"EFI PART\" signature)".to_string()
         } else {
-            format!("signature {:02x?}", &bytes[0..8])
+            format!("signature {signature:02x?}")
         };
         out.push(err(at, &field, found, format!("\"EFI PART\" at LBA {lba}")));
         return None;
     }
-    let size = le_u32(&bytes, 12);
-    if size < HEADER_MIN_SIZE || u64::from(size) > sector {
+    let size = h.le_u32::<{ gpt_header::HEADER_SIZE }>();
+    let covered = usize::try_from(size)
+        .ok()
+        .filter(|_| size >= HEADER_MIN_SIZE && u64::from(size) <= sector)
+        .and_then(|n| bytes.get(..n));
+    let Some(covered) = covered else {
         out.push(err(
-            at + 12,
+            at + gpt_header::HEADER_SIZE as u64,
             &format!("{field} size"),
             size.to_string(),
             format!("{HEADER_MIN_SIZE}..={sector}"),
         ));
         return None;
-    }
-    let stored = le_u32(&bytes, 16);
-    let mut copy = bytes[..size as usize].to_vec();
-    copy[16..20].fill(0);
-    let computed = crc32fast::hash(&copy);
+    };
+    let stored = h.le_u32::<{ gpt_header::HEADER_CRC32 }>();
+    let computed = super::gpt::header_crc(covered);
     if computed != stored {
         out.push(err(
-            at + 16,
+            at + gpt_header::HEADER_CRC32 as u64,
             &format!("{field} CRC32"),
             format!("{stored:#010x}"),
             format!("{computed:#010x} (computed over its {size} bytes)"),
         ));
         return None;
     }
-    let my_lba = le_u64(&bytes, 24);
+    let my_lba = h.le_u64::<{ gpt_header::MY_LBA }>();
     if my_lba != lba {
         out.push(err(
-            at + 24,
+            at + gpt_header::MY_LBA as u64,
             &format!("{field} own LBA"),
             my_lba.to_string(),
             lba.to_string(),
         ));
     }
-    Some(Header { at, bytes })
+    Some(Header { at, fields })
 }
 
 fn entry_array(
@@ -198,24 +238,24 @@ fn entry_array(
     which: &str,
     out: &mut Vec<Finding>,
 ) {
-    let (count, size) = (u64::from(h.u32(80)), u64::from(h.u32(84)));
+    let (count, size) = (h.entry_count(), h.entry_size());
     let len = count * size;
     if size < u64::from(ENTRY_MIN_SIZE) || size % 8 != 0 || len > MAX_ENTRY_ARRAY {
         out.push(err(
-            h.at + 80,
+            h.offset(gpt_header::ENTRY_COUNT),
             &format!("GPT {which} header entry count x size"),
             format!("{count} x {size}"),
             format!("entries of a multiple of 8 bytes, at least {ENTRY_MIN_SIZE}, at most {MAX_ENTRY_ARRAY} bytes in all"),
         ));
         return;
     }
-    let lba = h.u64(72);
+    let lba = h.entries_lba();
     let Some(at) = lba
         .checked_mul(sector)
         .filter(|a| a.checked_add(len).is_some_and(|e| e <= disk.size()))
     else {
         out.push(err(
-            h.at + 72,
+            h.offset(gpt_header::ENTRIES_LBA),
             &format!("GPT {which} entry array LBA"),
             lba.to_string(),
             format!(
@@ -225,54 +265,57 @@ fn entry_array(
         ));
         return;
     };
-    let mut buf = vec![0u8; len as usize];
+    // At most MAX_ENTRY_ARRAY bytes.
+    let Ok(len) = usize::try_from(len) else {
+        return;
+    };
+    let mut buf = vec![0u8; len];
     if disk.read_at(at, &mut buf).is_err() {
         return;
     }
     let computed = crc32fast::hash(&buf);
-    if computed != h.u32(88) {
+    if computed != h.entries_crc() {
         out.push(err(
             at,
             &format!("GPT {which} entry array CRC32"),
             format!("{computed:#010x} computed over {count} entries"),
-            format!("{:#010x} (header at offset {} says)", h.u32(88), h.at + 88),
+            format!(
+                "{:#010x} (header at offset {} says)",
+                h.entries_crc(),
+                h.offset(gpt_header::ENTRIES_CRC32)
+            ),
         ));
     }
 }
 
 /// The backup must describe the same disk as the primary.
 fn compare(p: &Header, b: &Header, out: &mut Vec<Finding>) {
-    for (at, name) in MIRRORED {
-        let (pv, bv) = if at < 80 {
-            (p.u64(at), b.u64(at))
-        } else {
-            (u64::from(p.u32(at)), u64::from(b.u32(at)))
-        };
+    for ((at, name, pv), (_, _, bv)) in mirrored(p).into_iter().zip(mirrored(b)) {
         if pv != bv {
             out.push(err(
-                b.at + at as u64,
+                b.offset(at),
                 &format!("GPT backup header {name}"),
                 bv.to_string(),
                 format!("{pv}, as in the primary header"),
             ));
         }
     }
-    if p.bytes[DISK_GUID_AT..DISK_GUID_AT + 16] != b.bytes[DISK_GUID_AT..DISK_GUID_AT + 16] {
+    if p.disk_guid() != b.disk_guid() {
         out.push(err(
-            b.at + DISK_GUID_AT as u64,
+            b.offset(gpt_header::DISK_GUID),
             "GPT backup header disk GUID",
-            super::gpt::format_guid(&b.bytes[DISK_GUID_AT..]),
+            super::gpt::format_guid(&b.disk_guid()),
             format!(
                 "{}, as in the primary header",
-                super::gpt::format_guid(&p.bytes[DISK_GUID_AT..])
+                super::gpt::format_guid(&p.disk_guid())
             ),
         ));
     }
-    if b.u64(32) != 1 {
+    if b.alternate_lba() != 1 {
         out.push(err(
-            b.at + 32,
+            b.offset(gpt_header::ALTERNATE_LBA),
             "GPT backup header alternate LBA",
-            b.u64(32).to_string(),
+            b.alternate_lba().to_string(),
             "1, the primary header".into(),
         ));
     }
@@ -280,24 +323,35 @@ fn compare(p: &Header, b: &Header, out: &mut Vec<Finding>) {
 
 /// Each used entry between the header's first and last usable LBA.
 fn usable_range(disk: &dyn VirtualDisk, sector: u64, h: &Header, out: &mut Vec<Finding>) {
-    let (first, last) = (h.u64(40), h.u64(48));
-    let (count, size) = (u64::from(h.u32(80)), u64::from(h.u32(84)));
+    let (first, last) = (h.first_usable(), h.last_usable());
+    let (count, size) = (h.entry_count(), h.entry_size());
     if size < u64::from(ENTRY_MIN_SIZE) || count * size > MAX_ENTRY_ARRAY {
         return;
     }
-    let Some(base) = h.u64(72).checked_mul(sector) else {
+    let Some(base) = h.entries_lba().checked_mul(sector) else {
         return;
     };
-    let mut e = vec![0u8; size as usize];
+    // At least gpt_entry::LEN, at most MAX_ENTRY_ARRAY bytes.
+    let Ok(len) = usize::try_from(size) else {
+        return;
+    };
+    let mut e = vec![0u8; len];
     for i in 0..count {
         let at = base.saturating_add(i * size);
-        if disk.read_at(at, &mut e).is_err() || e[0..16].iter().all(|&b| b == 0) {
+        if disk.read_at(at, &mut e).is_err() {
             continue;
         }
-        let (a, b) = (le_u64(&e, 32), le_u64(&e, 40));
+        let Some(f) = e.first_chunk::<{ gpt_entry::LEN }>().map(Fixed) else {
+            return;
+        };
+        if f.array::<{ gpt_entry::TYPE_GUID }, { guid::LEN }>() == [0u8; guid::LEN] {
+            continue;
+        }
+        let a = f.le_u64::<{ gpt_entry::FIRST_LBA }>();
+        let b = f.le_u64::<{ gpt_entry::LAST_LBA }>();
         if a < first || b > last || a > b {
             out.push(err(
-                at + 32,
+                at + gpt_entry::FIRST_LBA as u64,
                 &format!("GPT partition {} LBAs", i + 1),
                 format!("{a}..={b}"),
                 format!("a range within the usable LBAs {first}..={last}"),
@@ -348,7 +402,7 @@ fn check_layout(disk_size: u64, t: &PartitionTable, out: &mut Vec<Finding>) {
 fn entry_offset(p: &Partition) -> u64 {
     match p.kind {
         EntryKind::Primary | EntryKind::Extended => {
-            446 + 16 * u64::from(p.number.saturating_sub(1))
+            mbr::ENTRIES as u64 + mbr_entry::LEN as u64 * u64::from(p.number.saturating_sub(1))
         }
         _ => p.start,
     }

@@ -1,19 +1,22 @@
 //! GPT: header at LBA 1 and entry array, each checked by CRC32; the backup header at the last
 //! LBA when the primary is damaged. Tries 512- then 4096-byte sectors.
 
-use super::{EntryKind, Partition, PartitionTable, Role, TableKind, le_u32, le_u64};
+use super::layout::{gpt_entry, gpt_header, guid};
+use super::{EntryKind, Partition, PartitionTable, Role, TableKind};
+use crate::bytes::Fixed;
 use crate::image::VirtualDisk;
 
 pub const SIGNATURE: &[u8; 8] = b"EFI PART";
 /// The header's fixed fields; `header_size` may be larger (zero-padded), never smaller.
-pub const HEADER_MIN_SIZE: u32 = 92;
-pub const ENTRY_MIN_SIZE: u32 = 128;
+// 92 and 128: constants that fit.
+#[allow(clippy::cast_possible_truncation)]
+pub const HEADER_MIN_SIZE: u32 = gpt_header::LEN as u32;
+#[allow(clippy::cast_possible_truncation)]
+pub const ENTRY_MIN_SIZE: u32 = gpt_entry::LEN as u32;
 /// The entry array is at most this large (the spec's default is 128 x 128 = 16 KiB); a
 /// larger count x size is damage or an attempt to make us allocate.
 pub const MAX_ENTRY_ARRAY: u64 = 1 << 20;
 pub const SECTOR_SIZES: [u64; 2] = [512, 4096];
-const ENTRY_NAME_AT: usize = 56;
-const ENTRY_NAME_LEN: usize = 72;
 
 pub const TYPE_EFI_SYSTEM: &str = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B";
 pub const TYPE_BIOS_BOOT: &str = "21686148-6449-6E6F-744E-656564454649";
@@ -34,20 +37,22 @@ struct Header {
 
 /// Format a GUID stored mixed-endian: the first three fields little-endian, the last eight
 /// bytes as they are.
-pub fn format_guid(b: &[u8]) -> String {
+pub fn format_guid(b: &[u8; guid::LEN]) -> String {
+    let g = Fixed(b);
+    let d4: [u8; 8] = g.array::<{ guid::DATA4 }, 8>();
     format!(
         "{:08X}-{:04X}-{:04X}-{:02X}{:02X}-{:02X}{:02X}{:02X}{:02X}{:02X}{:02X}",
-        le_u32(b, 0),
-        super::le_u16(b, 4),
-        super::le_u16(b, 6),
-        b[8],
-        b[9],
-        b[10],
-        b[11],
-        b[12],
-        b[13],
-        b[14],
-        b[15]
+        g.le_u32::<{ guid::DATA1 }>(),
+        g.le_u16::<{ guid::DATA2 }>(),
+        g.le_u16::<{ guid::DATA3 }>(),
+        d4[0],
+        d4[1],
+        d4[2],
+        d4[3],
+        d4[4],
+        d4[5],
+        d4[6],
+        d4[7]
     )
 }
 
@@ -121,7 +126,8 @@ fn read_at_sector_size(
     check_usable_range(&header, &partitions, sector, warnings);
     Ok(PartitionTable {
         kind: TableKind::Gpt,
-        sector_size: sector as u32,
+        // One of SECTOR_SIZES.
+        sector_size: u32::try_from(sector).unwrap_or(u32::MAX),
         disk_id: Some(header.disk_guid),
         gpt_header: Some(which),
         protective_mbr: false,
@@ -160,7 +166,8 @@ fn read_one(disk: &dyn VirtualDisk, sector: u64, lba: u64) -> Result<(Header, Ve
     let at = lba
         .checked_mul(sector)
         .ok_or_else(|| format!("LBA {lba} overflows"))?;
-    let mut buf = vec![0u8; sector as usize];
+    let len = usize::try_from(sector).map_err(|_| format!("sector size {sector} is too large"))?;
+    let mut buf = vec![0u8; len];
     disk.read_at(at, &mut buf)
         .map_err(|e| format!("cannot read header at offset {at}: {e}"))?;
     let h = parse_header(&buf, lba, at)?;
@@ -176,57 +183,78 @@ fn read_one(disk: &dyn VirtualDisk, sector: u64, lba: u64) -> Result<(Header, Ve
 }
 
 fn parse_header(buf: &[u8], lba: u64, at: u64) -> Result<Header, String> {
-    if &buf[0..8] != SIGNATURE {
+    // The sector buffer is at least 512 bytes; a shorter one is an error, not a panic.
+    let Some(fixed) = buf.first_chunk::<{ gpt_header::LEN }>() else {
         return Err(format!(
-            "offset {at}: signature {:02x?}, expected \"EFI PART\"",
-            &buf[0..8]
+            "offset {at}: {} bytes read, a GPT header needs {}",
+            buf.len(),
+            gpt_header::LEN
+        ));
+    };
+    let h = Fixed(fixed);
+    let signature: [u8; 8] = h.array::<{ gpt_header::SIGNATURE }, 8>();
+    if &signature != SIGNATURE {
+        return Err(format!(
+            "offset {at}: signature {signature:02x?}, expected \"EFI PART\""
         ));
     }
-    let size = le_u32(buf, 12);
-    if size < HEADER_MIN_SIZE || size as usize > buf.len() {
+    let size = h.le_u32::<{ gpt_header::HEADER_SIZE }>();
+    let Some(covered) = usize::try_from(size)
+        .ok()
+        .filter(|&n| size >= HEADER_MIN_SIZE && n <= buf.len())
+        .and_then(|n| buf.get(..n))
+    else {
         return Err(format!(
             "offset {}: header size {size}, expected {HEADER_MIN_SIZE}..={}",
-            at + 12,
+            at + gpt_header::HEADER_SIZE as u64,
             buf.len()
         ));
-    }
-    let stored = le_u32(buf, 16);
-    let mut copy = buf[..size as usize].to_vec();
-    copy[16..20].fill(0);
-    let computed = crc32fast::hash(&copy);
+    };
+    let stored = h.le_u32::<{ gpt_header::HEADER_CRC32 }>();
+    let computed = header_crc(covered);
     if computed != stored {
         return Err(format!(
             "offset {}: header CRC32 is {stored:#010x}, computed {computed:#010x}",
-            at + 16
+            at + gpt_header::HEADER_CRC32 as u64
         ));
     }
-    let my_lba = le_u64(buf, 24);
+    let my_lba = h.le_u64::<{ gpt_header::MY_LBA }>();
     if my_lba != lba {
         return Err(format!(
             "offset {}: header says it is at LBA {my_lba}, found at LBA {lba}",
-            at + 24
+            at + gpt_header::MY_LBA as u64
         ));
     }
     let h = Header {
         my_lba,
-        alternate_lba: le_u64(buf, 32),
-        first_usable: le_u64(buf, 40),
-        last_usable: le_u64(buf, 48),
-        disk_guid: format_guid(&buf[56..72]),
-        entries_lba: le_u64(buf, 72),
-        entry_count: le_u32(buf, 80),
-        entry_size: le_u32(buf, 84),
-        entries_crc: le_u32(buf, 88),
+        alternate_lba: h.le_u64::<{ gpt_header::ALTERNATE_LBA }>(),
+        first_usable: h.le_u64::<{ gpt_header::FIRST_USABLE_LBA }>(),
+        last_usable: h.le_u64::<{ gpt_header::LAST_USABLE_LBA }>(),
+        disk_guid: format_guid(&h.array::<{ gpt_header::DISK_GUID }, { guid::LEN }>()),
+        entries_lba: h.le_u64::<{ gpt_header::ENTRIES_LBA }>(),
+        entry_count: h.le_u32::<{ gpt_header::ENTRY_COUNT }>(),
+        entry_size: h.le_u32::<{ gpt_header::ENTRY_SIZE }>(),
+        entries_crc: h.le_u32::<{ gpt_header::ENTRIES_CRC32 }>(),
     };
     check_entry_geometry(&h, at)?;
     Ok(h)
+}
+
+/// The header's CRC32 over the `HeaderSize` bytes it covers, its own CRC field taken as zero.
+pub(super) fn header_crc(covered: &[u8]) -> u32 {
+    let mut c = crc32fast::Hasher::new();
+    let crc_end = gpt_header::HEADER_CRC32 + 4;
+    c.update(covered.get(..gpt_header::HEADER_CRC32).unwrap_or(covered));
+    c.update(&[0u8; 4]);
+    c.update(covered.get(crc_end..).unwrap_or(&[]));
+    c.finalize()
 }
 
 fn check_entry_geometry(h: &Header, at: u64) -> Result<(), String> {
     if h.entry_size < ENTRY_MIN_SIZE || h.entry_size % 8 != 0 {
         return Err(format!(
             "offset {}: entry size {}, expected a multiple of 8 and at least {ENTRY_MIN_SIZE}",
-            at + 84,
+            at + gpt_header::ENTRY_SIZE as u64,
             h.entry_size
         ));
     }
@@ -234,7 +262,7 @@ fn check_entry_geometry(h: &Header, at: u64) -> Result<(), String> {
     if bytes > MAX_ENTRY_ARRAY {
         return Err(format!(
             "offset {}: {} entries of {} bytes = {bytes} bytes, more than the {MAX_ENTRY_ARRAY} imgtool reads",
-            at + 80,
+            at + gpt_header::ENTRY_COUNT as u64,
             h.entry_count,
             h.entry_size
         ));
@@ -255,7 +283,8 @@ fn read_entries(disk: &dyn VirtualDisk, h: &Header, sector: u64) -> Result<Vec<u
                 h.entries_lba, h.my_lba
             )
         })?;
-    let mut entries = vec![0u8; len as usize];
+    let len = usize::try_from(len).map_err(|_| format!("entry array of {len} bytes"))?;
+    let mut entries = vec![0u8; len];
     disk.read_at(at, &mut entries)
         .map_err(|e| format!("cannot read entry array at offset {at}: {e}"))?;
     Ok(entries)
@@ -268,12 +297,19 @@ fn parse_entries(
     warnings: &mut Vec<String>,
 ) -> Vec<Partition> {
     let mut out = Vec::new();
-    for (i, e) in array.chunks_exact(h.entry_size as usize).enumerate() {
-        if e[0..16].iter().all(|&b| b == 0) {
+    // check_entry_geometry made the size at least gpt_entry::LEN, so each chunk holds an
+    // entry's fields.
+    let size = usize::try_from(h.entry_size).unwrap_or(usize::MAX);
+    let entries = array
+        .chunks_exact(size)
+        .filter_map(|c| c.first_chunk::<{ gpt_entry::LEN }>());
+    for (number, e) in (1u32..).zip(entries) {
+        let f = Fixed(e);
+        if f.array::<{ gpt_entry::TYPE_GUID }, { guid::LEN }>() == [0u8; guid::LEN] {
             continue;
         }
-        let number = i as u32 + 1;
-        let (first, last) = (le_u64(e, 32), le_u64(e, 40));
+        let first = f.le_u64::<{ gpt_entry::FIRST_LBA }>();
+        let last = f.le_u64::<{ gpt_entry::LAST_LBA }>();
         let span = last
             .checked_sub(first)
             .and_then(|d| d.checked_add(1))
@@ -284,13 +320,18 @@ fn parse_entries(
             ));
             continue;
         };
-        out.push(entry_partition(number, e, start, size));
+        out.push(entry_partition(number, f, start, size));
     }
     out
 }
 
-fn entry_partition(number: u32, e: &[u8], start: u64, size: u64) -> Partition {
-    let type_code = format_guid(&e[0..16]);
+fn entry_partition(
+    number: u32,
+    e: Fixed<'_, { gpt_entry::LEN }>,
+    start: u64,
+    size: u64,
+) -> Partition {
+    let type_code = format_guid(&e.array::<{ gpt_entry::TYPE_GUID }, { guid::LEN }>());
     let role = match type_code.as_str() {
         TYPE_EFI_SYSTEM => Role::EfiSystem,
         TYPE_BIOS_BOOT => Role::BiosBoot,
@@ -305,22 +346,20 @@ fn entry_partition(number: u32, e: &[u8], start: u64, size: u64) -> Partition {
         type_code,
         role,
         bootable: false,
-        guid: Some(format_guid(&e[16..32])),
-        name: Some(entry_name(
-            &e[ENTRY_NAME_AT..ENTRY_NAME_AT + ENTRY_NAME_LEN],
+        guid: Some(format_guid(
+            &e.array::<{ gpt_entry::UNIQUE_GUID }, { guid::LEN }>(),
         )),
-        attributes: Some(le_u64(e, 48)),
+        name: Some(entry_name(
+            &e.array::<{ gpt_entry::NAME }, { gpt_entry::NAME_LEN }>(),
+        )),
+        attributes: Some(e.le_u64::<{ gpt_entry::ATTRIBUTES }>()),
     }
 }
 
 /// UTF-16LE up to the first NUL; unpaired surrogates become U+FFFD. Not escaped here: the
 /// renderers escape it.
 fn entry_name(b: &[u8]) -> String {
-    let units: Vec<u16> = b
-        .chunks_exact(2)
-        .map(|c| u16::from_le_bytes([c[0], c[1]]))
-        .take_while(|&u| u != 0)
-        .collect();
+    let units: Vec<u16> = crate::bytes::le_u16s(b).take_while(|&u| u != 0).collect();
     String::from_utf16_lossy(&units)
 }
 
@@ -357,6 +396,31 @@ mod tests {
             0xC9, 0x3B,
         ];
         assert_eq!(format_guid(&raw), TYPE_EFI_SYSTEM);
+    }
+
+    /// The old reader sliced the buffer by hand and panicked on fewer than 16 bytes; a
+    /// short buffer is now an error naming the offset.
+    #[test]
+    fn a_short_header_buffer_is_an_error_with_its_offset_not_a_panic() {
+        let mut b = [0u8; 10];
+        b[..8].copy_from_slice(SIGNATURE);
+        let e = parse_header(&b, 1, 512).unwrap_err();
+        assert_eq!(e, "offset 512: 10 bytes read, a GPT header needs 92");
+        assert!(
+            parse_header(&[], 1, 4096)
+                .unwrap_err()
+                .contains("offset 4096")
+        );
+    }
+
+    #[test]
+    fn header_crc_treats_its_own_field_as_zero() {
+        let mut b = [0u8; 92];
+        b[..8].copy_from_slice(SIGNATURE);
+        let zeroed = crc32fast::hash(&b);
+        b[16..20].copy_from_slice(&[1, 2, 3, 4]);
+        assert_eq!(header_crc(&b), zeroed);
+        assert_ne!(crc32fast::hash(&b), zeroed);
     }
 
     #[test]

@@ -1,15 +1,13 @@
 //! MBR: four primary entries at 446, extended partitions chained through EBRs.
 
-use super::{EntryKind, MBR_SECTOR, Partition, PartitionTable, Role, TableKind, le_u32};
+use super::layout::{boot_sector, mbr, mbr_entry};
+use super::{EntryKind, MBR_SECTOR, Partition, PartitionTable, Role, TableKind};
+use crate::bytes::Fixed;
 use crate::image::VirtualDisk;
 
-pub const MBR_SIZE: usize = 512;
+pub const MBR_SIZE: usize = mbr::LEN;
 /// Boot code occupies bytes 0..440; non-zero bytes there mean a BIOS boot loader.
-pub const BOOT_CODE_LEN: usize = 440;
-const DISK_SIGNATURE_AT: usize = 440;
-const ENTRIES_AT: usize = 446;
-const ENTRY_SIZE: usize = 16;
-const SIGNATURE_AT: usize = 510;
+pub const BOOT_CODE_LEN: usize = mbr::BOOT_CODE_LEN;
 const SIGNATURE: [u8; 2] = [0x55, 0xAA];
 /// Linux stops following EBR chains long before this; a longer chain is damage or a trap.
 pub const MAX_LOGICAL: usize = 128;
@@ -25,14 +23,35 @@ struct Entry {
     sectors: u32,
 }
 
-fn entry(sector: &[u8], i: usize) -> Entry {
-    let at = ENTRIES_AT + i * ENTRY_SIZE;
+/// Entry `i` (0..4) of an MBR or EBR.
+fn entry(sector: &[u8; MBR_SIZE], i: Slot) -> Entry {
+    let at = mbr::ENTRIES + i as usize * mbr_entry::LEN;
+    let e = sector
+        .get(at..)
+        .and_then(|s| s.first_chunk::<{ mbr_entry::LEN }>())
+        .map_or([0u8; mbr_entry::LEN], |e| *e);
+    let e = Fixed(&e);
     Entry {
-        status: sector[at],
-        kind: sector[at + 4],
-        start_lba: le_u32(sector, at + 8),
-        sectors: le_u32(sector, at + 12),
+        status: e.u8::<{ mbr_entry::STATUS }>(),
+        kind: e.u8::<{ mbr_entry::TYPE }>(),
+        start_lba: e.le_u32::<{ mbr_entry::FIRST_LBA }>(),
+        sectors: e.le_u32::<{ mbr_entry::SECTORS }>(),
     }
+}
+
+/// The four entry slots of an MBR or EBR: the index cannot be out of range.
+#[derive(Debug, Clone, Copy)]
+enum Slot {
+    First = 0,
+    Second = 1,
+    Third = 2,
+    Fourth = 3,
+}
+
+const SLOTS: [Slot; 4] = [Slot::First, Slot::Second, Slot::Third, Slot::Fourth];
+
+fn boot_signature(sector: &[u8; MBR_SIZE]) -> [u8; 2] {
+    Fixed(sector).array::<{ mbr::BOOT_SIGNATURE }, 2>()
 }
 
 fn is_extended(kind: u8) -> bool {
@@ -47,12 +66,15 @@ pub struct Mbr {
 
 /// True when sector 0 is the boot sector of a file system (FAT, NTFS, exFAT) rather than
 /// an MBR: they carry 55 AA too.
-fn is_fs_boot_sector(s: &[u8]) -> bool {
-    &s[3..11] == b"NTFS    "
-        || &s[3..11] == b"EXFAT   "
-        || &s[0x36..0x3B] == b"FAT12"
-        || &s[0x36..0x3B] == b"FAT16"
-        || &s[0x52..0x57] == b"FAT32"
+fn is_fs_boot_sector(s: &[u8; MBR_SIZE]) -> bool {
+    let s = Fixed(s);
+    let oem: [u8; 8] = s.array::<{ boot_sector::OEM_NAME }, 8>();
+    let fat16: [u8; 5] = s.array::<{ boot_sector::FAT16_TYPE }, 5>();
+    &oem == b"NTFS    "
+        || &oem == b"EXFAT   "
+        || &fat16 == b"FAT12"
+        || &fat16 == b"FAT16"
+        || &s.array::<{ boot_sector::FAT32_TYPE }, 5>() == b"FAT32"
 }
 
 pub fn read_mbr(disk: &dyn VirtualDisk, warnings: &mut Vec<String>) -> Option<Mbr> {
@@ -64,10 +86,10 @@ pub fn read_mbr(disk: &dyn VirtualDisk, warnings: &mut Vec<String>) -> Option<Mb
         warnings.push(format!("cannot read the MBR at offset 0: {e}"));
         return None;
     }
-    if sector[SIGNATURE_AT..SIGNATURE_AT + 2] != SIGNATURE || is_fs_boot_sector(&sector) {
+    if boot_signature(&sector) != SIGNATURE || is_fs_boot_sector(&sector) {
         return None;
     }
-    let entries = [0, 1, 2, 3].map(|i| entry(&sector, i));
+    let entries = SLOTS.map(|i| entry(&sector, i));
     if let Some((i, e)) = entries
         .iter()
         .enumerate()
@@ -76,7 +98,7 @@ pub fn read_mbr(disk: &dyn VirtualDisk, warnings: &mut Vec<String>) -> Option<Mb
         warnings.push(format!(
             "MBR entry {} at offset {}: status {:#04x}, expected 0x00 or 0x80; not an MBR",
             i + 1,
-            ENTRIES_AT + i * ENTRY_SIZE,
+            mbr::ENTRIES + i * mbr_entry::LEN,
             e.status
         ));
         return None;
@@ -100,7 +122,7 @@ impl Mbr {
 
     pub fn into_table(self, disk: &dyn VirtualDisk, warnings: &mut Vec<String>) -> PartitionTable {
         let mut partitions = Vec::new();
-        for (i, e) in self.entries.iter().enumerate() {
+        for (number, e) in (1u32..).zip(&self.entries) {
             if e.kind == 0 || e.sectors == 0 {
                 continue;
             }
@@ -109,15 +131,15 @@ impl Mbr {
             } else {
                 EntryKind::Primary
             };
-            partitions.push(make(i as u32 + 1, kind, e, u64::from(e.start_lba)));
+            partitions.push(make(number, kind, e, u64::from(e.start_lba)));
             if kind == EntryKind::Extended {
                 read_logicals(disk, u64::from(e.start_lba), &mut partitions, warnings);
             }
         }
-        let sig = le_u32(&self.sector, DISK_SIGNATURE_AT);
+        let sig = Fixed(&self.sector).le_u32::<{ mbr::DISK_SIGNATURE }>();
         PartitionTable {
             kind: TableKind::Mbr,
-            sector_size: MBR_SECTOR as u32,
+            sector_size: super::MBR_SECTOR_U32,
             disk_id: Some(format!("{sig:#010x}")),
             gpt_header: None,
             protective_mbr: false,
@@ -178,13 +200,13 @@ fn read_logicals(
         let Some(sector) = read_ebr(disk, ebr_lba, warnings) else {
             return;
         };
-        let logical = entry(&sector, 0);
+        let logical = entry(&sector, Slot::First);
         if logical.kind != 0 && logical.sectors != 0 {
             let start = ebr_lba + u64::from(logical.start_lba);
             out.push(make(number, EntryKind::Logical, &logical, start));
             number += 1;
         }
-        let next = entry(&sector, 1);
+        let next = entry(&sector, Slot::Second);
         if next.kind == 0 || next.sectors == 0 {
             return;
         }
@@ -202,11 +224,11 @@ fn read_ebr(disk: &dyn VirtualDisk, lba: u64, warnings: &mut Vec<String>) -> Opt
         warnings.push(format!("cannot read the EBR at offset {at}: {e}"));
         return None;
     }
-    if sector[SIGNATURE_AT..SIGNATURE_AT + 2] != SIGNATURE {
+    let found = boot_signature(&sector);
+    if found != SIGNATURE {
         warnings.push(format!(
             "EBR at offset {at}: signature {:02x} {:02x} at +510, expected 55 aa; chain stopped",
-            sector[SIGNATURE_AT],
-            sector[SIGNATURE_AT + 1]
+            found[0], found[1]
         ));
         return None;
     }

@@ -1,8 +1,15 @@
 //! Partition tables: MBR (with extended/logical chains) and GPT (primary, then backup).
 //! Reading never fails: what cannot be trusted becomes a warning and is left out.
 
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 pub mod check;
 pub mod gpt;
+pub mod layout;
 pub mod mbr;
 
 use byteorder::{ByteOrder, LittleEndian};
@@ -100,6 +107,7 @@ pub struct PartitionTable {
 
 /// MBR sector size. MBR has no field for it; 4Kn disks with MBR are rare enough to ignore.
 pub const MBR_SECTOR: u64 = 512;
+const MBR_SECTOR_U32: u32 = 512;
 
 /// Read the partition table of `disk`, adding what is wrong to `warnings`.
 pub fn read_table(disk: &dyn VirtualDisk, warnings: &mut Vec<String>) -> PartitionTable {
@@ -125,7 +133,7 @@ pub fn read_table(disk: &dyn VirtualDisk, warnings: &mut Vec<String>) -> Partiti
         Some(m) if !m.has_protective_entry() => m.into_table(disk, warnings),
         _ => PartitionTable {
             kind: TableKind::None,
-            sector_size: MBR_SECTOR as u32,
+            sector_size: MBR_SECTOR_U32,
             disk_id: None,
             gpt_header: None,
             protective_mbr: false,
@@ -175,8 +183,9 @@ fn check_layout(disk_size: u64, parts: &[Partition], warnings: &mut Vec<String>)
     }
 }
 
-/// Little-endian readers over a byte slice (the project's `byteorder`); callers pass offsets
-/// inside the fixed-size buffers they read.
+/// Little-endian readers over a byte slice that panic on a short slice. The partition code
+/// reads through `crate::bytes` now; these stay only for disk/fs.rs, fs_guard.rs and lvm.rs
+/// (issue 13-fs's files) until they move to `crate::bytes` too. Do not use them in new code.
 pub(crate) fn le_u16(b: &[u8], at: usize) -> u16 {
     LittleEndian::read_u16(&b[at..])
 }

@@ -11,6 +11,7 @@ use super::entry::{self, Cluster, OFLAG_COPIED};
 use super::header::{COMPAT_LAZY_REFCOUNTS, INCOMPAT_CORRUPT, INCOMPAT_DIRTY, MAX_L1_ENTRIES};
 use super::layer::Qcow2File;
 use super::refcount::{Counts, Owner, Stored, l1_offset};
+use crate::bytes::be_u64s;
 use crate::error::Result;
 use crate::image::finding::{CheckReport, Finding, Severity};
 use crate::image::format::Kind;
@@ -166,9 +167,7 @@ fn read_l1(f: &Qcow2File, off: u64, n: u32, at: u64, out: &mut Vec<Finding>) -> 
         ));
         return Vec::new();
     }
-    raw.chunks_exact(8)
-        .map(|c| u64::from_be_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
-        .collect()
+    be_u64s(&raw).collect()
 }
 
 /// Count every L2 table and cluster an L1 table refers to; returns the allocated entries seen.
@@ -352,9 +351,8 @@ fn bitmaps(f: &Qcow2File, counts: &mut Counts, out: &mut Vec<Finding>) {
         counts.add(table, size * 8, Owner::Bitmap, "bitmap table", eat, out);
         let mut raw = vec![0u8; (size * 8).min(f.src.len()) as usize];
         if f.src.read_exact_at(table, &mut raw, "bitmap table").is_ok() {
-            for (k, c) in raw.chunks_exact(8).enumerate() {
-                let off = u64::from_be_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])
-                    & 0x00ff_ffff_ffff_fe00;
+            for (k, e) in be_u64s(&raw).enumerate() {
+                let off = e & 0x00ff_ffff_ffff_fe00;
                 if off != 0 {
                     counts.add(
                         off,

@@ -1,6 +1,7 @@
 //! The qcow2 header (versions 2 and 3) and its extensions, parsed from the first cluster and
 //! validated field by field. Offsets and names follow QEMU's docs/interop/qcow2.txt.
 
+use crate::bytes::{Bytes, Fixed, Short};
 use crate::error::{Error, Result};
 use crate::image::source::SourceFile;
 
@@ -9,6 +10,33 @@ pub const QCOW2_MAGIC: &[u8; 4] = b"QFI\xfb";
 pub const V2_HEADER_LEN: u32 = 72;
 /// The smallest version 3 header (up to and including `header_length`).
 pub const V3_HEADER_LEN: u32 = 104;
+
+/// Byte offsets of the header's fields (QEMU docs/interop/qcow2.txt, "Header").
+pub mod off {
+    pub const MAGIC: usize = 0;
+    pub const VERSION: usize = 4;
+    pub const BACKING_FILE_OFFSET: usize = 8;
+    pub const BACKING_FILE_SIZE: usize = 16;
+    pub const CLUSTER_BITS: usize = 20;
+    pub const SIZE: usize = 24;
+    pub const CRYPT_METHOD: usize = 32;
+    pub const L1_SIZE: usize = 36;
+    pub const L1_TABLE_OFFSET: usize = 40;
+    pub const REFCOUNT_TABLE_OFFSET: usize = 48;
+    pub const REFCOUNT_TABLE_CLUSTERS: usize = 56;
+    pub const NB_SNAPSHOTS: usize = 60;
+    pub const SNAPSHOTS_OFFSET: usize = 64;
+    /// Version 3 only from here.
+    pub const INCOMPATIBLE_FEATURES: usize = 72;
+    pub const COMPATIBLE_FEATURES: usize = 80;
+    pub const AUTOCLEAR_FEATURES: usize = 88;
+    pub const REFCOUNT_ORDER: usize = 96;
+    pub const HEADER_LENGTH: usize = 100;
+    /// Present when header_length > 104.
+    pub const COMPRESSION_TYPE: usize = 104;
+    /// What imgtool reads of the header (the rest of a longer header is padding).
+    pub const LEN: usize = 112;
+}
 /// Cluster sizes QEMU supports: 512 B (9) to 2 MiB (21).
 pub const MIN_CLUSTER_BITS: u32 = 9;
 pub const MAX_CLUSTER_BITS: u32 = 21;
@@ -107,26 +135,6 @@ pub struct Header {
     pub bitmaps: Option<Bitmaps>,
 }
 
-fn be32(b: &[u8], at: usize) -> u32 {
-    let mut a = [0u8; 4];
-    if let Some(s) = b.get(at..at + 4) {
-        a.copy_from_slice(s);
-    }
-    u32::from_be_bytes(a)
-}
-
-fn be64(b: &[u8], at: usize) -> u64 {
-    let mut a = [0u8; 8];
-    if let Some(s) = b.get(at..at + 8) {
-        a.copy_from_slice(s);
-    }
-    u64::from_be_bytes(a)
-}
-
-pub(super) fn read_be64(b: &[u8], at: usize) -> u64 {
-    be64(b, at)
-}
-
 /// Whether the file starts with the qcow magic.
 pub fn has_magic(src: &SourceFile) -> Result<bool> {
     if src.len() < 4 {
@@ -189,18 +197,16 @@ impl Header {
                 "at least the 72 bytes of a version 2 header",
             ));
         }
-        let mut fixed = [0u8; 112];
-        let n = src.len().min(112) as usize;
-        src.read_exact_at(0, &mut fixed[..n], "qcow2 header")?;
-        if &fixed[..4] != QCOW2_MAGIC {
-            return Err(bad(
-                0,
-                "qcow2 magic",
-                format!("{:02x?}", &fixed[..4]),
-                "QFI\\xfb",
-            ));
+        let mut buf = [0u8; off::LEN];
+        // Fields past the end of a short file stay zero; the version's length is checked below.
+        let n = usize::try_from(src.len()).map_or(off::LEN, |l| l.min(off::LEN));
+        src.read_exact_at(0, buf.get_mut(..n).unwrap_or(&mut []), "qcow2 header")?;
+        let fixed = Fixed(&buf);
+        let magic = fixed.array::<{ off::MAGIC }, 4>();
+        if &magic != QCOW2_MAGIC {
+            return Err(bad(0, "qcow2 magic", format!("{magic:02x?}"), "QFI\\xfb"));
         }
-        let version = be32(&fixed, 4);
+        let version = fixed.be_u32::<{ off::VERSION }>();
         if version == 1 {
             return Err(Error::Unsupported {
                 path: p.to_path_buf(),
@@ -212,7 +218,7 @@ impl Header {
         if version != 2 && version != 3 {
             return Err(bad(4, "qcow2 version", version.to_string(), "2 or 3"));
         }
-        let cluster_bits = be32(&fixed, 20);
+        let cluster_bits = fixed.be_u32::<{ off::CLUSTER_BITS }>();
         if !(MIN_CLUSTER_BITS..=MAX_CLUSTER_BITS).contains(&cluster_bits) {
             return Err(bad(
                 20,
@@ -223,17 +229,17 @@ impl Header {
         }
         let mut h = Header {
             version,
-            backing_file_offset: be64(&fixed, 8),
-            backing_file_size: be32(&fixed, 16),
+            backing_file_offset: fixed.be_u64::<{ off::BACKING_FILE_OFFSET }>(),
+            backing_file_size: fixed.be_u32::<{ off::BACKING_FILE_SIZE }>(),
             cluster_bits,
-            size: be64(&fixed, 24),
-            crypt_method: be32(&fixed, 32),
-            l1_size: be32(&fixed, 36),
-            l1_table_offset: be64(&fixed, 40),
-            refcount_table_offset: be64(&fixed, 48),
-            refcount_table_clusters: be32(&fixed, 56),
-            nb_snapshots: be32(&fixed, 60),
-            snapshots_offset: be64(&fixed, 64),
+            size: fixed.be_u64::<{ off::SIZE }>(),
+            crypt_method: fixed.be_u32::<{ off::CRYPT_METHOD }>(),
+            l1_size: fixed.be_u32::<{ off::L1_SIZE }>(),
+            l1_table_offset: fixed.be_u64::<{ off::L1_TABLE_OFFSET }>(),
+            refcount_table_offset: fixed.be_u64::<{ off::REFCOUNT_TABLE_OFFSET }>(),
+            refcount_table_clusters: fixed.be_u32::<{ off::REFCOUNT_TABLE_CLUSTERS }>(),
+            nb_snapshots: fixed.be_u32::<{ off::NB_SNAPSHOTS }>(),
+            snapshots_offset: fixed.be_u64::<{ off::SNAPSHOTS_OFFSET }>(),
             incompatible: 0,
             compatible: 0,
             autoclear: 0,
@@ -256,11 +262,11 @@ impl Header {
                     "at least the 104 bytes of a version 3 header",
                 ));
             }
-            h.incompatible = be64(&fixed, 72);
-            h.compatible = be64(&fixed, 80);
-            h.autoclear = be64(&fixed, 88);
-            h.refcount_order = be32(&fixed, 96);
-            h.header_length = be32(&fixed, 100);
+            h.incompatible = fixed.be_u64::<{ off::INCOMPATIBLE_FEATURES }>();
+            h.compatible = fixed.be_u64::<{ off::COMPATIBLE_FEATURES }>();
+            h.autoclear = fixed.be_u64::<{ off::AUTOCLEAR_FEATURES }>();
+            h.refcount_order = fixed.be_u32::<{ off::REFCOUNT_ORDER }>();
+            h.header_length = fixed.be_u32::<{ off::HEADER_LENGTH }>();
             if h.header_length < V3_HEADER_LEN
                 || h.header_length % 8 != 0
                 || u64::from(h.header_length) > h.cluster_size()
@@ -273,7 +279,7 @@ impl Header {
                 ));
             }
             if h.header_length > 104 {
-                h.compression_type = fixed[104];
+                h.compression_type = fixed.u8::<{ off::COMPRESSION_TYPE }>();
             }
         }
         h.validate(src)?;
@@ -434,9 +440,12 @@ impl Header {
         };
         let mut at = self.header_length as usize;
         // Each extension takes at least 8 bytes: bounded by the cluster.
+        let area = Bytes::new(first, 0, "qcow2 header extension");
         while at + 8 <= end {
-            let kind = be32(first, at);
-            let length = be32(first, at + 4);
+            let kind = area.be_u32(at, "type").map_err(|e| e.in_file(src.path()))?;
+            let length = area
+                .be_u32(at + 4, "length")
+                .map_err(|e| e.in_file(src.path()))?;
             if kind == EXT_END {
                 return Ok(());
             }
@@ -490,10 +499,12 @@ impl Header {
                         "at least 24 bytes",
                     ));
                 }
+                let d = Bytes::new(data, at, "bitmaps extension");
+                let short = |e: Short| e.in_file(src.path());
                 self.bitmaps = Some(Bitmaps {
-                    count: be32(data, 0),
-                    directory_size: be64(data, 8),
-                    directory_offset: be64(data, 16),
+                    count: d.be_u32(0, "nb_bitmaps").map_err(short)?,
+                    directory_size: d.be_u64(8, "bitmap_directory_size").map_err(short)?,
+                    directory_offset: d.be_u64(16, "bitmap_directory_offset").map_err(short)?,
                 });
             }
             _ => {}

@@ -8,6 +8,7 @@ use super::compress;
 use super::entry::{self, Cluster, OFFSET_MASK, Sub};
 use super::header::Header;
 use super::snapshot::{self, Snapshot};
+use crate::bytes::be_u64s;
 use crate::error::{Error, Result};
 use crate::image::cache::Cache;
 use crate::image::source::SourceFile;
@@ -143,10 +144,7 @@ impl Qcow2File {
         }
         let mut raw = vec![0u8; cs as usize];
         self.src.read_exact_at(off, &mut raw, "L2 table")?;
-        let t: Arc<[u64]> = raw
-            .chunks_exact(8)
-            .map(|c| u64::from_be_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
-            .collect();
+        let t: Arc<[u64]> = be_u64s(&raw).collect();
         self.l2_cache.put(off, t.clone(), raw.len());
         Ok(t)
     }
@@ -383,8 +381,5 @@ fn read_l1(src: &SourceFile, h: &Header) -> Result<Vec<u64>> {
     if n > 0 {
         src.read_exact_at(h.l1_table_offset, &mut raw, "L1 table")?;
     }
-    Ok(raw
-        .chunks_exact(8)
-        .map(|c| u64::from_be_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
-        .collect())
+    Ok(be_u64s(&raw).collect())
 }

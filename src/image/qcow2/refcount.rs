@@ -140,10 +140,7 @@ impl<'a> Stored<'a> {
         let len = u64::from(h.refcount_table_clusters) * h.cluster_size();
         let mut raw = vec![0u8; len as usize];
         src.read_exact_at(h.refcount_table_offset, &mut raw, "refcount table")?;
-        let table = raw
-            .chunks_exact(8)
-            .map(|c| u64::from_be_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
-            .collect();
+        let table = crate::bytes::be_u64s(&raw).collect();
         Ok(Stored {
             src,
             h,

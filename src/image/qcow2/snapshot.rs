@@ -2,6 +2,7 @@
 //! active layer only.
 
 use super::header::Header;
+use crate::bytes::{Bytes, Fixed};
 use crate::error::{Error, Result};
 use crate::image::source::SourceFile;
 
@@ -9,6 +10,20 @@ use crate::image::source::SourceFile;
 pub const MAX_SNAPSHOT_TABLE_BYTES: u64 = 64 << 20;
 /// The fixed part of a snapshot table entry.
 const ENTRY_FIXED: u64 = 40;
+const ENTRY_FIXED_LEN: usize = 40;
+
+/// Byte offsets of a snapshot table entry's fixed fields (QEMU docs/interop/qcow2.txt).
+mod off {
+    pub const L1_TABLE_OFFSET: usize = 0;
+    pub const L1_SIZE: usize = 8;
+    pub const ID_STR_SIZE: usize = 12;
+    pub const NAME_SIZE: usize = 14;
+    pub const DATE_SEC: usize = 16;
+    pub const DATE_NSEC: usize = 20;
+    pub const VM_CLOCK_NSEC: usize = 24;
+    pub const VM_STATE_SIZE: usize = 32;
+    pub const EXTRA_DATA_SIZE: usize = 36;
+}
 /// QEMU's limit on a snapshot's extra data.
 const MAX_EXTRA: u32 = 1024;
 
@@ -44,15 +59,12 @@ pub fn read_table(src: &SourceFile, h: &Header) -> Result<(Vec<Snapshot>, u64)> 
                 "a table of at most 64 MiB (QEMU's limit)",
             ));
         }
-        let mut fixed = [0u8; ENTRY_FIXED as usize];
+        let mut fixed = [0u8; ENTRY_FIXED_LEN];
         src.read_exact_at(at, &mut fixed, "snapshot table entry")?;
-        let be16 = |o: usize| u16::from_be_bytes([fixed[o], fixed[o + 1]]);
-        let be32 =
-            |o: usize| u32::from_be_bytes([fixed[o], fixed[o + 1], fixed[o + 2], fixed[o + 3]]);
-        let be64 = |o: usize| super::header::read_be64(&fixed, o);
-        let id_len = u64::from(be16(12));
-        let name_len = u64::from(be16(14));
-        let extra_len = be32(36);
+        let f = Fixed(&fixed);
+        let id_len = u64::from(f.be_u16::<{ off::ID_STR_SIZE }>());
+        let name_len = u64::from(f.be_u16::<{ off::NAME_SIZE }>());
+        let extra_len = f.be_u32::<{ off::EXTRA_DATA_SIZE }>();
         if extra_len > MAX_EXTRA {
             return Err(Error::malformed(
                 src.path(),
@@ -68,18 +80,21 @@ pub fn read_table(src: &SourceFile, h: &Header) -> Result<(Vec<Snapshot>, u64)> 
         let text_at = at + ENTRY_FIXED + u64::from(extra_len);
         src.read_exact_at(text_at, &mut text, "snapshot id and name")?;
         let (id, name) = text.split_at(id_len as usize);
-        let vm_state_large = (extra_len >= 8).then(|| super::header::read_be64(&extra, 0));
-        let disk_size = (extra_len >= 16).then(|| super::header::read_be64(&extra, 8));
+        // Present when the extra data is long enough to hold them.
+        let extra_b = Bytes::new(&extra, at + ENTRY_FIXED, "snapshot extra data");
+        let vm_state_large = extra_b.be_u64(0, "vm_state_size_large").ok();
+        let disk_size = extra_b.be_u64(8, "disk_size").ok();
         out.push(Snapshot {
             offset: at,
-            l1_table_offset: be64(0),
-            l1_size: be32(8),
+            l1_table_offset: f.be_u64::<{ off::L1_TABLE_OFFSET }>(),
+            l1_size: f.be_u32::<{ off::L1_SIZE }>(),
             id: String::from_utf8_lossy(id).into_owned(),
             name: String::from_utf8_lossy(name).into_owned(),
-            date_sec: be32(16),
-            date_nsec: be32(20),
-            vm_clock_nsec: be64(24),
-            vm_state_size: vm_state_large.unwrap_or(u64::from(be32(32))),
+            date_sec: f.be_u32::<{ off::DATE_SEC }>(),
+            date_nsec: f.be_u32::<{ off::DATE_NSEC }>(),
+            vm_clock_nsec: f.be_u64::<{ off::VM_CLOCK_NSEC }>(),
+            vm_state_size: vm_state_large
+                .unwrap_or(u64::from(f.be_u32::<{ off::VM_STATE_SIZE }>())),
             disk_size,
         });
         let len = ENTRY_FIXED + u64::from(extra_len) + id_len + name_len;

@@ -249,10 +249,7 @@ fn check_sparse(
     {
         return;
     }
-    let bat: Vec<u32> = bat_raw
-        .chunks_exact(4)
-        .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
-        .collect();
+    let bat: Vec<u32> = crate::bytes::be_u32s(&bat_raw).collect();
     let bitmap = dynamic::bitmap_size(h.block_size);
     let table_end = h.table_offset + entries * 4;
     // The copy at offset 0 stands in for a missing end footer: then there is no footer region

@@ -1,6 +1,7 @@
 //! The 1024-byte dynamic disk header (shared by dynamic and differencing disks) and the BAT.
 
-use super::footer::{be32, be64, fourcc, vhd_checksum};
+use super::footer::{fourcc, vhd_checksum};
+use crate::bytes::{Fixed, be_u16s};
 
 pub const DYNAMIC_COOKIE: &[u8; 8] = b"cxsparse";
 pub const HEADER_SIZE: usize = 1024;
@@ -29,6 +30,15 @@ pub mod off {
     pub const PARENT_NAME: usize = 64;
     pub const PARENT_LOCATORS: usize = 576;
     pub const RESERVED2: usize = 768;
+}
+
+/// Byte offsets of a parent locator entry's fields.
+pub mod locator {
+    pub const CODE: usize = 0;
+    pub const DATA_SPACE: usize = 4;
+    pub const DATA_LENGTH: usize = 8;
+    pub const RESERVED: usize = 12;
+    pub const DATA_OFFSET: usize = 16;
 }
 
 /// One parent locator entry.
@@ -79,41 +89,38 @@ pub struct DynamicHeader {
 
 impl DynamicHeader {
     pub fn parse(b: &[u8; HEADER_SIZE]) -> DynamicHeader {
-        let mut cookie = [0u8; 8];
-        cookie.copy_from_slice(&b[0..8]);
-        let mut parent_unique_id = [0u8; 16];
-        parent_unique_id.copy_from_slice(&b[off::PARENT_UNIQUE_ID..off::PARENT_UNIQUE_ID + 16]);
-        let name_bytes = &b[off::PARENT_NAME..off::PARENT_NAME + PARENT_NAME_SIZE];
-        let parent_name = name_bytes
-            .chunks_exact(2)
-            .map(|c| u16::from_be_bytes([c[0], c[1]]))
-            .take_while(|&u| u != 0)
-            .collect();
+        let h = Fixed(b);
+        let name_bytes = h.array::<{ off::PARENT_NAME }, PARENT_NAME_SIZE>();
+        let parent_name = be_u16s(&name_bytes).take_while(|&u| u != 0).collect();
+        let table = h.array::<{ off::PARENT_LOCATORS }, { LOCATOR_COUNT * LOCATOR_SIZE }>();
         let mut locators = [ParentLocator::default(); LOCATOR_COUNT];
-        for (i, l) in locators.iter_mut().enumerate() {
-            let at = off::PARENT_LOCATORS + i * LOCATOR_SIZE;
-            l.code.copy_from_slice(&b[at..at + 4]);
-            l.data_space = be32(b, at + 4);
-            l.data_length = be32(b, at + 8);
-            l.reserved = be32(b, at + 12);
-            l.data_offset = be64(b, at + 16);
+        let entries = table
+            .chunks_exact(LOCATOR_SIZE)
+            .filter_map(|c| c.first_chunk::<LOCATOR_SIZE>());
+        for (l, e) in locators.iter_mut().zip(entries) {
+            let e = Fixed(e);
+            l.code = e.array::<{ locator::CODE }, 4>();
+            l.data_space = e.be_u32::<{ locator::DATA_SPACE }>();
+            l.data_length = e.be_u32::<{ locator::DATA_LENGTH }>();
+            l.reserved = e.be_u32::<{ locator::RESERVED }>();
+            l.data_offset = e.be_u64::<{ locator::DATA_OFFSET }>();
         }
         DynamicHeader {
-            cookie,
-            data_offset: be64(b, off::DATA_OFFSET),
-            table_offset: be64(b, off::TABLE_OFFSET),
-            header_version: be32(b, off::HEADER_VERSION),
-            max_table_entries: be32(b, off::MAX_TABLE_ENTRIES),
-            block_size: be32(b, off::BLOCK_SIZE),
-            checksum: be32(b, off::CHECKSUM),
-            parent_unique_id,
-            parent_timestamp: be32(b, off::PARENT_TIMESTAMP),
+            cookie: h.array::<{ off::COOKIE }, 8>(),
+            data_offset: h.be_u64::<{ off::DATA_OFFSET }>(),
+            table_offset: h.be_u64::<{ off::TABLE_OFFSET }>(),
+            header_version: h.be_u32::<{ off::HEADER_VERSION }>(),
+            max_table_entries: h.be_u32::<{ off::MAX_TABLE_ENTRIES }>(),
+            block_size: h.be_u32::<{ off::BLOCK_SIZE }>(),
+            checksum: h.be_u32::<{ off::CHECKSUM }>(),
+            parent_unique_id: h.array::<{ off::PARENT_UNIQUE_ID }, 16>(),
+            parent_timestamp: h.be_u32::<{ off::PARENT_TIMESTAMP }>(),
             parent_name,
             locators,
-            reserved_nonzero: b[off::RESERVED1..off::RESERVED1 + 4]
-                .iter()
-                .any(|&x| x != 0)
-                || b[off::RESERVED2..].iter().any(|&x| x != 0),
+            reserved_nonzero: h.array::<{ off::RESERVED1 }, 4>() != [0; 4]
+                || h.array::<{ off::RESERVED2 }, { HEADER_SIZE - off::RESERVED2 }>()
+                    .iter()
+                    .any(|&x| x != 0),
         }
     }
 

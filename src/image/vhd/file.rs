@@ -411,11 +411,7 @@ fn read_bat(src: &SourceFile, table_offset: u64, entries: usize) -> Result<Vec<u
     while bat.len() < entries {
         let n = ((entries - bat.len()) * 4).min(CHUNK);
         src.read_exact_at(at, &mut buf[..n], "block allocation table")?;
-        bat.extend(
-            buf[..n]
-                .chunks_exact(4)
-                .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]])),
-        );
+        bat.extend(crate::bytes::be_u32s(&buf[..n]));
         at += n as u64;
     }
     Ok(bat)

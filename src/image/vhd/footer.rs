@@ -2,6 +2,7 @@
 //! Parsing never fails on content; `validate` says what is wrong.
 
 use super::geometry::Geometry;
+use crate::bytes::Fixed;
 
 pub const VHD_COOKIE: &[u8; 8] = b"conectix";
 pub const FOOTER_SIZE: usize = 512;
@@ -95,23 +96,6 @@ pub struct Footer {
     pub reserved_nonzero: bool,
 }
 
-pub(crate) fn be16(b: &[u8], at: usize) -> u16 {
-    u16::from_be_bytes([b[at], b[at + 1]])
-}
-pub(crate) fn be32(b: &[u8], at: usize) -> u32 {
-    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
-pub(crate) fn be64(b: &[u8], at: usize) -> u64 {
-    let mut a = [0u8; 8];
-    a.copy_from_slice(&b[at..at + 8]);
-    u64::from_be_bytes(a)
-}
-fn arr<const N: usize>(b: &[u8], at: usize) -> [u8; N] {
-    let mut a = [0u8; N];
-    a.copy_from_slice(&b[at..at + N]);
-    a
-}
-
 /// The VHD checksum: the ones' complement of the sum of all bytes, with the 4 bytes of the
 /// checksum field itself (at `checksum_at`) counted as zero.
 pub fn vhd_checksum(bytes: &[u8], checksum_at: usize) -> u32 {
@@ -128,27 +112,31 @@ pub fn vhd_checksum(bytes: &[u8], checksum_at: usize) -> u32 {
 impl Footer {
     /// Decode a footer from 512 bytes (a 511-byte footer is passed zero-padded).
     pub fn parse(b: &[u8; FOOTER_SIZE]) -> Footer {
+        let f = Fixed(b);
         Footer {
-            cookie: arr(b, off::COOKIE),
-            features: be32(b, off::FEATURES),
-            format_version: be32(b, off::FORMAT_VERSION),
-            data_offset: be64(b, off::DATA_OFFSET),
-            timestamp: be32(b, off::TIMESTAMP),
-            creator_app: arr(b, off::CREATOR_APP),
-            creator_version: be32(b, off::CREATOR_VERSION),
-            creator_host_os: arr(b, off::CREATOR_HOST_OS),
-            original_size: be64(b, off::ORIGINAL_SIZE),
-            current_size: be64(b, off::CURRENT_SIZE),
+            cookie: f.array::<{ off::COOKIE }, 8>(),
+            features: f.be_u32::<{ off::FEATURES }>(),
+            format_version: f.be_u32::<{ off::FORMAT_VERSION }>(),
+            data_offset: f.be_u64::<{ off::DATA_OFFSET }>(),
+            timestamp: f.be_u32::<{ off::TIMESTAMP }>(),
+            creator_app: f.array::<{ off::CREATOR_APP }, 4>(),
+            creator_version: f.be_u32::<{ off::CREATOR_VERSION }>(),
+            creator_host_os: f.array::<{ off::CREATOR_HOST_OS }, 4>(),
+            original_size: f.be_u64::<{ off::ORIGINAL_SIZE }>(),
+            current_size: f.be_u64::<{ off::CURRENT_SIZE }>(),
             geometry: Geometry {
-                cylinders: be16(b, off::GEOMETRY),
-                heads: b[off::GEOMETRY + 2],
-                sectors: b[off::GEOMETRY + 3],
+                cylinders: f.be_u16::<{ off::GEOMETRY }>(),
+                heads: f.u8::<{ off::GEOMETRY + 2 }>(),
+                sectors: f.u8::<{ off::GEOMETRY + 3 }>(),
             },
-            disk_type: be32(b, off::DISK_TYPE),
-            checksum: be32(b, off::CHECKSUM),
-            unique_id: arr(b, off::UNIQUE_ID),
-            saved_state: b[off::SAVED_STATE],
-            reserved_nonzero: b[off::RESERVED..].iter().any(|&x| x != 0),
+            disk_type: f.be_u32::<{ off::DISK_TYPE }>(),
+            checksum: f.be_u32::<{ off::CHECKSUM }>(),
+            unique_id: f.array::<{ off::UNIQUE_ID }, 16>(),
+            saved_state: f.u8::<{ off::SAVED_STATE }>(),
+            reserved_nonzero: f
+                .array::<{ off::RESERVED }, { FOOTER_SIZE - off::RESERVED }>()
+                .iter()
+                .any(|&x| x != 0),
         }
     }
 

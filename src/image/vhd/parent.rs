@@ -62,11 +62,7 @@ fn utf16le(b: &[u8]) -> Result<String, String> {
     if b.len() % 2 != 0 {
         return Err(format!("UTF-16 data of odd length {}", b.len()));
     }
-    let units: Vec<u16> = b
-        .chunks_exact(2)
-        .map(|c| u16::from_le_bytes([c[0], c[1]]))
-        .take_while(|&u| u != 0)
-        .collect();
+    let units: Vec<u16> = crate::bytes::le_u16s(b).take_while(|&u| u != 0).collect();
     String::from_utf16(&units).map_err(|_| "invalid UTF-16".into())
 }
 

@@ -162,7 +162,7 @@ impl Bat {
                 let n = PAGE_ENTRIES.min(self.total - first);
                 let mut raw = vec![0u8; (n * ENTRY_SIZE) as usize];
                 view.read_exact_at(self.offset + first * ENTRY_SIZE, &mut raw, "VHDX BAT")?;
-                let t: Arc<[u64]> = raw.chunks_exact(8).map(le64).collect();
+                let t: Arc<[u64]> = crate::bytes::le_u64s(&raw).collect();
                 self.pages.put(page, t.clone(), raw.len());
                 t
             }
@@ -179,9 +179,8 @@ impl Bat {
             let n = (self.total - done).min(SCAN_PIECE / ENTRY_SIZE);
             let buf = &mut piece[..(n * ENTRY_SIZE) as usize];
             view.read_exact_at(self.offset + done * ENTRY_SIZE, buf, "VHDX BAT")?;
-            for (k, c) in buf.chunks_exact(8).enumerate() {
+            for (k, e) in crate::bytes::le_u64s(buf).enumerate() {
                 let i = done + k as u64;
-                let e = le64(c);
                 let per = self.chunk_ratio + 1;
                 if i % per == self.chunk_ratio {
                     let chunk = i / per;
@@ -318,12 +317,6 @@ impl Bat {
             )),
         }
     }
-}
-
-fn le64(c: &[u8]) -> u64 {
-    let mut b = [0u8; 8];
-    b.copy_from_slice(&c[..8.min(c.len())]);
-    u64::from_le_bytes(b)
 }
 
 /// The BAT's place and size, checked against the region; no entry is read here (see [`Bat`]).

@@ -1,7 +1,9 @@
-//! GUIDs as VHDX stores them (the first three fields little-endian), and little-endian reads
-//! of fields at fixed offsets of buffers we sized ourselves.
+//! GUIDs as VHDX stores them (the first three fields little-endian). Numbers are read through
+//! `crate::bytes`.
 
 use std::fmt;
+
+use crate::bytes::{Bytes, Fixed, Short, le_u16s};
 
 #[derive(Clone, Copy, PartialEq, Eq, Default, Hash)]
 pub struct Guid(pub [u8; 16]);
@@ -20,13 +22,9 @@ impl Guid {
         ])
     }
 
-    /// The GUID stored at `off` of `b` (zero if `b` is too short, which our fixed buffers never are).
-    pub fn at(b: &[u8], off: usize) -> Guid {
-        let mut g = [0u8; 16];
-        if let Some(s) = b.get(off..off + 16) {
-            g.copy_from_slice(s);
-        }
-        Guid(g)
+    /// The GUID stored at byte `at` of `b`; a short `b` is an error naming the offset.
+    pub fn read(b: &Bytes<'_>, at: usize, field: &'static str) -> Result<Guid, Short> {
+        b.array::<16>(at, field).map(Guid)
     }
 
     pub fn is_zero(&self) -> bool {
@@ -58,12 +56,13 @@ impl Guid {
 impl fmt::Display for Guid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let g = &self.0;
+        let x = Fixed(g);
         write!(
             f,
             "{:08x}-{:04x}-{:04x}-{:02x}{:02x}-",
-            le_u32(g, 0),
-            le_u16(g, 4),
-            le_u16(g, 6),
+            x.le_u32::<0>(),
+            x.le_u16::<4>(),
+            x.le_u16::<6>(),
             g[8],
             g[9]
         )?;
@@ -80,30 +79,6 @@ impl fmt::Debug for Guid {
     }
 }
 
-pub fn le_u16(b: &[u8], off: usize) -> u16 {
-    let mut a = [0u8; 2];
-    if let Some(s) = b.get(off..off + 2) {
-        a.copy_from_slice(s);
-    }
-    u16::from_le_bytes(a)
-}
-
-pub fn le_u32(b: &[u8], off: usize) -> u32 {
-    let mut a = [0u8; 4];
-    if let Some(s) = b.get(off..off + 4) {
-        a.copy_from_slice(s);
-    }
-    u32::from_le_bytes(a)
-}
-
-pub fn le_u64(b: &[u8], off: usize) -> u64 {
-    let mut a = [0u8; 8];
-    if let Some(s) = b.get(off..off + 8) {
-        a.copy_from_slice(s);
-    }
-    u64::from_le_bytes(a)
-}
-
 /// CRC-32C of `b` with the four bytes at `field` taken as zeros (where the checksum itself is
 /// stored), as every VHDX checksum is computed.
 pub fn crc32c_without(b: &[u8], field: usize) -> u32 {
@@ -116,11 +91,7 @@ pub fn crc32c_without(b: &[u8], field: usize) -> u32 {
 
 /// UTF-16LE bytes as text, stopping at the first NUL; unpaired surrogates replaced.
 pub fn utf16(b: &[u8]) -> String {
-    let units: Vec<u16> = b
-        .chunks_exact(2)
-        .map(|c| u16::from_le_bytes([c[0], c[1]]))
-        .take_while(|&u| u != 0)
-        .collect();
+    let units: Vec<u16> = le_u16s(b).take_while(|&u| u != 0).collect();
     String::from_utf16_lossy(&units)
 }
 
@@ -143,6 +114,17 @@ mod tests {
             Some(g)
         );
         assert_eq!(Guid::parse("2dc27766-f623-4200-9d64-115e9bfd4a0"), None);
+    }
+
+    /// The old `Guid::at` / `le_u*` read zeros from a short slice: a made-up GUID. Now the
+    /// read fails and names the absolute offset.
+    #[test]
+    fn a_guid_past_the_end_is_an_error_with_its_offset() {
+        let b = [0xAAu8; 20];
+        let e = Guid::read(&Bytes::new(&b, 0x3_0000, "region table"), 8, "GUID").unwrap_err();
+        assert_eq!((e.offset, e.need, e.have), (0x3_0008, 16, 12));
+        let ok = Guid::read(&Bytes::new(&b, 0, "x"), 4, "GUID").unwrap();
+        assert_eq!(ok, Guid([0xAA; 16]));
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! The header section (MS-VHDX 2.2): the file identifier, the two headers, and the two copies
 //! of the region table.
 
-use super::guid::{Guid, crc32c_without, le_u16, le_u32, le_u64, utf16};
+use super::guid::{Guid, crc32c_without, utf16};
 use super::view::View;
+use crate::bytes::{Bytes, Short};
 use crate::error::{Error, Result};
 use crate::image::finding::{Finding, Severity};
 use crate::image::source::SourceFile;
@@ -89,6 +90,16 @@ fn bad(at: u64, field: &str, found: String, expected: &str) -> Finding {
     Finding::new(Severity::Error, at, field, found, expected)
 }
 
+/// A field past the end of the bytes given: a finding at its offset.
+fn short(s: Short) -> Finding {
+    bad(
+        s.offset,
+        &format!("{} {}", s.what, s.field),
+        format!("{} bytes before the end of the {}", s.have, s.what),
+        &format!("{} bytes", s.need),
+    )
+}
+
 /// Parse and validate one 4 KiB header read at `at`.
 pub fn parse_header(b: &[u8], at: u64) -> std::result::Result<Header, Finding> {
     if b.get(..4) != Some(&HEADER_SIGNATURE[..]) {
@@ -100,7 +111,8 @@ pub fn parse_header(b: &[u8], at: u64) -> std::result::Result<Header, Finding> {
             "\"head\"",
         ));
     }
-    let checksum = le_u32(b, off::CHECKSUM);
+    let r = Bytes::new(b, at, "header");
+    let checksum = r.le_u32(off::CHECKSUM, "checksum").map_err(short)?;
     let computed = crc32c_without(b, off::CHECKSUM);
     if checksum != computed {
         return Err(bad(
@@ -113,14 +125,14 @@ pub fn parse_header(b: &[u8], at: u64) -> std::result::Result<Header, Finding> {
     let h = Header {
         offset: at,
         checksum,
-        sequence: le_u64(b, off::SEQUENCE),
-        file_write_guid: Guid::at(b, off::FILE_WRITE_GUID),
-        data_write_guid: Guid::at(b, off::DATA_WRITE_GUID),
-        log_guid: Guid::at(b, off::LOG_GUID),
-        log_version: le_u16(b, off::LOG_VERSION),
-        version: le_u16(b, off::VERSION),
-        log_length: le_u32(b, off::LOG_LENGTH),
-        log_offset: le_u64(b, off::LOG_OFFSET),
+        sequence: r.le_u64(off::SEQUENCE, "sequence number").map_err(short)?,
+        file_write_guid: Guid::read(&r, off::FILE_WRITE_GUID, "file write GUID").map_err(short)?,
+        data_write_guid: Guid::read(&r, off::DATA_WRITE_GUID, "data write GUID").map_err(short)?,
+        log_guid: Guid::read(&r, off::LOG_GUID, "log GUID").map_err(short)?,
+        log_version: r.le_u16(off::LOG_VERSION, "log version").map_err(short)?,
+        version: r.le_u16(off::VERSION, "version").map_err(short)?,
+        log_length: r.le_u32(off::LOG_LENGTH, "log length").map_err(short)?,
+        log_offset: r.le_u64(off::LOG_OFFSET, "log offset").map_err(short)?,
     };
     if h.version != HEADER_VERSION {
         return Err(bad(
@@ -229,7 +241,8 @@ pub fn parse_region_table(b: &[u8], at: u64) -> std::result::Result<Vec<Region>,
             "\"regi\"",
         ));
     }
-    let checksum = le_u32(b, 4);
+    let r = Bytes::new(b, at, "region table");
+    let checksum = r.le_u32(4, "checksum").map_err(short)?;
     let computed = crc32c_without(b, 4);
     if checksum != computed {
         return Err(bad(
@@ -239,7 +252,7 @@ pub fn parse_region_table(b: &[u8], at: u64) -> std::result::Result<Vec<Region>,
             &format!("{computed:#010x} (CRC-32C of the 64 KiB table)"),
         ));
     }
-    let count = le_u32(b, 8);
+    let count = r.le_u32(8, "entry count").map_err(short)?;
     if count > MAX_REGION_ENTRIES {
         return Err(bad(
             at + 8,
@@ -249,14 +262,16 @@ pub fn parse_region_table(b: &[u8], at: u64) -> std::result::Result<Vec<Region>,
         ));
     }
     let mut out = Vec::new();
-    for i in 0..count as usize {
-        let o = 16 + i * REGION_ENTRY_SIZE;
+    // At most MAX_REGION_ENTRIES entries of 32 bytes: the offsets fit.
+    let entries = (0..count).filter_map(|i| usize::try_from(i).ok());
+    for o in entries.map(|i| 16 + i * REGION_ENTRY_SIZE) {
+        let e = r.sub(o, REGION_ENTRY_SIZE, "entry").map_err(short)?;
         out.push(Region {
-            guid: Guid::at(b, o),
-            file_offset: le_u64(b, o + 16),
-            length: le_u32(b, o + 24),
-            required: le_u32(b, o + 28) & 1 != 0,
-            entry_offset: at + o as u64,
+            guid: Guid::read(&e, 0, "GUID").map_err(short)?,
+            file_offset: e.le_u64(16, "file offset").map_err(short)?,
+            length: e.le_u32(24, "length").map_err(short)?,
+            required: e.le_u32(28, "required").map_err(short)? & 1 != 0,
+            entry_offset: e.offset_of(0),
         });
     }
     Ok(out)
@@ -430,4 +445,32 @@ fn validate_region(view: &View, r: &Region) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A region table cut after its 16-byte header but claiming one entry: the old reader
+    /// made up an all-zero region from the missing bytes; now it is a finding at the entry's
+    /// offset.
+    #[test]
+    fn a_cut_region_table_is_a_finding_at_the_entry_not_a_zero_region() {
+        let mut b = vec![0u8; 16];
+        b[..4].copy_from_slice(REGION_SIGNATURE);
+        b[8..12].copy_from_slice(&1u32.to_le_bytes()); // entry count
+        let crc = crc32c_without(&b, 4);
+        b[4..8].copy_from_slice(&crc.to_le_bytes()); // checksum
+        let f = parse_region_table(&b, 192 * KIB).unwrap_err();
+        assert_eq!(f.offset, 192 * KIB + 16);
+        assert_eq!(f.field, "region table entry");
+    }
+
+    /// A header cut inside its fields is a finding naming the field, not zeros.
+    #[test]
+    fn a_cut_header_is_a_finding_naming_the_field() {
+        let f = parse_header(b"head\0\0", 64 * KIB).unwrap_err();
+        assert_eq!(f.offset, 64 * KIB + off::CHECKSUM as u64);
+        assert_eq!(f.field, "header checksum");
+    }
 }

@@ -11,9 +11,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::guid::{Guid, crc32c_without, le_u32, le_u64};
+use super::guid::{Guid, crc32c_without};
 use super::header::{Header, MIB};
 use super::view::{LOG_SECTOR, Sector};
+use crate::bytes::{Bytes, Fixed};
 use crate::error::{Error, Result};
 use crate::image::source::SourceFile;
 
@@ -223,18 +224,22 @@ impl Log<'_> {
     /// The entry at `pos`, if it is valid (header, CRC over the whole entry). `Err(skip)` says
     /// how far the search may move on: past the whole entry when its header looked valid.
     fn entry(&self, pos: usize, expect: Option<u64>) -> std::result::Result<Entry, usize> {
-        let h = self.bytes(pos, ENTRY_HEADER_SIZE);
-        if &h[..4] != ENTRY_SIGNATURE {
+        let head = self.bytes(pos, ENTRY_HEADER_SIZE);
+        let Some(h) = head.first_chunk::<ENTRY_HEADER_SIZE>().map(Fixed) else {
+            return Err(SECTOR);
+        };
+        if &h.array::<0, 4>() != ENTRY_SIGNATURE {
             return Err(SECTOR);
         }
-        let len = le_u32(&h, 8) as usize;
-        let sequence = le_u64(&h, 16);
-        let descriptors = le_u32(&h, 24) as usize;
+        // Either past usize is past the log: implausible below.
+        let len = usize::try_from(h.le_u32::<8>()).unwrap_or(usize::MAX);
+        let sequence = h.le_u64::<16>();
+        let descriptors = usize::try_from(h.le_u32::<24>()).unwrap_or(usize::MAX);
         let plausible = len >= SECTOR
             && len % SECTOR == 0
             && len <= self.len()
             && sequence != 0
-            && Guid::at(&h, 32) == self.guid;
+            && Guid(h.array::<32, 16>()) == self.guid;
         if !plausible {
             return Err(SECTOR);
         }
@@ -247,17 +252,18 @@ impl Log<'_> {
             return Err(skip);
         }
         let body = self.bytes(pos, len);
-        if le_u32(&body, 4) != crc32c_without(&body, 4) {
+        let stored = Bytes::new(&body, 0, "log entry").le_u32(4, "checksum").ok();
+        if stored != Some(crc32c_without(&body, 4)) {
             return Err(skip);
         }
         Ok(Entry {
             pos,
             len,
-            tail: le_u32(&h, 12),
+            tail: h.le_u32::<12>(),
             sequence,
             descriptors,
-            flushed_file_offset: le_u64(&h, 48),
-            last_file_offset: le_u64(&h, 56),
+            flushed_file_offset: h.le_u64::<48>(),
+            last_file_offset: h.le_u64::<56>(),
         })
     }
 
@@ -338,19 +344,21 @@ impl Log<'_> {
         for i in 0..e.descriptors {
             let o = ENTRY_HEADER_SIZE + i * DESCRIPTOR_SIZE;
             let d = body
-                .get(o..o + DESCRIPTOR_SIZE)
+                .get(o..)
+                .and_then(|d| d.first_chunk::<DESCRIPTOR_SIZE>())
+                .map(Fixed)
                 .ok_or((e.pos + o, "descriptor past the entry".to_string()))?;
-            let file_offset = le_u64(d, 16);
+            let file_offset = d.le_u64::<16>();
             let bad = |what: String| {
                 (
                     e.pos + o,
                     format!("entry {} descriptor {i}: {what}", e.sequence),
                 )
             };
-            if le_u64(d, 24) != e.sequence {
+            if d.le_u64::<24>() != e.sequence {
                 return Err(bad(format!(
                     "sequence number {}, entry's {}",
-                    le_u64(d, 24),
+                    d.le_u64::<24>(),
                     e.sequence
                 )));
             }
@@ -359,23 +367,26 @@ impl Log<'_> {
                     "file offset {file_offset} not a multiple of 4096"
                 )));
             }
-            let sig = &d[..4];
+            let sig = &d.array::<0, 4>();
             if sig == DATA_DESC {
-                let s = data_index * SECTOR;
-                let sector = body
-                    .get(s..s + SECTOR)
+                let s = data_index.saturating_mul(SECTOR);
+                let raw = body
+                    .get(s..)
+                    .and_then(|b| b.first_chunk::<SECTOR>())
                     .ok_or_else(|| bad("its data sector lies past the entry".into()))?;
-                let seq = (u64::from(le_u32(sector, 4)) << 32) | u64::from(le_u32(sector, 4092));
-                if &sector[..4] != DATA_SIGNATURE || seq != e.sequence {
+                let sector = Fixed(raw);
+                let seq =
+                    (u64::from(sector.le_u32::<4>()) << 32) | u64::from(sector.le_u32::<4092>());
+                let signature = sector.array::<0, 4>();
+                if &signature != DATA_SIGNATURE || seq != e.sequence {
                     return Err(bad(format!(
-                        "data sector {data_index} has signature {:02x?} and sequence {seq}",
-                        &sector[..4]
+                        "data sector {data_index} has signature {signature:02x?} and sequence {seq}"
                     )));
                 }
-                let mut full = vec![0u8; SECTOR];
-                full[..8].copy_from_slice(&d[8..16]);
-                full[8..4092].copy_from_slice(&sector[8..4092]);
-                full[4092..].copy_from_slice(&d[4..8]);
+                // The sector's first 8 and last 4 bytes are kept in its descriptor.
+                let mut full = raw.to_vec();
+                full[..8].copy_from_slice(&d.array::<8, 8>());
+                full[4092..].copy_from_slice(&d.array::<4, 4>());
                 if file_offset.saturating_add(LOG_SECTOR) > MAX_WRITE_END {
                     return Err(bad(format!("file offset {file_offset} past 1 PiB")));
                 }
@@ -383,7 +394,7 @@ impl Log<'_> {
                 r.data_sectors += 1;
                 data_index += 1;
             } else if sig == ZERO_DESC {
-                let n = le_u64(d, 8);
+                let n = d.le_u64::<8>();
                 if n % LOG_SECTOR != 0 || file_offset.saturating_add(n) > MAX_WRITE_END {
                     return Err(bad(format!("zero length {n} at {file_offset}")));
                 }

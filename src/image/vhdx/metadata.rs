@@ -1,9 +1,10 @@
 //! The metadata region (MS-VHDX 2.6): its table and the known items (file parameters, virtual
 //! disk size, page 83 data, logical and physical sector sizes, parent locator).
 
-use super::guid::{Guid, le_u16, le_u32, le_u64, utf16};
+use super::guid::{Guid, utf16};
 use super::header::{KIB, Region};
 use super::view::View;
+use crate::bytes::{Bytes, Short};
 use crate::error::{Error, Result};
 
 pub const METADATA_SIGNATURE: &[u8; 8] = b"metadata";
@@ -134,7 +135,9 @@ pub fn read_metadata(view: &View, region: &Region) -> Result<Metadata> {
             "\"metadata\"",
         ));
     }
-    let count = le_u16(&t, 10);
+    let short = |e: Short| e.in_file(path);
+    let tb = Bytes::new(&t, base, "metadata table");
+    let count = tb.le_u16(10, "entry count").map_err(short)?;
     if count > MAX_METADATA_ENTRIES {
         return Err(Error::malformed(
             path,
@@ -147,15 +150,16 @@ pub fn read_metadata(view: &View, region: &Region) -> Result<Metadata> {
     let mut entries = Vec::new();
     for i in 0..usize::from(count) {
         let o = ENTRY_SIZE + i * ENTRY_SIZE;
-        let flags = le_u32(&t, o + 24);
+        let eb = tb.sub(o, ENTRY_SIZE, "entry").map_err(short)?;
+        let flags = eb.le_u32(24, "flags").map_err(short)?;
         let e = MetaEntry {
-            item: Guid::at(&t, o),
-            offset: le_u32(&t, o + 16),
-            length: le_u32(&t, o + 20),
+            item: Guid::read(&eb, 0, "item GUID").map_err(short)?,
+            offset: eb.le_u32(16, "offset").map_err(short)?,
+            length: eb.le_u32(20, "length").map_err(short)?,
             is_user: flags & 1 != 0,
             is_virtual_disk: flags & 2 != 0,
             is_required: flags & 4 != 0,
-            entry_offset: base + o as u64,
+            entry_offset: eb.offset_of(0),
         };
         validate_entry(view, region, &e)?;
         if entries
@@ -258,9 +262,11 @@ fn parse_items(view: &View, region: &Region, entries: Vec<MetaEntry>) -> Result<
             region.file_offset + u64::from(e.offset)
         })
     };
+    let short = |e: Short| e.in_file(path);
     let fp = item(view, region, &entries, FILE_PARAMETERS, 8)?;
-    let block_size = le_u32(&fp, 0);
-    let flags = le_u32(&fp, 4);
+    let fp = Bytes::new(&fp, at(FILE_PARAMETERS), "file parameters item");
+    let block_size = fp.le_u32(0, "block size").map_err(short)?;
+    let flags = fp.le_u32(4, "flags").map_err(short)?;
     if !(MIN_BLOCK_SIZE..=MAX_BLOCK_SIZE).contains(&block_size) || !block_size.is_power_of_two() {
         return Err(Error::malformed(
             path,
@@ -271,11 +277,18 @@ fn parse_items(view: &View, region: &Region, entries: Vec<MetaEntry>) -> Result<
         ));
     }
     let vs = item(view, region, &entries, VIRTUAL_DISK_SIZE, 8)?;
-    let virtual_size = le_u64(&vs, 0);
+    let virtual_size = Bytes::new(&vs, at(VIRTUAL_DISK_SIZE), "virtual disk size item")
+        .le_u64(0, "size")
+        .map_err(short)?;
     let ls = item(view, region, &entries, LOGICAL_SECTOR_SIZE, 4)?;
-    let logical_sector_size = le_u32(&ls, 0);
+    let logical_sector_size = Bytes::new(&ls, at(LOGICAL_SECTOR_SIZE), "logical sector size item")
+        .le_u32(0, "size")
+        .map_err(short)?;
     let ps = item(view, region, &entries, PHYSICAL_SECTOR_SIZE, 4)?;
-    let physical_sector_size = le_u32(&ps, 0);
+    let physical_sector_size =
+        Bytes::new(&ps, at(PHYSICAL_SECTOR_SIZE), "physical sector size item")
+            .le_u32(0, "size")
+            .map_err(short)?;
     for (g, v) in [
         (LOGICAL_SECTOR_SIZE, logical_sector_size),
         (PHYSICAL_SECTOR_SIZE, physical_sector_size),
@@ -306,7 +319,11 @@ fn parse_items(view: &View, region: &Region, entries: Vec<MetaEntry>) -> Result<
     }
     let mut notes = Vec::new();
     let page83 = match find(&entries, PAGE83_DATA) {
-        Some(_) => Some(Guid::at(&item(view, region, &entries, PAGE83_DATA, 16)?, 0)),
+        Some(_) => {
+            let b = item(view, region, &entries, PAGE83_DATA, 16)?;
+            let b = Bytes::new(&b, at(PAGE83_DATA), "page 83 data item");
+            Some(Guid::read(&b, 0, "GUID").map_err(short)?)
+        }
         None => {
             notes.push((
                 region.file_offset,
@@ -368,8 +385,10 @@ fn read_locator(view: &View, region: &Region, e: &MetaEntry) -> Result<ParentLoc
     }
     let mut b = vec![0u8; e.length as usize];
     view.read_exact_at(at, &mut b, "VHDX parent locator")?;
-    let locator_type = Guid::at(&b, 0);
-    let count = usize::from(le_u16(&b, 18));
+    let short = |e: Short| e.in_file(path);
+    let lb = Bytes::new(&b, at, "parent locator");
+    let locator_type = Guid::read(&lb, 0, "locator type").map_err(short)?;
+    let count = usize::from(lb.le_u16(18, "key-value count").map_err(short)?);
     if 20 + count * 12 > b.len() {
         return Err(Error::malformed(
             path,
@@ -386,10 +405,13 @@ fn read_locator(view: &View, region: &Region, e: &MetaEntry) -> Result<ParentLoc
     let mut entries = Vec::with_capacity(count);
     for i in 0..count {
         let o = 20 + i * 12;
-        let ko = le_u32(&b, o) as usize;
-        let vo = le_u32(&b, o + 4) as usize;
-        let kl = usize::from(le_u16(&b, o + 8));
-        let vl = usize::from(le_u16(&b, o + 10));
+        let eb = lb.sub(o, 12, "entry").map_err(short)?;
+        // A key or value offset past usize is past the locator, as is any past its length.
+        let ko = usize::try_from(eb.le_u32(0, "key offset").map_err(short)?).unwrap_or(usize::MAX);
+        let vo =
+            usize::try_from(eb.le_u32(4, "value offset").map_err(short)?).unwrap_or(usize::MAX);
+        let kl = usize::from(eb.le_u16(8, "key length").map_err(short)?);
+        let vl = usize::from(eb.le_u16(10, "value length").map_err(short)?);
         let (Some(k), Some(v)) = (
             b.get(ko..ko.saturating_add(kl)),
             b.get(vo..vo.saturating_add(vl)),

@@ -222,8 +222,8 @@ fn marker_end(
         ));
         return None;
     }
-    let lba = header::le64(&m, 0);
-    let size = u64::from(header::le32(&m, 8));
+    let (lba, size) = header::parse_grain_marker(&m);
+    let size = u64::from(size);
     let want = g * h.grain_size;
     if lba != want {
         r.findings.push(error_finding(

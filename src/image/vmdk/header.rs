@@ -1,6 +1,7 @@
 //! The hosted sparse extent header ("KDMV", 512 bytes, little-endian) and the stream markers
 //! of streamOptimized extents, from VMware's "Virtual Disk Format 5.0" specification.
 
+use crate::bytes::Fixed;
 use crate::image::finding::{Finding, Severity};
 
 pub const SPARSE_MAGIC: &[u8; 4] = b"KDMV";
@@ -82,45 +83,27 @@ pub struct SparseHeader {
     pub compress_algorithm: u16,
 }
 
-pub(crate) fn le32(b: &[u8], at: usize) -> u32 {
-    let mut x = [0u8; 4];
-    if let Some(s) = b.get(at..at + 4) {
-        x.copy_from_slice(s);
-    }
-    u32::from_le_bytes(x)
-}
-
-pub(crate) fn le64(b: &[u8], at: usize) -> u64 {
-    let mut x = [0u8; 8];
-    if let Some(s) = b.get(at..at + 8) {
-        x.copy_from_slice(s);
-    }
-    u64::from_le_bytes(x)
-}
-
 impl SparseHeader {
     pub fn parse(b: &[u8; HEADER_SIZE]) -> SparseHeader {
         use off::*;
+        let h = Fixed(b);
         SparseHeader {
-            magic: [b[0], b[1], b[2], b[3]],
-            version: le32(b, VERSION),
-            flags: le32(b, FLAGS),
-            capacity: le64(b, CAPACITY),
-            grain_size: le64(b, GRAIN_SIZE),
-            descriptor_offset: le64(b, DESCRIPTOR_OFFSET),
-            descriptor_size: le64(b, DESCRIPTOR_SIZE),
-            num_gtes_per_gt: le32(b, NUM_GTES_PER_GT),
-            rgd_offset: le64(b, RGD_OFFSET),
-            gd_offset: le64(b, GD_OFFSET),
-            overhead: le64(b, OVERHEAD),
-            unclean_shutdown: b[UNCLEAN_SHUTDOWN],
-            single_end_line_char: b[SINGLE_END_LINE_CHAR],
-            non_end_line_char: b[NON_END_LINE_CHAR],
-            double_end_line_chars: [b[DOUBLE_END_LINE_CHARS], b[DOUBLE_END_LINE_CHARS + 1]],
-            compress_algorithm: u16::from_le_bytes([
-                b[COMPRESS_ALGORITHM],
-                b[COMPRESS_ALGORITHM + 1],
-            ]),
+            magic: h.array::<MAGIC, 4>(),
+            version: h.le_u32::<VERSION>(),
+            flags: h.le_u32::<FLAGS>(),
+            capacity: h.le_u64::<CAPACITY>(),
+            grain_size: h.le_u64::<GRAIN_SIZE>(),
+            descriptor_offset: h.le_u64::<DESCRIPTOR_OFFSET>(),
+            descriptor_size: h.le_u64::<DESCRIPTOR_SIZE>(),
+            num_gtes_per_gt: h.le_u32::<NUM_GTES_PER_GT>(),
+            rgd_offset: h.le_u64::<RGD_OFFSET>(),
+            gd_offset: h.le_u64::<GD_OFFSET>(),
+            overhead: h.le_u64::<OVERHEAD>(),
+            unclean_shutdown: h.u8::<UNCLEAN_SHUTDOWN>(),
+            single_end_line_char: h.u8::<SINGLE_END_LINE_CHAR>(),
+            non_end_line_char: h.u8::<NON_END_LINE_CHAR>(),
+            double_end_line_chars: h.array::<DOUBLE_END_LINE_CHARS, 2>(),
+            compress_algorithm: h.le_u16::<COMPRESS_ALGORITHM>(),
         }
     }
 
@@ -350,8 +333,32 @@ pub fn validate(h: &SparseHeader, at: u64, len: u64, footer: bool) -> Vec<Findin
 
 /// A 512-byte sector holding a stream marker: `(value, size, type)`. A grain marker has
 /// `size` > 0 (its LBA and compressed size); a metadata marker has `size` 0 and a type.
-pub fn parse_marker(b: &[u8]) -> (u64, u32, u32) {
-    (le64(b, 0), le32(b, 8), le32(b, 12))
+pub fn parse_marker(b: &[u8; 512]) -> (u64, u32, u32) {
+    let m = Fixed(b);
+    (
+        m.le_u64::<{ marker::VALUE }>(),
+        m.le_u32::<{ marker::SIZE }>(),
+        m.le_u32::<{ marker::TYPE }>(),
+    )
+}
+
+/// A grain marker's LBA and compressed size.
+pub fn parse_grain_marker(b: &[u8; GRAIN_MARKER_SIZE]) -> (u64, u32) {
+    let m = Fixed(b);
+    (
+        m.le_u64::<{ marker::VALUE }>(),
+        m.le_u32::<{ marker::SIZE }>(),
+    )
+}
+
+/// Byte offsets of a stream marker's fields (a grain marker has the first two).
+pub mod marker {
+    /// The grain's LBA, or the number of sectors of metadata that follow.
+    pub const VALUE: usize = 0;
+    /// The compressed size of a grain; 0 for a metadata marker.
+    pub const SIZE: usize = 8;
+    /// A metadata marker's type.
+    pub const TYPE: usize = 12;
 }
 
 pub fn marker_name(t: u32) -> &'static str {

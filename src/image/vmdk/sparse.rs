@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use super::header::{
     self, FOOTER_FROM_END, GD_AT_END, GRAIN_MARKER_SIZE, GTE_UNALLOCATED, GTE_ZERO, HEADER_SIZE,
-    SECTOR, SparseHeader, le32,
+    SECTOR, SparseHeader,
 };
 use super::window::Window;
 use crate::error::{Error, Result};
@@ -282,8 +282,8 @@ impl SparseExtent {
         }
         let mut m = [0u8; GRAIN_MARKER_SIZE];
         self.win.read(src, at, &mut m, "VMDK grain marker")?;
-        let lba = header::le64(&m, 0);
-        let size = u64::from(le32(&m, 8));
+        let (lba, size) = header::parse_grain_marker(&m);
+        let size = u64::from(size);
         let want = g.saturating_mul(self.header.grain_size);
         if lba != want {
             return Err(Error::malformed(
@@ -419,9 +419,7 @@ fn read_table(
     })?;
     let mut b = vec![0u8; n * 4];
     win.read(src, at, &mut b, what)?;
-    Ok(b.chunks_exact(4)
-        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect())
+    Ok(crate::bytes::le_u32s(&b).collect())
 }
 
 /// Grain directory or table entries at `sector` (for `check`, which reads the redundant ones).
