@@ -3,11 +3,11 @@
 
 use std::path::Path;
 
-use crate::cloud::form;
-use crate::cloud::plan::{self, Format, ImageFacts};
-use crate::cloud::sent::Bytes;
 use crate::error::{Error, Result};
 use crate::image::{Image, VirtualDisk};
+use crate::plan::form;
+use crate::plan::sent::Bytes;
+use crate::plan::{self, Format, ImageFacts};
 
 /// What the image says about itself: its format and size, and what `inspect` found inside
 /// (architecture, OS, platform, boot mode, the space its partitions and file systems need),

@@ -1,8 +1,7 @@
 //! The one rule for what goes up: which ImportImage format an image is sent as, and why.
 
-use super::plan::Format;
-use super::sent::{Bytes, Sending};
-use super::vhd_source::identity_for;
+use super::build::Format;
+use super::sent::{Bytes, Sending, identity_for};
 use crate::convert::VhdStream;
 use crate::error::{Error, Result};
 use crate::image::{Image, Kind};
