@@ -108,10 +108,39 @@ pub struct ArchFact {
     pub evidence: String,
 }
 
+/// Which kind of system root was found (libguestfs' tests): what the disk shows, named as
+/// the kernel and JSON name it (`linux`, `windows`); the import plan maps it to OSType.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OsFamily {
+    #[default]
+    Linux,
+    Windows,
+}
+
+impl OsFamily {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OsFamily::Linux => "linux",
+            OsFamily::Windows => "windows",
+        }
+    }
+}
+
+impl std::fmt::Display for OsFamily {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for OsFamily {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OsFacts {
-    /// `linux` or `windows`.
-    pub os_type: String,
+    pub os_type: OsFamily,
     /// Partition number of the root file system; `None` for a whole-disk file system.
     pub partition: Option<u32>,
     /// `vg/lv` when the root file system is in an LVM2 logical volume.
@@ -444,7 +473,7 @@ pub fn is_linux_root(fs: &mut dyn GuestFs) -> bool {
 
 pub fn linux_facts(fs: &mut dyn GuestFs, warnings: &mut Vec<String>) -> OsFacts {
     let mut os = OsFacts {
-        os_type: "linux".into(),
+        os_type: OsFamily::Linux,
         ..OsFacts::default()
     };
     read_release(fs, &mut os, warnings);
@@ -636,7 +665,7 @@ pub fn windows_facts(fs: &mut dyn GuestFs, warnings: &mut Vec<String>) -> Option
         return None;
     }
     let mut os = OsFacts {
-        os_type: "windows".into(),
+        os_type: OsFamily::Windows,
         ..OsFacts::default()
     };
     match fs
