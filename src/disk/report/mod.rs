@@ -166,7 +166,7 @@ mod tests {
             path: "/EFI/BOOT/BOOTX64.EFI".into(),
             arch: Some("x86_64".into()),
         };
-        arch_contradiction(Some(&os), &[loader.clone()], &mut w);
+        arch_contradiction(Some(&os), std::slice::from_ref(&loader), &mut w);
         assert!(
             w[0].starts_with("contradiction: the root file system is arm64"),
             "{w:?}"
