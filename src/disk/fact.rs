@@ -1,8 +1,7 @@
 //! The one fact type: a value with what said so, or no value with why not. The disk report
 //! holds facts of what was seen; the import plan holds the same type for what it read in them.
 
-use serde::Serialize;
-use serde_json::{Value, json};
+use serde::{Serialize, Serializer};
 
 /// A value with what said so, or no value with why not. Never a guess.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,12 +26,25 @@ impl<T> Fact<T> {
     }
 }
 
-impl<T: Serialize> Fact<T> {
-    /// `{"value", "evidence", "reason"}`: evidence for a known value, a reason for an unknown.
-    pub fn to_json(&self) -> Value {
-        match &self.value {
-            Some(v) => json!({"value": v, "evidence": self.because, "reason": null}),
-            None => json!({"value": null, "evidence": null, "reason": self.because}),
+/// `{"value", "evidence", "reason"}`: evidence for a known value, a reason for an unknown.
+impl<T: Serialize> Serialize for Fact<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Shown<'a, T> {
+            value: Option<&'a T>,
+            evidence: Option<&'a str>,
+            reason: Option<&'a str>,
         }
+        let because = Some(self.because.as_str());
+        let (evidence, reason) = match self.value {
+            Some(_) => (because, None),
+            None => (None, because),
+        };
+        Shown {
+            value: self.value.as_ref(),
+            evidence,
+            reason,
+        }
+        .serialize(s)
     }
 }
