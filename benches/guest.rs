@@ -20,7 +20,7 @@ fn main() {
     let mut report = None;
     for _ in 0..RUNS {
         let t = Instant::now();
-        report = Some(imgtool::disk::inspect_disk(&img));
+        report = Some(imgtool::plan::inspect_disk(&img));
         times.push(t.elapsed());
     }
     times.sort();

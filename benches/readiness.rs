@@ -145,7 +145,7 @@ fn main() {
     let mut last = None;
     for _ in 0..RUNS {
         let t = Instant::now();
-        last = Some(imgtool::disk::inspect_disk(&img));
+        last = Some(imgtool::plan::inspect_disk(&img));
         times.push(t.elapsed());
     }
     times.sort();
@@ -169,7 +169,7 @@ fn main() {
     let mut times = Vec::new();
     for _ in 0..RUNS {
         let t = Instant::now();
-        last = Some(imgtool::disk::inspect_disk(&img));
+        last = Some(imgtool::plan::inspect_disk(&img));
         times.push(t.elapsed());
     }
     times.sort();

@@ -28,8 +28,9 @@ use imgtool::cloud::credentials::{Credentials, Secret};
 use imgtool::cloud::oss::{Endpoint, Oss, OssSigning};
 use imgtool::cloud::rpc::RetryPolicy;
 use imgtool::cloud::upload::{self, FileSource, Source};
-use imgtool::cloud::vhd_source::{VhdSource, identity_for};
+use imgtool::cloud::vhd_source::VhdSource;
 use imgtool::convert::VhdStream;
+use imgtool::plan::sent::identity_for;
 
 const MIB: u64 = 1 << 20;
 

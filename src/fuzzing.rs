@@ -34,7 +34,7 @@ fn exercise(path: &Path) {
             }
         }
         let _ = crate::image::info::image_json(&img);
-        let _ = crate::disk::inspect_disk(&img).to_json();
+        let _ = crate::plan::inspect_disk(&img).to_json();
     }
     let _ = crate::image::vhd::check::check(path);
 }
@@ -154,7 +154,7 @@ pub fn disk_inspect(data: &[u8]) {
     let p = dir.join("disk.img");
     if std::fs::write(&p, data).is_ok() {
         if let Ok(img) = crate::image::raw::RawImage::open(&p) {
-            let r = crate::disk::inspect_disk(&img);
+            let r = crate::plan::inspect_disk(&img);
             let _ = r.to_json();
             let _ = r.render_text();
         }

@@ -12,6 +12,7 @@ pub mod error;
 pub mod fuzzing;
 pub mod image;
 pub mod import;
+pub mod plan;
 pub mod sys;
 pub mod text;
 

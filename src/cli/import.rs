@@ -45,9 +45,7 @@ use crate::cloud::follow::{self, Outcome};
 use crate::cloud::import::{self, Session};
 use crate::cloud::live::Live;
 use crate::cloud::oss::{Endpoint, Oss};
-use crate::cloud::plan::{self, ImageFacts, Plan};
 use crate::cloud::rpc::Client;
-use crate::cloud::sent::Bytes;
 use crate::cloud::settings::{self, env};
 use crate::cloud::upload;
 use crate::cloud::{regions, roles};
@@ -57,6 +55,8 @@ use crate::image::{self, Image, VirtualDisk};
 use crate::import::data_disks::{self, DataDisk};
 use crate::import::facts::image_facts_and_report;
 use crate::import::readiness;
+use crate::plan::sent::Bytes;
+use crate::plan::{self, ImageFacts, Plan};
 
 /// Per-step wall times for the JSON document.
 #[derive(Default)]
@@ -392,7 +392,7 @@ fn upload_step(
 
 /// The options beyond disk and guest, checked: run before any request is sent.
 fn options(a: &Args) -> Result<Vec<(String, String)>> {
-    crate::cloud::options::params(&crate::cloud::options::Options {
+    crate::plan::options::params(&crate::plan::options::Options {
         nvme: a.nvme.clone(),
         imds: a.imds.clone(),
         resource_group: a.resource_group.clone(),

@@ -9,14 +9,14 @@ use crate::cloud::credentials::Credentials;
 use crate::cloud::detect::Detection;
 use crate::cloud::ecs::Imported;
 use crate::cloud::oss::{self, OssSigning};
-use crate::cloud::plan::Plan;
 use crate::cloud::rpc::{Client, Method, Preview, RpcSignature, Service};
-use crate::cloud::sent::{Bytes, Sending};
 use crate::cloud::settings::{self, Endpoints};
 use crate::cloud::upload::{self, Outcome};
 use crate::cloud::{import, ram};
 use crate::error::Result;
 use crate::import::data_disks::DataDisk;
+use crate::plan::Plan;
+use crate::plan::sent::{Bytes, Sending};
 
 /// What the upload step did, for the summary and JSON.
 #[derive(Debug)]

@@ -53,12 +53,12 @@ pub fn report(path: &std::path::Path) -> Result<(Value, String)> {
 
 /// Inspect the virtual disk, with the ImportImage format this image would go up as.
 pub fn disk_report(img: &image::Image) -> crate::disk::DiskReport {
-    let mut r = crate::disk::inspect_disk(img);
-    if let Ok((format, why)) = crate::cloud::form::import_format(img, None) {
+    let mut r = crate::plan::inspect_disk(img);
+    if let Ok((format, why)) = crate::plan::form::import_format(img, None) {
         // `import` may send a streamed dynamic VHD of the allocated data instead (issue 14);
         // deciding it needs a zero scan of the data, too slow for inspect: say so.
-        let kept_as_is = format == crate::cloud::plan::Format::Qcow2
-            && !crate::cloud::form::converted_while_uploading(img, format);
+        let kept_as_is = format == crate::plan::ImageFormat::Qcow2
+            && !crate::plan::form::converted_while_uploading(img, format);
         let why = if kept_as_is {
             why
         } else {

@@ -18,9 +18,9 @@ use super::output::{escape, print_json};
 use crate::cloud::credentials;
 use crate::cloud::ecs::{self, ImageState, TaskState};
 use crate::cloud::follow::{self, Outcome};
-use crate::cloud::plan;
 use crate::cloud::settings::{self, env};
 use crate::error::{Error, Result};
+use crate::plan;
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\

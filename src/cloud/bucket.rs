@@ -92,6 +92,6 @@ mod tests {
     fn default_bucket_name_is_valid() {
         let n = default_name("1234567890123456", "cn-hangzhou");
         assert_eq!(n, "imgtool-1234567890123456-cn-hangzhou");
-        assert!(super::super::plan::check_bucket(&n).is_ok());
+        assert!(crate::plan::check_bucket(&n).is_ok());
     }
 }

@@ -2,9 +2,9 @@
 
 use serde_json::Value;
 
-use super::plan::Plan;
 use super::rpc::{CallError, Client, Method, Service, pairs};
 use crate::error::Error;
+use crate::plan::Plan;
 
 pub const VERSION: &str = "2014-05-26";
 

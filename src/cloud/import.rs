@@ -4,11 +4,11 @@
 use std::time::Instant;
 
 use super::ecs::{self, Imported};
-use super::plan::Plan;
 use super::ram;
 use super::rpc::{Client, RpcSignature, Service};
 use super::settings::{self, Endpoints, Timing};
 use crate::error::{Error, Result};
+use crate::plan::Plan;
 
 pub struct Session {
     pub client: Client,

@@ -1,6 +1,7 @@
-//! Talking to Alibaba Cloud: credentials, request signing, the import plan, the retrying RPC
-//! client, the OSS upload, and the ECS, RAM and STS calls an import needs. Nothing here parses
-//! images; it takes a finished [`plan::Plan`] and a byte source ([`upload::Source`]).
+//! Talking to Alibaba Cloud: credentials, request signing, the retrying RPC client, the OSS
+//! upload, and the ECS, RAM and STS calls an import needs. Nothing here parses images or
+//! decides parameters; it takes a finished [`crate::plan::Plan`] and a byte source
+//! ([`upload::Source`]).
 
 pub mod bucket;
 pub mod call_error;
@@ -10,15 +11,11 @@ pub mod credentials;
 pub mod detect;
 pub mod ecs;
 pub mod follow;
-pub mod form;
 pub mod import;
 pub mod keys;
 pub mod live;
-pub mod names;
-pub mod options;
 pub mod oss;
 pub mod part_body;
-pub mod plan;
 pub mod ram;
 pub mod regions;
 pub mod remote_check;
@@ -26,7 +23,6 @@ pub mod resume;
 pub mod retry;
 pub mod roles;
 pub mod rpc;
-pub mod sent;
 pub mod settings;
 pub mod sign;
 pub mod sign_v3;

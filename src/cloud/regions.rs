@@ -177,7 +177,7 @@ mod tests {
     #[test]
     fn the_list_is_well_formed() {
         for r in KNOWN {
-            assert!(crate::cloud::plan::check_region(r).is_ok(), "{r}");
+            assert!(crate::plan::check_region(r).is_ok(), "{r}");
         }
         let mut sorted = KNOWN.to_vec();
         sorted.sort_unstable();

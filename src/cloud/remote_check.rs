@@ -5,9 +5,9 @@
 //! `DRYRUN.SUCCESS`; both are success here, and any other answer is the error it names.
 
 use super::ecs;
-use super::plan::Plan;
 use super::rpc::{CallError, Client, Method, Service};
 use crate::error::Result;
+use crate::plan::Plan;
 
 /// The codes that mean "the request would have succeeded".
 pub const SUCCESS_CODES: &[&str] = &["DryRunOperation", "DRYRUN.SUCCESS"];

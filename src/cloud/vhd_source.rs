@@ -3,13 +3,12 @@
 //! virtual size, with no temporary file and no buffer beyond each worker's own.
 //!
 //! A resumed upload must regenerate the same bytes, so the stream's [`Identity`] (the
-//! footer's unique id and timestamp) must be the same on the re-run. [`identity_for`] derives
+//! footer's unique id and timestamp) must be the same on the re-run.
+//! [`crate::plan::sent::identity_for`] derives
 //! it from what the resume record already compares (the source's size, mtime and id, and how
 //! its bytes are produced), so nothing more needs keeping; [`identity_to_record`] and
 //! [`identity_from_record`] store and read one explicitly for a caller that prefers a random
 //! identity kept in its record.
-
-use sha1::{Digest, Sha1};
 
 use super::upload::Source;
 use crate::convert::{Identity, VhdStream};
@@ -25,22 +24,6 @@ impl Source for VhdSource<'_> {
     }
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
         self.0.read_at(offset, buf)
-    }
-}
-
-/// The identity a stream of the source named by `fingerprint` gets: the unique id from a
-/// SHA-1 of the fingerprint (as a name-based, version 5 style UUID), the timestamp given (the
-/// source's modification time in VHD seconds is a good one). The same source gives the same
-/// identity, hence the same bytes, on every run.
-pub fn identity_for(fingerprint: &str, timestamp: u32) -> Identity {
-    let digest = Sha1::digest(fingerprint.as_bytes());
-    let mut unique_id = [0u8; 16];
-    unique_id.copy_from_slice(&digest[..16]);
-    unique_id[6] = (unique_id[6] & 0x0f) | 0x50;
-    unique_id[8] = (unique_id[8] & 0x3f) | 0x80;
-    Identity {
-        unique_id,
-        timestamp,
     }
 }
 
@@ -76,6 +59,7 @@ pub fn identity_from_record(text: &str) -> Result<Identity> {
 mod tests {
     use super::*;
     use crate::image::mem::MemDisk;
+    use crate::plan::sent::identity_for;
 
     #[test]
     fn the_same_fingerprint_gives_the_same_identity() {

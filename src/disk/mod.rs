@@ -1,7 +1,9 @@
-//! What is on a virtual disk: partition table, file systems, and the guest inside (OS,
-//! architecture, boot mode), ending in the import facts ImportImage needs. Knows only
+//! What is on a virtual disk: partition table, file systems, and the guest inside (OS root,
+//! os-release, ELF/PE machines, EFI loaders, BIOS boot code), each fact with its evidence.
+//! What the import makes of them is the caller's [`report::Reading`]. Knows only
 //! [`VirtualDisk`]; never fails on corrupt content: what cannot be read becomes a warning.
 
+pub mod fact;
 pub mod fs;
 pub mod fs_guard;
 pub mod guest;
@@ -21,8 +23,9 @@ use guest::{EfiLoader, OsFacts};
 use partition::{EntryKind, PartitionTable, Role, TableKind};
 use slice::{CountingDisk, Slice};
 
+pub use fact::Fact;
 pub use partition::check::check_file as check;
-pub use report::{DiskReport, Fact, ImportFacts};
+pub use report::{DiskReport, ImportFacts, Reading, Seen};
 
 /// At most this many file systems are opened to look for an OS or EFI loaders; a disk with
 /// more partitions than this is unusual and each open has a read budget.
@@ -49,8 +52,9 @@ impl Volume {
     }
 }
 
-/// Everything imgtool can tell from the contents of `disk`.
-pub fn inspect_disk(disk: &dyn VirtualDisk) -> DiskReport {
+/// Everything imgtool can tell from the contents of `disk`, and what `reading` (the import
+/// plan's, `crate::plan::reading::inspect_disk`) makes of it for ImportImage.
+pub fn inspect_disk(disk: &dyn VirtualDisk, reading: Reading) -> DiskReport {
     let counting = CountingDisk::new(disk);
     let d: &dyn VirtualDisk = &counting;
     let mut warnings = Vec::new();
@@ -62,15 +66,15 @@ pub fn inspect_disk(disk: &dyn VirtualDisk) -> DiskReport {
     let lvm = inspect_lvm(d, &volumes, &mut os_found, &mut loaders, &mut warnings);
     let bios = bios_evidence(d, &table);
     let os = pick_os(os_found, &mut warnings);
-    let import = report::import_facts(
-        d.size(),
-        &table,
-        &volumes,
-        os.as_ref(),
-        &loaders,
-        &bios,
-        &mut warnings,
-    );
+    let min_disk = report::min_disk(d.size(), &table, &volumes);
+    report::arch_contradiction(os.as_ref(), &loaders, &mut warnings);
+    let seen = Seen {
+        os: os.as_ref(),
+        efi_loaders: &loaders,
+        bios_boot: &bios,
+        min_disk: &min_disk,
+    };
+    let import = reading(&seen, &mut warnings);
     let readiness = readiness::assess(
         &readiness::Inputs {
             disk: d,

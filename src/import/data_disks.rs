@@ -5,13 +5,13 @@
 use std::path::{Path, PathBuf};
 
 use super::facts::image_facts;
-use crate::cloud::plan::{self, ImageFacts, MAX_DISK_GIB, MIN_DISK_GIB};
-use crate::cloud::sent::{Bytes, Sending};
 use crate::cloud::upload::{DiskSource, FileSource, Source};
 use crate::cloud::vhd_source::{VhdSource, identity_to_record};
 use crate::convert::VhdStream;
 use crate::error::{Error, Result};
 use crate::image::{self, Image};
+use crate::plan::sent::{Bytes, Sending};
+use crate::plan::{self, ImageFacts, MAX_DISK_GIB, MIN_DISK_GIB};
 
 /// `DiskDeviceMapping.N`, N = 2..17: the service ignores N above 17, so more are refused here.
 pub const MAX_DATA_DISKS: usize = 16;

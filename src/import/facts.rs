@@ -3,11 +3,11 @@
 
 use std::path::Path;
 
-use crate::cloud::form;
-use crate::cloud::plan::{self, Format, ImageFacts};
-use crate::cloud::sent::Bytes;
 use crate::error::{Error, Result};
 use crate::image::{Image, VirtualDisk};
+use crate::plan::form;
+use crate::plan::sent::Bytes;
+use crate::plan::{self, ImageFacts, ImageFormat};
 
 /// What the image says about itself: its format and size, and what `inspect` found inside
 /// (architecture, OS, platform, boot mode, the space its partitions and file systems need),
@@ -25,24 +25,20 @@ pub fn image_facts_and_report(
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
     let fingerprint = identity(&meta, img);
     let (format, sending) = form::sending(img, format, meta.len(), &fingerprint, vhd_time(&meta))?;
-    if format == Format::Vhd && sending.bytes == Bytes::File {
+    if format == ImageFormat::Vhd && sending.bytes == Bytes::File {
         check_vhd_table(path, img)?;
     }
-    let disk = crate::disk::inspect_disk(img);
+    let disk = plan::inspect_disk(img);
     let f = &disk.import;
-    let fact = |x: &crate::disk::report::Fact| plan::Fact::found(x.value.as_deref(), &x.because);
     let facts = ImageFacts {
         path: path.to_path_buf(),
         format,
         virtual_size: img.size(),
-        min_size: Some(plan::Fact {
-            value: f.min_disk_bytes,
-            evidence: f.min_disk_evidence.clone(),
-        }),
-        architecture: fact(&f.architecture),
-        os_type: fact(&f.os_type),
-        platform: fact(&f.platform),
-        boot_mode: fact(&f.boot_mode),
+        min_size: plan::Fact::known(f.min_disk_bytes, f.min_disk_evidence.clone()),
+        architecture: f.architecture.clone(),
+        os_type: f.os_type.clone(),
+        platform: f.platform.clone(),
+        boot_mode: f.boot_mode.clone(),
         identity: fingerprint,
         sending,
     };

@@ -1,9 +1,10 @@
 //! The house's order, enforced. Data flows one way (STYLE.md, README "Layout"):
 //!
-//!     image -> disk -> convert -> cloud -> import -> cli -> main
+//!     image -> disk -> convert -> plan -> cloud -> import -> cli -> main
 //!
-//! (`cloud` speaks the services' protocols; `import` decides what to send and runs the steps
-//! through `cloud`, so it comes after it.)
+//! (`plan` holds the API's vocabulary and rules and decides the ImportImage parameters;
+//! `cloud` speaks the services' protocols and carries out a finished plan; `import` runs the
+//! steps through `cloud`, so it comes after it.)
 //!
 //! and each room may use only the rooms before it (and the ground floor: `sys`, then
 //! `error` and `text`). Inside a room, files must not import each other in a circle. This test reads every
@@ -22,6 +23,7 @@ const FLOORS: &[&[&str]] = &[
     &["image"],
     &["disk"],
     &["convert"],
+    &["plan"],
     &["cloud"],
     &["import"],
     &["cli"],
@@ -320,7 +322,7 @@ fn check(src: &Path) -> Vec<Violation> {
                         (Some(a), Some(b)) if b < a => {}
                         (Some(_), Some(_)) => bad.push(Violation(format!(
                             "{}:{n}: `{}` uses `{}`, which comes later in the flow (image -> \
-                             disk -> convert -> import -> cloud -> cli)",
+                             disk -> convert -> plan -> cloud -> import -> cli)",
                             f.rel.display(),
                             my_top,
                             p.join("::")

@@ -192,7 +192,7 @@ fixture_tests!(
 
 fn check_windows(r: &DiskReport) {
     let os = r.os.as_ref().expect("Windows found");
-    assert_eq!(os.os_type, "windows");
+    assert_eq!(os.os_type.as_str(), "windows");
     let ntfs = r.volumes[0].fs.as_ref().unwrap();
     assert_eq!(ntfs.kind, "ntfs");
     // mkntfs -L Windows: NTFS keeps the label in $Volume, read through the ntfs crate.

@@ -3,8 +3,8 @@
 
 use std::io::Read;
 
-use imgtool::disk::inspect_disk;
 use imgtool::disk::partition::TableKind;
+use imgtool::plan::inspect_disk;
 use imgtool::{Result, VirtualDisk};
 
 use crate::disk_util::unpack;

@@ -69,7 +69,7 @@ fn lvm_bad_metadata_area_is_a_warning() {
     f.write_all(b"XXXX").unwrap();
     drop(f);
     let img = imgtool::image::open(&u.raw).expect("open");
-    let r = imgtool::disk::inspect_disk(&img);
+    let r = imgtool::plan::inspect_disk(&img);
     assert!(r.lvm.is_empty());
     assert!(r.os.is_none());
     assert!(

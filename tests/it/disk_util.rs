@@ -4,7 +4,8 @@
 use std::io::Read;
 use std::path::PathBuf;
 
-use imgtool::disk::{DiskReport, inspect_disk};
+use imgtool::disk::DiskReport;
+use imgtool::plan::inspect_disk;
 
 /// A fixture unpacked into its own temp dir (kept alive by the returned guard).
 pub struct Unpacked {

@@ -8,7 +8,7 @@ use crate::disk_util::{inspect_raw, inspect_vhd};
 fn check_2019(r: &DiskReport) {
     assert!(r.warnings.is_empty(), "{:?}", r.warnings);
     let os = r.os.as_ref().expect("an OS");
-    assert_eq!(os.os_type, "windows");
+    assert_eq!(os.os_type.as_str(), "windows");
     let w = os.windows.as_ref().expect("a version from the hive");
     assert_eq!(
         w.product_name.as_deref(),

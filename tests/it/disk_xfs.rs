@@ -106,7 +106,7 @@ fn hostile_xfs_superblock_and_root_inode_are_warnings() {
         let u = unpack("xfs-v4");
         patch(&u.raw, offset, bytes);
         let img = imgtool::image::open(&u.raw).expect("open");
-        let r = imgtool::disk::inspect_disk(&img);
+        let r = imgtool::plan::inspect_disk(&img);
         assert!(r.os.is_none(), "{expect}");
         assert!(
             r.warnings.iter().any(|w| w.contains(expect)),

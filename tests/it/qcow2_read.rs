@@ -244,7 +244,7 @@ fn self_contained_only_without_backing_or_data_file() {
     ] {
         let img = imgtool::image::open(image(name)).unwrap();
         assert_eq!(img.self_contained(), alone, "{name}");
-        let (fmt, why) = imgtool::cloud::form::import_format(&img, None).unwrap();
+        let (fmt, why) = imgtool::plan::form::import_format(&img, None).unwrap();
         assert_eq!(fmt.api_name(), api, "{name}: {why}");
     }
 }

@@ -4,8 +4,8 @@
 use std::collections::BTreeSet;
 
 use crate::readiness_guest::{self as g, DiskOpts, KVER, ROOT_UUID, Tree};
-use imgtool::disk::inspect_disk;
 use imgtool::disk::readiness::finding::{Readiness, Severity};
+use imgtool::plan::inspect_disk;
 
 fn assess(tree: &Tree, o: &DiskOpts) -> Option<Readiness> {
     if !g::have_mkfs() {

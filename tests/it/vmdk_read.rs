@@ -458,7 +458,7 @@ fn guest_facts_of_a_vmdk_equal_those_of_the_raw_disk() {
             .expect("qemu-img");
         assert!(st.success());
         let facts = |p: &Path| {
-            let mut v = imgtool::disk::inspect_disk(&open(p)).to_json();
+            let mut v = imgtool::plan::inspect_disk(&open(p)).to_json();
             // What the reader was asked for depends on the container's read sizes, not facts.
             v.as_object_mut().unwrap().remove("bytes_read");
             v

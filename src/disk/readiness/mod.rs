@@ -54,7 +54,7 @@ pub fn assess(i: &Inputs<'_>, warnings: &mut Vec<String>) -> Readiness {
         warnings.push("readiness: the root file system could not be found again".into());
         return r;
     };
-    if os.os_type == "windows" {
+    if os.os_type == crate::disk::guest::OsFamily::Windows {
         with_place(i, root, warnings, |fs, _| {
             windows::check(fs, &mut r.findings)
         });

@@ -1,6 +1,8 @@
 //! What an import puts in OSS: which bytes (the file as it is, the virtual disk as RAW, or
 //! the streamed compact dynamic VHD), and their size next to the file's and the disk's.
 
+use sha1::{Digest, Sha1};
+
 use crate::convert::Identity;
 
 /// Where the object's bytes come from.
@@ -58,5 +60,21 @@ impl Sending {
             identity: None,
             why,
         }
+    }
+}
+
+/// The identity a stream of the source named by `fingerprint` gets: the unique id from a
+/// SHA-1 of the fingerprint (as a name-based, version 5 style UUID), the timestamp given (the
+/// source's modification time in VHD seconds is a good one). The same source gives the same
+/// identity, hence the same bytes, on every run.
+pub fn identity_for(fingerprint: &str, timestamp: u32) -> Identity {
+    let digest = Sha1::digest(fingerprint.as_bytes());
+    let mut unique_id = [0u8; 16];
+    unique_id.copy_from_slice(&digest[..16]);
+    unique_id[6] = (unique_id[6] & 0x0f) | 0x50;
+    unique_id[8] = (unique_id[8] & 0x3f) | 0x80;
+    Identity {
+        unique_id,
+        timestamp,
     }
 }

@@ -1,8 +1,7 @@
 //! The one rule for what goes up: which ImportImage format an image is sent as, and why.
 
-use super::plan::Format;
-use super::sent::{Bytes, Sending};
-use super::vhd_source::identity_for;
+use super::sent::{Bytes, Sending, identity_for};
+use super::vocab::ImageFormat;
 use crate::convert::VhdStream;
 use crate::error::{Error, Result};
 use crate::image::{Image, Kind};
@@ -24,7 +23,7 @@ pub fn sending(
     file_size: u64,
     fingerprint: &str,
     timestamp: u32,
-) -> Result<(Format, Sending)> {
+) -> Result<(ImageFormat, Sending)> {
     let (format, why) = import_format(img, asked)?;
     let plain_bytes = if converted_while_uploading(img, format) {
         Bytes::Raw
@@ -69,7 +68,7 @@ pub fn sending(
         }
     );
     Ok((
-        Format::Vhd,
+        ImageFormat::Vhd,
         Sending {
             bytes: Bytes::Stream,
             object_size: len,
@@ -84,21 +83,21 @@ pub fn sending(
 /// The format ImportImage is told for `img`, and the reason in words. A file that does not
 /// hold the whole disk alone (a differencing chain) cannot go up as it is, so it goes up as
 /// RAW, read through the chain while uploading. `asked` is `--format`.
-pub fn import_format(img: &Image, asked: Option<&str>) -> Result<(Format, String)> {
+pub fn import_format(img: &Image, asked: Option<&str>) -> Result<(ImageFormat, String)> {
     // What ImportImage takes the file as, when it takes it as it is. VHDX it does not take at
     // all, VMDK only as an invitational preview (never chosen): both go up as RAW read through
     // their reader. [`sending`] then sends the streamed dynamic VHD instead wherever it is
     // smaller.
     let native = match img.kind() {
-        Kind::Raw => Some(Format::Raw),
-        Kind::Vhd => Some(Format::Vhd),
-        Kind::Qcow2 => Some(Format::Qcow2),
+        Kind::Raw => Some(ImageFormat::Raw),
+        Kind::Vhd => Some(ImageFormat::Vhd),
+        Kind::Qcow2 => Some(ImageFormat::Qcow2),
         Kind::Vhdx | Kind::Vmdk => None,
     };
     let path = img.file().path().display();
     match asked {
-        Some("raw") => Ok((Format::Raw, "--format raw".into())),
-        Some("vhd") if native != Some(Format::Vhd) => Err(Error::Usage(format!(
+        Some("raw") => Ok((ImageFormat::Raw, "--format raw".into())),
+        Some("vhd") if native != Some(ImageFormat::Vhd) => Err(Error::Usage(format!(
             "{path}: --format vhd, but the file is {}; leave out --format",
             img.describe()
         ))),
@@ -111,7 +110,7 @@ pub fn import_format(img: &Image, asked: Option<&str>) -> Result<(Format, String
             "{path}: --format {other}: expected raw, vhd or qcow2"
         ))),
         _ if !img.self_contained() => Ok((
-            Format::Raw,
+            ImageFormat::Raw,
             format!(
                 "{} is imported as RAW (ECS cannot take the chain itself)",
                 img.describe()
@@ -119,7 +118,7 @@ pub fn import_format(img: &Image, asked: Option<&str>) -> Result<(Format, String
         )),
         _ => match (native, img.upload_obstacle()) {
             (None, _) => Ok((
-                Format::Raw,
+                ImageFormat::Raw,
                 format!(
                     "the file is {}, which ImportImage does not take as it is (VHDX not at all, \
                      VMDK only as a preview): imported as RAW, read through imgtool's reader",
@@ -127,7 +126,7 @@ pub fn import_format(img: &Image, asked: Option<&str>) -> Result<(Format, String
                 ),
             )),
             (Some(_), Some(why)) => Ok((
-                Format::Raw,
+                ImageFormat::Raw,
                 format!("{why}: imported as RAW, read through imgtool's reader"),
             )),
             (Some(f), None) => Ok((f, format!("the file is {}", img.describe()))),
@@ -138,7 +137,7 @@ pub fn import_format(img: &Image, asked: Option<&str>) -> Result<(Format, String
 /// `--format qcow2`: the file goes up as it is, as QCOW2, whatever the rule would choose, when
 /// it is a qcow2 that holds the whole disk alone (no backing file, no external data file;
 /// encrypted ones never open). Anything else is refused, saying what it is.
-fn qcow2_as_is(img: &Image) -> Result<(Format, String)> {
+fn qcow2_as_is(img: &Image) -> Result<(ImageFormat, String)> {
     let path = img.file().path().display();
     if img.kind() != Kind::Qcow2 {
         return Err(Error::Usage(format!(
@@ -160,11 +159,11 @@ fn qcow2_as_is(img: &Image) -> Result<(Format, String)> {
             " (asked for, although {obstacle} and would otherwise go up read through imgtool's reader)"
         ));
     }
-    Ok((Format::Qcow2, why))
+    Ok((ImageFormat::Qcow2, why))
 }
 
 /// Whether the upload reads the disk through the image's reader (and sends RAW bytes) rather
 /// than sending the file as it is.
-pub fn converted_while_uploading(img: &Image, format: Format) -> bool {
-    img.kind() != Kind::Raw && format == Format::Raw
+pub fn converted_while_uploading(img: &Image, format: ImageFormat) -> bool {
+    img.kind() != Kind::Raw && format == ImageFormat::Raw
 }

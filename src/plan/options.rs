@@ -10,38 +10,6 @@ pub const MAX_TAGS: usize = 20;
 /// Tag keys and values: at most this many characters.
 pub const MAX_TAG_LEN: usize = 128;
 
-/// The Platform values ImportImage takes: the current API reference's list, which has no
-/// `Other Windows` (a Windows it does not name is sent as the closest listed Windows Server;
-/// see `disk::report` and `plan`).
-pub const PLATFORMS: &[&str] = &[
-    "Aliyun",
-    "Anolis",
-    "CentOS",
-    "Ubuntu",
-    "CoreOS",
-    "SUSE",
-    "Debian",
-    "OpenSUSE",
-    "FreeBSD",
-    "RedHat",
-    "Kylin",
-    "UOS",
-    "Fedora",
-    "Fedora CoreOS",
-    "CentOS Stream",
-    "AlmaLinux",
-    "Rocky Linux",
-    "Gentoo",
-    "Customized Linux",
-    "Others Linux",
-    "Windows Server 2022",
-    "Windows Server 2019",
-    "Windows Server 2016",
-    "Windows Server 2012",
-    "Windows Server 2008",
-    "Windows Server 2003",
-];
-
 /// What the user asked for; `None` or empty means "not sent".
 #[derive(Debug, Clone, Default)]
 pub struct Options {
