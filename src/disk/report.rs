@@ -253,7 +253,7 @@ fn min_disk(virtual_size: u64, table: &PartitionTable, volumes: &[Volume]) -> (u
     }
     for v in volumes {
         if let Some(end) = v.fs_end().filter(|&e| e > best.0) {
-            let kind = v.fs.as_ref().map_or("", |f| f.kind);
+            let kind = v.fs.as_ref().map_or("", |f| f.kind.name());
             best = (
                 end,
                 format!("end of the {kind} file system on {}", where_is(v.partition)),
