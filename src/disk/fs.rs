@@ -1,16 +1,19 @@
 //! File-system probes: each reads a superblock and reports the kind, label, UUID, block size
 //! and the size the superblock claims. Only fixed, small buffers are read.
 
+pub mod kind;
+pub mod xfs;
+
 use byteorder::{BigEndian, ByteOrder};
 
 use crate::disk::partition::{le_u16, le_u32, le_u64};
 use crate::image::VirtualDisk;
+pub use kind::FsKind;
 
 /// What a superblock says about its file system. Strings are raw (not escaped).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FsInfo {
-    /// ext2, ext3, ext4, xfs, btrfs, ntfs, fat12, fat16, fat32, swap, lvm2_pv.
-    pub kind: &'static str,
+    pub kind: FsKind,
     pub label: Option<String>,
     pub uuid: Option<String>,
     pub block_size: Option<u64>,
@@ -124,11 +127,11 @@ fn probe_ext(head: &[u8], warnings: &mut Vec<String>) -> Option<FsInfo> {
         blocks |= u64::from(le_u32(sb, 0x150)) << 32;
     }
     let kind = if incompat & EXT4_INCOMPAT != 0 || ro & (0x8 | 0x400) != 0 {
-        "ext4"
+        FsKind::Ext4
     } else if compat & 0x4 != 0 {
-        "ext3"
+        FsKind::Ext3
     } else {
-        "ext2"
+        FsKind::Ext2
     };
     let mut features = Vec::new();
     for (table, bits) in [
@@ -156,7 +159,7 @@ fn probe_xfs(head: &[u8]) -> Option<FsInfo> {
     let block = u64::from(BigEndian::read_u32(&head[4..]));
     let dblocks = BigEndian::read_u64(&head[8..]);
     Some(FsInfo {
-        kind: "xfs",
+        kind: FsKind::Xfs,
         label: text(&head[108..120]),
         uuid: uuid(&head[32..48]),
         block_size: Some(block),
@@ -180,7 +183,7 @@ fn probe_ntfs(head: &[u8]) -> Option<FsInfo> {
         bps.checked_mul(u64::from(spc))
     };
     Some(FsInfo {
-        kind: "ntfs",
+        kind: FsKind::Ntfs,
         label: None,
         uuid: Some(format!("{:016X}", le_u64(head, 0x48))),
         block_size: cluster,
@@ -217,9 +220,9 @@ fn probe_fat(head: &[u8], warnings: &mut Vec<String>) -> Option<FsInfo> {
     // The FAT type is decided by the cluster count (Microsoft's FAT specification), not by
     // the informational type string.
     let kind = match clusters {
-        0..4085 => "fat12",
-        4085..65525 => "fat16",
-        _ => "fat32",
+        0..4085 => FsKind::Fat12,
+        4085..65525 => FsKind::Fat16,
+        _ => FsKind::Fat32,
     };
     let (serial_at, label_at) = if fat32 { (0x43, 0x47) } else { (0x27, 0x2B) };
     let label = text(&head[label_at..label_at + 11]).filter(|l| l != "NO NAME");
@@ -242,7 +245,7 @@ fn probe_swap(head: &[u8]) -> Option<FsInfo> {
     }
     let last_page = u64::from(le_u32(head, 1028));
     Some(FsInfo {
-        kind: "swap",
+        kind: FsKind::Swap,
         label: text(&head[1052..1068]),
         uuid: uuid(&head[1036..1052]),
         block_size: Some(PAGE as u64),
@@ -268,7 +271,7 @@ fn probe_lvm(head: &[u8]) -> Option<FsInfo> {
         None => (None, None),
     };
     Some(FsInfo {
-        kind: "lvm2_pv",
+        kind: FsKind::Lvm2Pv,
         label: None,
         uuid,
         block_size: None,
@@ -308,7 +311,7 @@ fn probe_btrfs(part: &dyn VirtualDisk) -> Option<FsInfo> {
         features.push("multi_device");
     }
     Some(FsInfo {
-        kind: "btrfs",
+        kind: FsKind::Btrfs,
         label: text(&sb[BTRFS_LABEL_AT..BTRFS_LABEL_AT + BTRFS_LABEL_LEN]),
         uuid: uuid(&sb[0x20..0x30]),
         block_size: Some(sector).filter(|s| s.is_power_of_two()),
@@ -340,7 +343,7 @@ mod tests {
         let f = probe_bytes(b).0.unwrap();
         assert_eq!(
             (f.kind, f.size, f.label.as_deref()),
-            ("xfs", Some(4_096_000), Some("root"))
+            (FsKind::Xfs, Some(4_096_000), Some("root"))
         );
         assert_eq!(
             f.uuid.as_deref(),
@@ -359,7 +362,7 @@ mod tests {
         let f = probe_bytes(b).0.unwrap();
         assert_eq!(
             (f.kind, f.size, f.label.as_deref()),
-            ("btrfs", Some(1 << 30), Some("data"))
+            (FsKind::Btrfs, Some(1 << 30), Some("data"))
         );
     }
 
@@ -372,7 +375,7 @@ mod tests {
         b[544..576].copy_from_slice(b"abcdefghijklmnopqrstuvwxyz012345"); // PV uuid
         b[576..584].copy_from_slice(&(8u64 << 30).to_le_bytes()); // device size
         let f = probe_bytes(b).0.unwrap();
-        assert_eq!(f.kind, "lvm2_pv");
+        assert_eq!(f.kind, FsKind::Lvm2Pv);
         assert_eq!(
             f.uuid.as_deref(),
             Some("abcdef-ghij-klmn-opqr-stuv-wxyz-012345")
@@ -394,7 +397,7 @@ mod tests {
         let f = probe_bytes(b).0.unwrap();
         assert_eq!(
             (f.kind, f.size, f.block_size),
-            ("fat32", Some(1 << 30), Some(4096))
+            (FsKind::Fat32, Some(1 << 30), Some(4096))
         );
         assert_eq!(f.label.as_deref(), Some("BOOT"));
     }

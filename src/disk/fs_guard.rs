@@ -28,6 +28,7 @@
 //! any allocation above 2 GiB) and a test that runs the binary on every input ever found under
 //! a 2 GiB address-space limit (`tests/it/hostile_volumes.rs`).
 
+use crate::disk::fs::FsKind;
 use crate::disk::partition::{le_u16, le_u32, le_u64};
 use crate::image::VirtualDisk;
 
@@ -68,11 +69,11 @@ const BOOT_SECTOR_LEN: usize = 512;
 
 /// Check the `kind` file system at the start of `vol` (a partition, an LV or the whole disk)
 /// before its crate opens it. `Err` says which field, where, what was found and expected.
-pub fn check(vol: &dyn VirtualDisk, kind: &str) -> Result<(), String> {
+pub fn check(vol: &dyn VirtualDisk, kind: FsKind) -> Result<(), String> {
     match kind {
-        "ext2" | "ext3" | "ext4" => check_ext4(vol),
-        "ntfs" => check_ntfs(vol),
-        "fat12" | "fat16" | "fat32" => check_fat(vol),
+        FsKind::Ext2 | FsKind::Ext3 | FsKind::Ext4 => check_ext4(vol),
+        FsKind::Ntfs => check_ntfs(vol),
+        FsKind::Fat12 | FsKind::Fat16 | FsKind::Fat32 => check_fat(vol),
         _ => Ok(()),
     }
 }
@@ -473,7 +474,7 @@ mod tests {
 
     #[test]
     fn a_plain_ext4_superblock_passes_and_each_field_can_refuse_it() {
-        assert_eq!(check(&Mem(ext4(16384)), "ext4"), Ok(()));
+        assert_eq!(check(&Mem(ext4(16384)), FsKind::Ext4), Ok(()));
         let bad: &[(usize, &[u8], &str)] = &[
             (0x18, &7u32.to_le_bytes(), "s_log_block_size"),
             (0x20, &0u32.to_le_bytes(), "s_blocks_per_group"),
@@ -485,7 +486,7 @@ mod tests {
         for (at, v, needle) in bad {
             let mut d = ext4(16384);
             d[1024 + at..1024 + at + v.len()].copy_from_slice(v);
-            let e = check(&Mem(d), "ext4").unwrap_err();
+            let e = check(&Mem(d), FsKind::Ext4).unwrap_err();
             assert!(e.contains(needle), "{needle}: {e}");
         }
     }
@@ -493,8 +494,8 @@ mod tests {
     #[test]
     fn a_larger_file_system_than_its_volume_passes_while_its_descriptors_are_inside() {
         // 16384 blocks of 4 KiB claimed, 12 KiB present: one descriptor at 4096..4160.
-        assert_eq!(check(&Mem(ext4(12288)), "ext4"), Ok(()));
-        let e = check(&Mem(ext4(4100)), "ext4").unwrap_err();
+        assert_eq!(check(&Mem(ext4(12288)), FsKind::Ext4), Ok(()));
+        let e = check(&Mem(ext4(4100)), FsKind::Ext4).unwrap_err();
         assert!(e.contains("group-descriptor table"), "{e}");
     }
 

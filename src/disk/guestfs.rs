@@ -1,6 +1,10 @@
-//! The few operations guest inspection needs from a file system, implemented by each reader
-//! (ext4, FAT, NTFS through their crates; XFS by `xfs.rs`) and used by `guest.rs` and the
-//! registry reader. Its own file so the readers and the inspection do not import each other.
+//! The [`FileSystem`] trait: what the rest of `disk/` needs from an opened file system (what
+//! a path is, a file's bytes by range with a size bound, a directory's names, a symlink's
+//! target), implemented by each reader (ext4, FAT, NTFS through their crates in `guest.rs`;
+//! XFS by `fs/xfs/`) and used by guest facts, readiness and the registry reader. What a
+//! superblock says (kind, label, UUID, size) is `fs::probe`'s [`FsInfo`](crate::disk::fs::FsInfo),
+//! known before anything is opened. Its own file so the readers and the inspection do not
+//! import each other.
 
 /// Text files (os-release, release files) are read up to this many bytes.
 pub const MAX_TEXT: usize = 256 << 10;
@@ -13,9 +17,13 @@ pub enum NodeKind {
     Other,
 }
 
-/// The few operations inspection needs from a file system. Paths are absolute, `/`-separated
-/// and must already be resolved (no symlinks in them) except for the last component.
-pub trait GuestFs {
+/// The earlier name of [`FileSystem`], kept for the files that use it.
+pub use self::FileSystem as GuestFs;
+
+/// An opened file system, read-only, every read within the reader's budget. Paths are
+/// absolute, `/`-separated and must already be resolved (no symlinks in them) except for the
+/// last component. Errors read as "does not exist"; the readers note why in warnings.
+pub trait FileSystem {
     /// What `path` is, without following a symlink at its end; `None` if it does not exist.
     fn kind(&mut self, path: &str) -> Option<NodeKind>;
     /// The target of the symlink at `path`.

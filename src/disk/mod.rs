@@ -15,10 +15,9 @@ pub mod readiness;
 pub mod regf;
 pub mod report;
 pub mod slice;
-pub mod xfs;
 
 use crate::image::VirtualDisk;
-use fs::FsInfo;
+use fs::{FsInfo, FsKind};
 use guest::{EfiLoader, OsFacts};
 use partition::{EntryKind, PartitionTable, Role, TableKind};
 use slice::{CountingDisk, Slice};
@@ -131,7 +130,7 @@ fn probe_volumes(
             warnings.push(format!(
                 "partition {}: the {} file system claims {size} bytes, more than the partition's {}",
                 p.number,
-                fs.as_ref().map_or("", |f| f.kind),
+                fs.as_ref().map_or("", |f| f.kind.name()),
                 p.size
             ));
         }
@@ -163,7 +162,7 @@ fn look_inside(
 ) {
     let readable = volumes
         .iter_mut()
-        .filter(|v| v.fs.as_ref().is_some_and(|f| readable(f.kind)));
+        .filter(|v| v.fs.as_ref().is_some_and(|f| f.kind.is_readable()));
     for (i, v) in readable.enumerate() {
         if i == MAX_FS_OPENED {
             warnings.push(format!(
@@ -171,9 +170,11 @@ fn look_inside(
             ));
             break;
         }
-        let kind = v.fs.as_ref().map_or("", |f| f.kind);
+        let Some(kind) = v.fs.as_ref().map(|f| f.kind) else {
+            continue;
+        };
         let what = format!("{} ({kind})", volume_name(v));
-        let Some(found) = open_and_look(disk, v, &what, warnings) else {
+        let Some(found) = open_and_look(disk, v, kind, &what, warnings) else {
             continue;
         };
         if let Some(mut os) = found.os {
@@ -203,10 +204,10 @@ struct Inside {
 fn open_and_look(
     disk: &dyn VirtualDisk,
     v: &Volume,
+    kind: FsKind,
     what: &str,
     warnings: &mut Vec<String>,
 ) -> Option<Inside> {
-    let kind = v.fs.as_ref().map_or("", |f| f.kind);
     look_in(
         Slice::new(disk, v.start, v.size),
         kind,
@@ -221,7 +222,7 @@ fn open_and_look(
 /// warning instead of ending the whole inspection.
 fn look_in(
     region: Slice<'_>,
-    kind: &str,
+    kind: FsKind,
     part: Option<u32>,
     what: &str,
     warnings: &mut Vec<String>,
@@ -233,7 +234,7 @@ fn look_in(
             } else {
                 guest::windows_facts(g, w)
             };
-            let efi = if kind.starts_with("fat") {
+            let efi = if kind.is_fat() {
                 guest::efi_loaders(g, part)
             } else {
                 Vec::new()
@@ -256,14 +257,6 @@ fn look_in(
     }
 }
 
-/// File-system kinds [`look_in`] can open.
-fn readable(kind: &str) -> bool {
-    matches!(
-        kind,
-        "ext2" | "ext3" | "ext4" | "fat12" | "fat16" | "fat32" | "ntfs" | "xfs"
-    )
-}
-
 /// Read the LVM2 PVs among `volumes`, map their volume groups, and probe and look inside
 /// each linear LV as if it were a partition.
 fn inspect_lvm(
@@ -276,7 +269,7 @@ fn inspect_lvm(
     let mut pvs = Vec::new();
     for v in volumes
         .iter()
-        .filter(|v| v.fs.as_ref().is_some_and(|f| f.kind == "lvm2_pv"))
+        .filter(|v| v.fs.as_ref().is_some_and(|f| f.kind == FsKind::Lvm2Pv))
     {
         match lvm::read_pv(&Slice::new(disk, v.start, v.size), v.start) {
             Ok(pv) => pvs.push(pv),
@@ -309,10 +302,9 @@ fn inspect_lvm(
             }
             opened += 1;
             lv.fs = fs::probe(&lv_disk, warnings);
-            let kind = lv.fs.as_ref().map_or("", |f| f.kind);
-            if !readable(kind) {
+            let Some(kind) = lv.fs.as_ref().map(|f| f.kind).filter(|k| k.is_readable()) else {
                 continue;
-            }
+            };
             let what = format!("LV {}/{} ({kind})", snapshot.name, lv.name);
             let Some(found) = look_in(Slice::whole(&lv_disk), kind, None, &what, warnings) else {
                 continue;

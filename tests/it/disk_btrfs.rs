@@ -10,7 +10,7 @@ fn check_btrfs(r: &DiskReport) {
     let v = &r.volumes[0];
     assert_eq!((v.partition, v.start), (Some(1), 1 << 20));
     let fs = v.fs.as_ref().expect("a file system");
-    assert_eq!(fs.kind, "btrfs");
+    assert_eq!(fs.kind.name(), "btrfs");
     assert_eq!(fs.label.as_deref(), Some("bdata"));
     assert_eq!(
         fs.uuid.as_deref(),

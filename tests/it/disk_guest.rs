@@ -73,7 +73,7 @@ fn check_uefi_x86_64(r: &DiskReport) {
     let fs: Vec<_> = r
         .volumes
         .iter()
-        .map(|v| v.fs.as_ref().map(|f| f.kind))
+        .map(|v| v.fs.as_ref().map(|f| f.kind.name()))
         .collect();
     assert_eq!(fs, [Some("fat12"), Some("ext4")]);
     let root = r.volumes[1].fs.as_ref().unwrap();
@@ -163,7 +163,7 @@ fn check_mbr_extended(r: &DiskReport) {
         .iter()
         .map(|v| {
             let f = v.fs.as_ref().unwrap();
-            (v.partition, f.kind, f.label.as_deref(), f.size)
+            (v.partition, f.kind.name(), f.label.as_deref(), f.size)
         })
         .collect();
     assert_eq!(
@@ -194,7 +194,7 @@ fn check_windows(r: &DiskReport) {
     let os = r.os.as_ref().expect("Windows found");
     assert_eq!(os.os_type.as_str(), "windows");
     let ntfs = r.volumes[0].fs.as_ref().unwrap();
-    assert_eq!(ntfs.kind, "ntfs");
+    assert_eq!(ntfs.kind.name(), "ntfs");
     // mkntfs -L Windows: NTFS keeps the label in $Volume, read through the ntfs crate.
     assert_eq!(ntfs.label.as_deref(), Some("Windows"));
     assert_eq!(value(&r.import.os_type), Some("windows"));

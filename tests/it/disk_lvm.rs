@@ -11,7 +11,7 @@ const MIB: u64 = 1 << 20;
 fn check_lvm(r: &DiskReport) {
     assert!(r.warnings.is_empty(), "{:?}", r.warnings);
     let pv = r.volumes[0].fs.as_ref().expect("a PV");
-    assert_eq!(pv.kind, "lvm2_pv");
+    assert_eq!(pv.kind.name(), "lvm2_pv");
     assert_eq!(r.lvm.len(), 1);
     let vg = &r.lvm[0];
     assert_eq!(vg.name, "vgroot");
@@ -27,7 +27,10 @@ fn check_lvm(r: &DiskReport) {
     assert_eq!(root.segments[1].pv, Some(("pv0".to_string(), 3)));
     assert!(root.unsupported.is_none());
     let fs = root.fs.as_ref().expect("ext4 in root");
-    assert_eq!((fs.kind, fs.label.as_deref()), ("ext4", Some("lvroot")));
+    assert_eq!(
+        (fs.kind.name(), fs.label.as_deref()),
+        ("ext4", Some("lvroot"))
+    );
     let swap = vg.lvs.iter().find(|l| l.name == "swap").expect("LV swap");
     assert_eq!((swap.size, swap.fs.as_ref()), (4 * MIB, None));
     let os = r.os.as_ref().expect("an OS");

@@ -5,8 +5,8 @@
 //! not fit a 256-byte inode). The facts below come out right only if all of them are read.
 
 use imgtool::disk::DiskReport;
+use imgtool::disk::fs::xfs::Xfs;
 use imgtool::disk::slice::Slice;
-use imgtool::disk::xfs::Xfs;
 
 use crate::disk_util::{inspect_raw, inspect_vhd, unpack};
 
@@ -31,7 +31,7 @@ fn assert_rocky(r: &DiskReport, partition: Option<u32>, label: &str) {
         .find(|v| v.partition == partition)
         .expect("volume");
     let fs = v.fs.as_ref().expect("a file system");
-    assert_eq!(fs.kind, "xfs");
+    assert_eq!(fs.kind.name(), "xfs");
     assert_eq!(fs.label.as_deref(), Some(label));
     assert_eq!(
         fs.uuid.as_deref(),

@@ -38,3 +38,4 @@ mod vhd_read;
 mod vhd_stream;
 mod vhdx_read;
 mod vmdk_read;
+mod xfs_guest;

@@ -443,10 +443,11 @@ fn committed_fixtures_without_a_kernel() {
     // ext4 (listable): no kernel anywhere is no-kernel, an error.
     let r = crate::disk_util::inspect_raw("uefi-x86_64").readiness;
     assert!(codes(&r).contains("no-kernel"), "{:#?}", r.findings);
-    // XFS (directories not listable here): the kernel is undecided, a warning, not an error.
+    // XFS lists its directories too (issue 17's remainder): no kernel is no-kernel there as
+    // well, no longer kernel-undecided.
     let r = crate::disk_util::inspect_raw("xfs-v5").readiness;
-    assert!(codes(&r).contains("kernel-undecided"), "{:#?}", r.findings);
-    assert!(!codes(&r).contains("no-kernel"));
+    assert!(codes(&r).contains("no-kernel"), "{:#?}", r.findings);
+    assert!(!codes(&r).contains("kernel-undecided"));
     // Windows without a SYSTEM hive: windows-no-virtio.
     let r = crate::disk_util::inspect_raw("windows-2019").readiness;
     assert_eq!(

@@ -6,6 +6,7 @@ use std::io::Read;
 
 use super::windows::PE_HEAD;
 
+use crate::disk::fs::FsKind;
 use crate::disk::fs_guard::{ext4_path_ok, ntfs_dir_index_ok};
 use crate::disk::guestfs::{GuestFs, MAX_TEXT, NodeKind};
 use crate::disk::slice::{Slice, SliceReader, with_ext4_reader};
@@ -17,7 +18,7 @@ pub const FS_READ_BUDGET: u64 = 32 << 20;
 /// kind is not readable here or the crate refused it (the reason goes to `warnings`).
 pub fn with_guest_fs<R>(
     slice: Slice<'_>,
-    fs_kind: &str,
+    fs_kind: FsKind,
     what: &str,
     warnings: &mut Vec<String>,
     f: impl FnOnce(&mut dyn GuestFs, &mut Vec<String>) -> R,
@@ -28,7 +29,7 @@ pub fn with_guest_fs<R>(
 /// [`with_guest_fs`] with another read budget (the readiness report streams an initramfs).
 pub fn with_guest_fs_budget<R>(
     slice: Slice<'_>,
-    fs_kind: &str,
+    fs_kind: FsKind,
     what: &str,
     budget: u64,
     warnings: &mut Vec<String>,
@@ -39,7 +40,7 @@ pub fn with_guest_fs_budget<R>(
         return None;
     }
     match fs_kind {
-        "ext2" | "ext3" | "ext4" => with_ext4_reader(slice, budget, |reader| {
+        FsKind::Ext2 | FsKind::Ext3 | FsKind::Ext4 => with_ext4_reader(slice, budget, |reader| {
             match ext4_view::Ext4::load(Box::new(reader)) {
                 Ok(fs) => Some(f(&mut Ext4Guest(fs), warnings)),
                 Err(e) => {
@@ -48,7 +49,7 @@ pub fn with_guest_fs_budget<R>(
                 }
             }
         }),
-        "fat12" | "fat16" | "fat32" => {
+        FsKind::Fat12 | FsKind::Fat16 | FsKind::Fat32 => {
             match fatfs::FileSystem::new(slice.reader(budget), fatfs::FsOptions::new()) {
                 Ok(fs) => Some(f(&mut FatGuest(fs), warnings)),
                 Err(e) => {
@@ -57,7 +58,7 @@ pub fn with_guest_fs_budget<R>(
                 }
             }
         }
-        "ntfs" => {
+        FsKind::Ntfs => {
             let mut r = slice.reader(budget);
             match open_ntfs(&mut r) {
                 Ok(ntfs) => Some(f(&mut NtfsGuest { ntfs, r }, warnings)),
@@ -67,12 +68,9 @@ pub fn with_guest_fs_budget<R>(
                 }
             }
         }
-        "xfs" => match crate::disk::xfs::Xfs::open(&slice, budget) {
+        FsKind::Xfs => match crate::disk::fs::xfs::Xfs::open(&slice, budget) {
             Ok(fs) => {
-                let mut g = crate::disk::xfs::XfsGuest {
-                    fs,
-                    errors: Vec::new(),
-                };
+                let mut g = crate::disk::fs::xfs::XfsGuest::new(fs);
                 let out = f(&mut g, warnings);
                 warnings.extend(g.errors.into_iter().map(|e| format!("{what}: xfs: {e}")));
                 Some(out)

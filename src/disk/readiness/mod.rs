@@ -14,6 +14,7 @@ pub mod services;
 pub mod windows;
 
 use crate::disk::Volume;
+use crate::disk::fs::FsKind;
 use crate::disk::guest::{OsFacts, with_guest_fs_budget};
 use crate::disk::guestfs::GuestFs;
 use crate::disk::lvm::{LvDisk, VolumeGroup};
@@ -115,7 +116,7 @@ fn linux(
     let g = services::Guest {
         arch: i.arch,
         platform: i.platform,
-        root_fs: place_fs(i, root),
+        root_fs: place_fs(i, root).map_or("", FsKind::name),
         virtual_size: i.disk.size(),
         kernel_config: config.as_deref(),
     };
@@ -133,7 +134,7 @@ fn no_os(i: &Inputs<'_>) -> Finding {
                 .map_or("disk".into(), |n| format!("partition {n}"));
             format!(
                 "{at}: {}",
-                v.fs.as_ref().map_or("no file system", |f| f.kind)
+                v.fs.as_ref().map_or("no file system", |f| f.kind.name())
             )
         })
         .chain(i.lvm.iter().flat_map(|vg| {
@@ -142,7 +143,7 @@ fn no_os(i: &Inputs<'_>) -> Finding {
                     "LV {}/{}: {}",
                     vg.name,
                     lv.name,
-                    lv.fs.as_ref().map_or("no file system", |f| f.kind)
+                    lv.fs.as_ref().map_or("no file system", |f| f.kind.name())
                 )
             })
         }))
@@ -183,7 +184,7 @@ fn root_place(i: &Inputs<'_>, os: &OsFacts) -> Option<Place> {
         .map(Place::Volume)
 }
 
-fn place_fs<'a>(i: &Inputs<'a>, p: Place) -> &'a str {
+fn place_fs(i: &Inputs<'_>, p: Place) -> Option<FsKind> {
     let fs = match p {
         Place::Volume(v) => i.volumes.get(v).and_then(|v| v.fs.as_ref()),
         Place::Lv(g, l) => i
@@ -192,7 +193,7 @@ fn place_fs<'a>(i: &Inputs<'a>, p: Place) -> &'a str {
             .and_then(|g| g.lvs.get(l))
             .and_then(|l| l.fs.as_ref()),
     };
-    fs.map_or("", |f| f.kind)
+    fs.map(|f| f.kind)
 }
 
 /// Open the file system at `p` and run `f` on it.
@@ -202,7 +203,7 @@ fn with_place<R>(
     warnings: &mut Vec<String>,
     f: impl FnOnce(&mut dyn GuestFs, &mut Vec<String>) -> R,
 ) -> Option<R> {
-    let kind = place_fs(i, p);
+    let kind = place_fs(i, p)?;
     match p {
         Place::Volume(v) => {
             let v = i.volumes.get(v)?;

@@ -173,7 +173,7 @@ impl<'a> FileSystem<'a> {
             partition: v.partition,
             start: v.start,
             size: v.size,
-            kind: f.map(|f| f.kind),
+            kind: f.map(|f| f.kind.name()),
             label: f.and_then(|f| f.label.as_deref()),
             uuid: f.and_then(|f| f.uuid.as_deref()),
             block_size: f.and_then(|f| f.block_size),
@@ -400,7 +400,7 @@ struct LvFs<'a> {
 impl<'a> LvFs<'a> {
     fn of(f: &'a FsInfo) -> Self {
         LvFs {
-            kind: f.kind,
+            kind: f.kind.name(),
             label: &f.label,
             uuid: &f.uuid,
             block_size: f.block_size,

@@ -135,7 +135,7 @@ pub fn min_disk(virtual_size: u64, table: &PartitionTable, volumes: &[Volume]) -
     }
     for v in volumes {
         if let Some(end) = v.fs_end().filter(|&e| e > best.0) {
-            let kind = v.fs.as_ref().map_or("", |f| f.kind);
+            let kind = v.fs.as_ref().map_or("", |f| f.kind.name());
             best = (
                 end,
                 format!("end of the {kind} file system on {}", where_is(v.partition)),
