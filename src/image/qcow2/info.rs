@@ -1,6 +1,6 @@
 //! The qcow2 section of `inspect`: every header field, the feature bits by name, the header
-//! extensions, the snapshots and the backing chain. Typed fields: the JSON (docs/json.md) is their serde derive; the text is
-//! rendered from the same typed fields.
+//! extensions, the snapshots and the backing chain. Typed fields: the JSON (the documented
+//! schema, docs/json.md) is their serde derive, the text is rendered from them.
 
 use serde::Serialize;
 
