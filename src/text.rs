@@ -48,6 +48,29 @@ pub fn count_with(n: u64, one: &str, many: &str) -> String {
     }
 }
 
+/// Rows of "name: value" for a text report, values aligned in one column. Names and values
+/// are kept raw and escaped here, once, when the table is rendered: a row's name can come
+/// from a file too (a VMDK descriptor's keys, a VHDX parent locator's).
+#[derive(Debug, Default)]
+pub struct Table {
+    rows: Vec<(String, String)>,
+}
+
+impl Table {
+    pub fn row(&mut self, name: &str, value: String) {
+        self.rows.push((escape(name), escape(&value)));
+    }
+
+    /// The rows, each indented by `indent` spaces.
+    pub fn render(&self, indent: usize) -> String {
+        let w = self.rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0) + 2;
+        self.rows
+            .iter()
+            .map(|(k, v)| format!("{:indent$}{:<w$} {v}\n", "", format!("{k}:")))
+            .collect()
+    }
+}
+
 /// Unicode "format" characters that reorder or hide text: bidi embeddings, overrides and
 /// isolates, marks, zero-width characters, line and paragraph separators, the BOM.
 fn is_invisible_format(c: char) -> bool {

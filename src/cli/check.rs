@@ -1,14 +1,15 @@
 //! `imgtool check FILE... [--json]`: verify images' structure. Exit 0 clean, 1 problems found,
 //! 2 when a file cannot be read as an image (with several files, the worst of them).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 use super::inputs::{self, Report};
 use super::output::escape;
 use crate::error::Result;
-use crate::image::finding::Severity;
+use crate::image::finding::{Finding, Severity};
 use crate::text::count;
 
 #[derive(Debug, clap::Args)]
@@ -33,94 +34,105 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<i32> {
     inputs::run_each(&args.files, args.json, args.quiet, |p| {
-        let doc = report(p)?;
-        let problems = doc["problems"].as_u64().unwrap_or(0);
+        let r = CheckDoc::new(p)?;
         Ok(Report {
-            text: render_text(&doc),
-            code: if problems > 0 { 1 } else { 0 },
-            doc,
+            text: r.text(),
+            code: if r.problems > 0 { 1 } else { 0 },
+            doc: r.to_json(),
         })
     })
 }
 
-pub fn report(path: &std::path::Path) -> Result<Value> {
-    let r = crate::disk::check(path)?;
-    let findings: Vec<Value> = r
-        .findings
-        .iter()
-        .map(|f| {
-            json!({
-                "severity": if f.severity == Severity::Error { "error" } else { "warning" },
-                "offset": f.offset,
-                "field": f.field,
-                "found": f.found,
-                "expected": f.expected,
-                "repair": f.repair,
-            })
-        })
-        .collect();
-    let warnings: Vec<String> = r
-        .findings
-        .iter()
-        .filter(|f| f.severity == Severity::Warning)
-        .map(|f| f.message())
-        .collect();
-    Ok(json!({
-        "schema": "imgtool.check/1",
-        "file": path.display().to_string(),
-        "format": r.kind.name(),
-        "disk_type": r.disk_type,
-        "problems": r.problems(),
-        "warnings": warnings,
-        "blocks_checked": r.blocks_checked,
-        "findings": findings,
-        "note": r.note,
-    }))
+/// The `check --json` document (schema: docs/json.md); the text is rendered from it.
+#[derive(Debug, Serialize)]
+pub struct CheckDoc {
+    pub schema: &'static str,
+    pub file: String,
+    pub format: &'static str,
+    /// The format's subtype ("dynamic"), or a RAW disk's partition table ("mbr").
+    pub disk_type: Option<&'static str>,
+    pub problems: usize,
+    /// The warnings' messages (they are also in `findings`).
+    pub warnings: Vec<String>,
+    pub blocks_checked: u64,
+    pub findings: Vec<Finding>,
+    pub note: Option<String>,
 }
 
-pub fn render_text(d: &Value) -> String {
-    let mut out = String::new();
-    for f in d["findings"].as_array().into_iter().flatten() {
-        let off = f["offset"].as_u64().unwrap_or(0);
-        out.push_str(&format!(
-            "{:<7} offset {off} ({off:#x}): {}: found {}, expected {}\n",
-            f["severity"].as_str().unwrap_or("").to_uppercase(),
-            escape(f["field"].as_str().unwrap_or("")),
-            escape(f["found"].as_str().unwrap_or("")),
-            escape(f["expected"].as_str().unwrap_or("")),
-        ));
-        if let Some(r) = f["repair"].as_str() {
-            out.push_str(&format!("        repairable: {}\n", escape(r)));
+impl CheckDoc {
+    pub fn new(path: &Path) -> Result<Self> {
+        let r = crate::disk::check(path)?;
+        Ok(CheckDoc {
+            schema: "imgtool.check/1",
+            file: path.display().to_string(),
+            format: r.kind.name(),
+            disk_type: r.disk_type,
+            problems: r.problems(),
+            warnings: r
+                .findings
+                .iter()
+                .filter(|f| f.severity == Severity::Warning)
+                .map(Finding::message)
+                .collect(),
+            blocks_checked: r.blocks_checked,
+            findings: r.findings,
+            note: r.note,
+        })
+    }
+
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+
+    /// One line per finding (its repair on the next), then the verdict; every string from
+    /// the image escaped once, here.
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        for f in &self.findings {
+            let off = f.offset;
+            let severity = match f.severity {
+                Severity::Error => "ERROR",
+                Severity::Warning => "WARNING",
+            };
+            out.push_str(&format!(
+                "{severity:<7} offset {off} ({off:#x}): {}: found {}, expected {}\n",
+                escape(&f.field),
+                escape(&f.found),
+                escape(&f.expected),
+            ));
+            if let Some(r) = &f.repair {
+                out.push_str(&format!("        repairable: {}\n", escape(r)));
+            }
+        }
+        out.push_str(&self.verdict());
+        out
+    }
+
+    fn verdict(&self) -> String {
+        let file = escape(&self.file);
+        let (p, w) = (self.problems as u64, self.warnings.len() as u64);
+        if let Some(note) = &self.note {
+            format!("{file}: {}\n", escape(note))
+        } else if p == 0 && self.format == "raw" {
+            format!(
+                "{file}: no problems found in this raw image's {} partition table ({})\n",
+                self.disk_type.unwrap_or("").to_uppercase(),
+                count(w, "warning"),
+            )
+        } else if p == 0 {
+            let kind = self.disk_type.map(|k| format!(" {k}")).unwrap_or_default();
+            format!(
+                "{file}: no problems found in this{kind} {} image ({}, {} checked)\n",
+                self.format,
+                count(w, "warning"),
+                count(self.blocks_checked, "block")
+            )
+        } else {
+            format!(
+                "{file}: {} and {} found\n",
+                count(p, "problem"),
+                count(w, "warning")
+            )
         }
     }
-    let file = escape(d["file"].as_str().unwrap_or(""));
-    let p = d["problems"].as_u64().unwrap_or(0);
-    let w = d["warnings"].as_array().map_or(0, Vec::len) as u64;
-    let kind = d["disk_type"]
-        .as_str()
-        .map(|k| format!(" {k}"))
-        .unwrap_or_default();
-    if let Some(note) = d["note"].as_str() {
-        out.push_str(&format!("{file}: {}\n", escape(note)));
-    } else if p == 0 && d["format"] == "raw" {
-        out.push_str(&format!(
-            "{file}: no problems found in this raw image's {} partition table ({})\n",
-            d["disk_type"].as_str().unwrap_or("").to_uppercase(),
-            count(w, "warning"),
-        ));
-    } else if p == 0 {
-        out.push_str(&format!(
-            "{file}: no problems found in this{kind} {} image ({}, {} checked)\n",
-            d["format"].as_str().unwrap_or(""),
-            count(w, "warning"),
-            count(d["blocks_checked"].as_u64().unwrap_or(0), "block")
-        ));
-    } else {
-        out.push_str(&format!(
-            "{file}: {} and {} found\n",
-            count(p, "problem"),
-            count(w, "warning")
-        ));
-    }
-    out
 }

@@ -4,7 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json::json;
+use serde::Serialize;
+use serde_json::Value;
 
 use super::output::{print_json, progress_allowed};
 use crate::convert::{self, Format, Options, Summary};
@@ -92,11 +93,32 @@ pub fn run(args: Args) -> Result<i32> {
         convert::convert(&args.src, dst, format, &opts)?
     };
     if args.json {
-        print_json(&json!({ "schema": "imgtool.convert/1", "convert": summary }));
+        print_json(&ConvertDoc::new(&summary).to_json());
     } else {
         print!("{}", render_text(&summary));
     }
     Ok(0)
+}
+
+/// The `convert --json` document (schema: docs/json.md): the conversion's summary under
+/// `convert`.
+#[derive(Debug, Serialize)]
+pub struct ConvertDoc<'a> {
+    pub schema: &'static str,
+    pub convert: &'a Summary,
+}
+
+impl<'a> ConvertDoc<'a> {
+    pub fn new(summary: &'a Summary) -> Self {
+        ConvertDoc {
+            schema: "imgtool.convert/1",
+            convert: summary,
+        }
+    }
+
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
 }
 
 fn target_format(to: Option<Target>, dst: &Path) -> Result<Format> {

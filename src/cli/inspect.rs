@@ -4,12 +4,10 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use super::inspect_table::{Table, s, size_both, u};
-use super::inspect_text::{qcow2_text, vhd_text, vhdx_text, vmdk_text};
 use super::output::escape;
 use crate::error::Result;
 use crate::image;
-use crate::text::human;
+use crate::image::info::ImageReport;
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
@@ -32,23 +30,66 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<i32> {
     super::inputs::run_each(&args.files, args.json, args.quiet, |p| {
-        let (doc, disk_text) = report(p)?;
+        let r = InspectReport::new(p)?;
         Ok(super::inputs::Report {
-            text: render_text(&doc, &disk_text),
-            doc,
+            text: r.text(),
+            doc: r.to_json(),
             code: 0,
         })
     })
 }
 
-/// The whole `inspect` document for a file: the image layer, then what is on the disk.
-pub fn report(path: &std::path::Path) -> Result<(Value, String)> {
-    let img = image::open(path)?;
-    let mut doc = image::info::image_json(&img)?;
-    let disk = disk_report(&img);
-    let body = disk.render_body();
-    merge(&mut doc, disk.to_json());
-    Ok((doc, body))
+/// The whole `inspect` report for a file: the image layer (typed), then what is on the disk.
+/// The disk part is taken as `crate::disk` gives it (its JSON and its own text) and merged
+/// here: the seam where its typed report will plug in.
+pub struct InspectReport {
+    pub image: ImageReport,
+    /// The disk report's JSON (its `virtual_size` dropped, its `warnings` appended to the
+    /// image's).
+    pub disk: Value,
+    /// The disk report's own text of its sections.
+    pub disk_text: String,
+}
+
+impl InspectReport {
+    pub fn new(path: &std::path::Path) -> Result<Self> {
+        let img = image::open(path)?;
+        let image = ImageReport::new(&img)?;
+        let disk = disk_report(&img);
+        Ok(InspectReport {
+            image,
+            disk_text: disk.render_body(),
+            disk: disk.to_json(),
+        })
+    }
+
+    /// Every warning: the image layer's, then the disk's.
+    fn warnings(&self) -> impl Iterator<Item = &str> {
+        let disk = self.disk["warnings"].as_array().into_iter().flatten();
+        (self.image.warnings.iter().map(String::as_str)).chain(disk.filter_map(Value::as_str))
+    }
+
+    /// The `inspect --json` document (schema: docs/json.md).
+    pub fn to_json(&self) -> Value {
+        let mut doc = self.image.to_json();
+        merge(&mut doc, self.disk.clone());
+        doc
+    }
+
+    /// The text: the image's tables aligned like `qemu-img info`, the disk's sections, the
+    /// warnings (each escaped once, here).
+    pub fn text(&self) -> String {
+        let mut out = self.image.text();
+        out.push_str(&self.disk_text);
+        let warnings: Vec<&str> = self.warnings().collect();
+        if !warnings.is_empty() {
+            out.push_str("warnings:\n");
+            for w in warnings {
+                out.push_str(&format!("    {}\n", escape(w)));
+            }
+        }
+        out
+    }
 }
 
 /// Inspect the virtual disk, with the ImportImage format this image would go up as.
@@ -90,36 +131,4 @@ fn merge(doc: &mut Value, disk: Value) {
         }
     }
     o.insert("schema".into(), Value::from("imgtool.inspect/1"));
-}
-
-/// Text rendering of the JSON document, aligned like `qemu-img info`; `disk_text` is the disk
-/// report's own rendering of its sections.
-pub fn render_text(d: &Value, disk_text: &str) -> String {
-    let mut t = Table::default();
-    t.row("image", s(&d["file"]));
-    t.row("file format", s(&d["format"]));
-    t.row("virtual size", size_both(&d["virtual_size"]));
-    t.row("disk size", human(u(&d["disk_size"])));
-    t.row("allocated", size_both(&d["allocated_bytes"]));
-    let mut out = t.render(0);
-    if let Some(v) = d.get("vhd") {
-        out.push_str(&vhd_text(v));
-    }
-    if let Some(v) = d.get("qcow2") {
-        out.push_str(&qcow2_text(v));
-    }
-    if let Some(v) = d.get("vhdx") {
-        out.push_str(&vhdx_text(v));
-    }
-    if let Some(v) = d.get("vmdk") {
-        out.push_str(&vmdk_text(v));
-    }
-    out.push_str(disk_text);
-    if let Some(w) = d["warnings"].as_array().filter(|w| !w.is_empty()) {
-        out.push_str("warnings:\n");
-        for x in w {
-            out.push_str(&format!("    {}\n", escape(x.as_str().unwrap_or(""))));
-        }
-    }
-    out
 }

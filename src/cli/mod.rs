@@ -10,8 +10,6 @@ pub mod import_args;
 pub mod import_report;
 pub mod inputs;
 pub mod inspect;
-mod inspect_table;
-mod inspect_text;
 pub mod output;
 pub mod task;
 

@@ -1,9 +1,13 @@
 //! What a format's reader or checker finds wrong: a byte offset in a named structure, what was
 //! found and what was expected. Shared by every format's `check`.
 
+use serde::Serialize;
+
 use super::kind::Kind;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+/// Serialised as `"warning"` / `"error"` (the `check --json` document, docs/json.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Worth knowing; the image reads correctly.
     Warning,
@@ -11,8 +15,9 @@ pub enum Severity {
     Error,
 }
 
-/// One thing found wrong, at a byte offset in a named structure.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One thing found wrong, at a byte offset in a named structure; serialised as an element of
+/// `check --json`'s `findings` (without `fatal`, which only steers the checker).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
     pub severity: Severity,
     /// Offset in the file.
@@ -21,6 +26,7 @@ pub struct Finding {
     pub found: String,
     pub expected: String,
     /// The reader cannot go on past this one.
+    #[serde(skip)]
     pub fatal: bool,
     /// How it can be repaired, when it can.
     pub repair: Option<String>,

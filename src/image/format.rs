@@ -5,6 +5,7 @@
 use std::fmt;
 use std::path::Path;
 
+use serde::Serialize;
 use serde_json::Value;
 
 use super::finding::CheckReport;
@@ -24,13 +25,42 @@ pub enum InPlace {
     No(String),
 }
 
-/// A format's own section of `inspect`: its key in the document (`"vhd"`), its fields, and
-/// the warnings it found while opening.
+/// A format's own section of `inspect`, as typed fields: serialised under the format's key
+/// (`"vhd"`) by their serde derive (the documented schema, docs/json.md), and rendered as
+/// text from the same fields.
+pub trait Details: ToJson + fmt::Debug {
+    /// The section's key in the `inspect` document.
+    fn key(&self) -> &'static str;
+    /// The section's text: titled tables, every string from the image escaped once (by
+    /// [`crate::text::Table`] or where a line is written by hand).
+    fn text(&self) -> String;
+}
+
+/// A value as JSON through its `Serialize`: what lets a `dyn Details` be serialised.
+pub trait ToJson {
+    fn to_json(&self) -> Value;
+}
+
+impl<T: Serialize> ToJson for T {
+    fn to_json(&self) -> Value {
+        // Plain structs of numbers, strings and string-keyed maps: serialising cannot fail.
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
+/// A format's own section of `inspect` (none for RAW) and the warnings it found while
+/// opening.
 #[derive(Debug, Default)]
 pub struct Section {
-    pub key: Option<&'static str>,
-    pub value: Value,
+    pub details: Option<Box<dyn Details>>,
     pub warnings: Vec<String>,
+}
+
+impl Section {
+    /// The section's fields as JSON (`null` when the format has none).
+    pub fn json(&self) -> Value {
+        self.details.as_ref().map_or(Value::Null, |d| d.to_json())
+    }
 }
 
 /// An opened image of some format: a virtual disk plus what the format knows of itself.

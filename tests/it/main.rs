@@ -31,6 +31,7 @@ mod qcow2_read;
 mod readiness;
 mod readiness_guest;
 mod readiness_import;
+mod report_escape;
 mod sys;
 mod util;
 mod vhd_hostile;

@@ -45,7 +45,7 @@ fn patch_footers(p: &Path, f: impl Fn(&mut [u8])) {
     }
 }
 
-fn patch_header(p: &Path, f: impl Fn(&mut [u8])) {
+pub(crate) fn patch_header(p: &Path, f: impl Fn(&mut [u8])) {
     let file = fs::OpenOptions::new()
         .read(true)
         .write(true)

@@ -145,11 +145,11 @@ fn an_ova_reads_like_its_member_vmdk() {
     let img = open(&ova);
     assert_same_disk(&img, &qemu_raw(&member, "vmdk"), "ova");
     let sec = img.section().unwrap();
-    assert_eq!(sec.value["ova"]["member"], "vm-disk1.vmdk");
-    assert_eq!(sec.value["ova"]["ovf"], "vm.ovf");
+    assert_eq!(sec.json()["ova"]["member"], "vm-disk1.vmdk");
+    assert_eq!(sec.json()["ova"]["ovf"], "vm.ovf");
     // The archive's member data starts after the .ovf and .mf (each header + padded data).
     assert_eq!(
-        sec.value["ova"]["member_offset"],
+        sec.json()["ova"]["member_offset"],
         512 + 1024 + 512 + 512 + 512
     );
 }
@@ -163,7 +163,7 @@ fn zeroed_grains_read_as_zeros_and_are_counted() {
     img.read_at(3 << 20, &mut b).unwrap();
     assert!(b.iter().all(|&x| x == 0));
     let sec = img.section().unwrap();
-    assert_eq!(sec.value["extents"][0]["sparse"]["zeroed_grains"], 8);
+    assert_eq!(sec.json()["extents"][0]["sparse"]["zeroed_grains"], 8);
 }
 
 #[test]
