@@ -11,6 +11,7 @@ pub mod detect;
 pub mod ecs;
 pub mod follow;
 pub mod form;
+pub mod http;
 pub mod import;
 pub mod keys;
 pub mod live;

@@ -243,31 +243,32 @@ fn send_checked(
     what: &str,
     send: &mut dyn FnMut() -> Result<(std::result::Result<Reply, CallError>, u64)>,
 ) -> Result<String> {
-    let policy = oss.retry_policy();
-    let mut attempt = 1;
-    loop {
-        let (reply, crc) = send()?;
-        let err = match reply {
-            Ok(r) => match r.crc64() {
-                Some(c) if c == crc => return Ok(r.etag().unwrap_or_default()),
-                Some(c) => CallError::Transport(format!(
-                    "{what}: the server computed CRC-64 {c}, we sent {crc}"
-                )),
-                None => {
-                    return Err(Error::Failed(format!(
-                        "{what}: the answer has no x-oss-hash-crc64ecma, so the data cannot be verified"
-                    )));
-                }
-            },
-            Err(e) if e.retryable() => e,
-            Err(e) => return Err(explain(what, &e)),
-        };
-        if attempt >= policy.attempts {
-            return Err(explain(what, &err));
-        }
-        super::retry::wait(policy, attempt, &err);
-        attempt += 1;
+    enum Failed {
+        /// Trying again cannot help.
+        Final(Error),
+        Call(CallError),
     }
+    let once = || -> std::result::Result<String, Failed> {
+        let (reply, crc) = send().map_err(Failed::Final)?;
+        let r = reply.map_err(Failed::Call)?;
+        match r.crc64() {
+            Some(c) if c == crc => Ok(r.etag().unwrap_or_default()),
+            Some(c) => Err(Failed::Call(CallError::Transport(format!(
+                "{what}: the server computed CRC-64 {c}, we sent {crc}"
+            )))),
+            None => Err(Failed::Final(Error::Failed(format!(
+                "{what}: the answer has no x-oss-hash-crc64ecma, so the data cannot be verified"
+            )))),
+        }
+    };
+    let cause = |e: &Failed| match e {
+        Failed::Call(c) if c.retryable() => Some(c.brief()),
+        _ => None,
+    };
+    super::retry::run_with(oss.retry_policy(), once, cause).map_err(|e| match e {
+        Failed::Final(e) => e,
+        Failed::Call(c) => explain(what, &c),
+    })
 }
 
 /// One part to produce: its number (from 1), where it starts, how long it is, and what the
