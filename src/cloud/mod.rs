@@ -28,6 +28,7 @@ pub mod retry;
 pub mod roles;
 pub mod rpc;
 pub mod sent;
+pub mod session;
 pub mod settings;
 pub mod sign;
 pub mod sign_v3;

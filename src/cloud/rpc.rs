@@ -133,6 +133,12 @@ impl Client {
         })
     }
 
+    /// The same client with another retry policy (its notices going elsewhere).
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
     pub fn with_signature(mut self, signature: RpcSignature) -> Self {
         self.signature = signature;
         self
