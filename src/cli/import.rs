@@ -110,6 +110,7 @@ fn request(a: &Args) -> Request {
         no_wait: a.no_wait,
         timeout: a.timeout,
         delete_object: a.delete_object,
+        state_dir: None,
     }
 }
 

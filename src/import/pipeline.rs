@@ -179,7 +179,7 @@ fn upload_step(p: &Prepared, steps: &mut Steps, oss: &Oss, obs: &dyn Observer) -
         parallel: req.parallel.unwrap_or_else(upload::default_parallel),
         restart: req.restart,
         identity: super::data_disks::upload_identity(&p.facts),
-        state_dir: resume::dir(&env),
+        state_dir: req.state_dir.clone().or_else(|| resume::dir(&env)),
     };
     let outcome = steps.time(obs, "upload", || {
         obs.step("upload", &format!("oss://{}/{}", opts.bucket, opts.key));

@@ -67,6 +67,8 @@ pub struct Request {
     pub timeout: Option<u64>,
     /// Delete the object once the image is Available.
     pub delete_object: bool,
+    /// Where resume records live; `None`: `$XDG_CACHE_HOME` or `~/.cache`, `imgtool/uploads`.
+    pub state_dir: Option<PathBuf>,
 }
 
 impl Request {
