@@ -147,7 +147,6 @@ fn upload_once(src: &dyn Source) -> (f64, u64, u32, usize, u64) {
         restart: false,
         identity: "bench".into(),
         state_dir: None,
-        progress: false,
     };
     let t = Instant::now();
     let out = upload::upload(&oss, src, &opts, &mut |_| {}).expect("upload");

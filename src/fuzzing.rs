@@ -177,20 +177,10 @@ pub fn cloud_answers(data: &[u8]) {
     let status = [200u16, 400, 403, 404, 409, 500, 503][usize::from(s) % 7];
     let body = String::from_utf8_lossy(body);
     let _ = crate::cloud::rpc::parse_response(status, &body);
-    for p in crate::cloud::oss::xml_blocks(&body, "Part") {
-        let _ = crate::cloud::oss::parse_part(&p);
-    }
-    for tag in [
-        "UploadId",
-        "IsTruncated",
-        "NextPartNumberMarker",
-        "LocationConstraint",
-        "Code",
-        "RequestId",
-        "ETag",
-    ] {
-        let _ = crate::cloud::oss::xml_text(&body, tag);
-    }
+    let _ = crate::cloud::oss::xml::list_parts(&body);
+    let _ = crate::cloud::oss::xml::upload_id(&body);
+    let _ = crate::cloud::oss::xml::location(&body);
+    let _ = crate::cloud::oss::xml::error(&body);
 }
 
 /// Any bytes as the readiness report's text files: fstab, grub.cfg (menus, `set default`),

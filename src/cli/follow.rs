@@ -60,7 +60,7 @@ impl Progress {
 
 /// Follow with a progress display, ending it however following ends.
 pub(crate) fn follow_with_progress(
-    s: &crate::cloud::import::Session,
+    s: &crate::cloud::session::Session,
     region: &str,
     task_id: &str,
     image_id: Option<&str>,

@@ -11,23 +11,14 @@ use crate::cloud::ecs::Imported;
 use crate::cloud::oss::{self, OssSigning};
 use crate::cloud::rpc::{Client, Method, Preview, RpcSignature, Service};
 use crate::cloud::settings::{self, Endpoints};
-use crate::cloud::upload::{self, Outcome};
-use crate::cloud::{import, ram};
+use crate::cloud::upload::Outcome;
+use crate::cloud::{ram, session};
 use crate::error::Result;
+use crate::import::Uploaded;
 use crate::import::data_disks::DataDisk;
+use crate::import::prepare::UNKNOWN_TOKEN;
 use crate::plan::Plan;
 use crate::plan::sent::{Bytes, Sending};
-
-/// What the upload step did, for the summary and JSON.
-#[derive(Debug)]
-pub(super) struct Uploaded {
-    pub(super) outcome: upload::Outcome,
-    pub(super) bucket_created: bool,
-    /// What went up.
-    pub(super) sending: Sending,
-    /// One per data disk, in order.
-    pub(super) data: Vec<upload::Outcome>,
-}
 
 /// Print (or put in JSON) every request the import would send, as it would be signed.
 pub(super) fn dry_run(
@@ -40,7 +31,7 @@ pub(super) fn dry_run(
     let sig = settings::rpc_signature(a.cloud.rpc_signature.as_deref(), &settings::env)?;
     let signing =
         settings::oss_signing(a.oss_signature.as_deref(), &plan.region_id, &settings::env)?;
-    let (ecs_svc, ram_svc) = import::services(eps);
+    let (ecs_svc, ram_svc) = session::services(eps);
     let preview = |svc: &Service, m: Method, act: &'static str, p: &[(String, String)]| {
         (act, Client::preview(creds, sig, svc, m, act, p))
     };
@@ -214,28 +205,6 @@ pub(super) fn base_json(
     })
 }
 
-/// What a dry run shows when the bucket is imgtool's default and the account id is unknown
-/// (no credentials, or nobody asked): the bucket as `imgtool-<account id>-<region>`, and no
-/// ClientToken, since the real one is derived from the real bucket name.
-pub(super) fn without_account(plan: &Plan, region: &str) -> Plan {
-    let placeholder = plan.oss_bucket.clone();
-    let shown = format!("imgtool-{UNKNOWN_ACCOUNT}-{region}");
-    let mut p = plan.clone();
-    p.oss_bucket = shown.clone();
-    for (_, v) in p.extra.iter_mut().filter(|(_, v)| *v == placeholder) {
-        v.clone_from(&shown);
-    }
-    if p.client_token_derived {
-        p.client_token = UNKNOWN_TOKEN.into();
-    }
-    p
-}
-
-const UNKNOWN_ACCOUNT: &str = "<account id>";
-/// Shown instead of a derived ClientToken whose bucket name is not known.
-pub(super) const UNKNOWN_TOKEN: &str =
-    "(unknown: derived from the bucket name, which needs the account id)";
-
 pub(super) fn print_plan(plan: &Plan) {
     println!("import plan:");
     for (k, v) in plan.params() {
@@ -308,7 +277,7 @@ pub(super) fn remote_check(
     plan: &Plan,
 ) -> Result<String> {
     let sig = settings::rpc_signature(a.cloud.rpc_signature.as_deref(), &settings::env)?;
-    let s = import::session(live.clone(), eps, sig)?;
+    let s = session::Session::new(live.clone(), eps, sig)?;
     crate::cloud::remote_check::check(&s.client, &s.ecs, plan)
 }
 

@@ -13,11 +13,12 @@
 use serde_json::json;
 
 use super::follow::follow_with_progress;
-use super::import::CloudArgs;
+use super::import_args::CloudArgs;
 use super::output::{escape, print_json};
 use crate::cloud::credentials;
 use crate::cloud::ecs::{self, ImageState, TaskState};
 use crate::cloud::follow::{self, Outcome};
+use crate::cloud::session::Session;
 use crate::cloud::settings::{self, env};
 use crate::error::{Error, Result};
 use crate::plan;
@@ -76,7 +77,7 @@ pub fn run(a: Args) -> Result<i32> {
     }
 }
 
-fn setup(t: &TaskArgs) -> Result<(crate::cloud::import::Session, String)> {
+fn setup(t: &TaskArgs) -> Result<(Session, String)> {
     super::cloud_log::install(t.quiet, t.cloud.verbose);
     let creds = credentials::resolve(t.cloud.profile.as_deref(), &env)?;
     let (region, _) = crate::cloud::regions::choose(t.region.as_deref(), Some(&creds), &env)?;
@@ -97,7 +98,7 @@ fn setup(t: &TaskArgs) -> Result<(crate::cloud::import::Session, String)> {
     let sig = settings::rpc_signature(t.cloud.rpc_signature.as_deref(), &env)?;
     let sts = settings::sts_endpoint(None, t.cloud.allow_http, &env)?;
     let live = crate::cloud::roles::activate(creds, &sts, sig, &env)?;
-    Ok((crate::cloud::import::session(live, &eps, sig)?, region))
+    Ok((Session::new(live, &eps, sig)?, region))
 }
 
 fn print(

@@ -5,50 +5,9 @@ use std::time::Instant;
 
 use super::ecs::{self, Imported};
 use super::ram;
-use super::rpc::{Client, RpcSignature, Service};
-use super::settings::{self, Endpoints, Timing};
+use super::session::Session;
 use crate::error::{Error, Result};
 use crate::plan::Plan;
-
-pub struct Session {
-    pub client: Client,
-    pub ecs: Service,
-    pub ram: Service,
-    pub timing: Timing,
-}
-
-/// The ECS and RAM services at `eps`.
-pub fn services(eps: &Endpoints) -> (Service, Service) {
-    (
-        Service {
-            endpoint: eps.ecs.clone(),
-            version: ecs::VERSION,
-        },
-        Service {
-            endpoint: eps.ram.clone(),
-            version: ram::VERSION,
-        },
-    )
-}
-
-/// A client session from resolved credentials, signing with `signature`.
-pub fn session(
-    creds: impl Into<super::live::Live>,
-    eps: &Endpoints,
-    signature: RpcSignature,
-) -> Result<Session> {
-    let timing = settings::timing(&settings::env)?;
-    let client = Client::new(creds, timing.retry.clone(), timing.http_timeout)
-        .map_err(|e| ecs::explain("setup", &e))?
-        .with_signature(signature);
-    let (ecs_svc, ram_svc) = services(eps);
-    Ok(Session {
-        client,
-        ecs: ecs_svc,
-        ram: ram_svc,
-        timing,
-    })
-}
 
 /// Check the role, create it if `create_role`, then ImportImage. `note` receives progress
 /// messages for stderr.

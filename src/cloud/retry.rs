@@ -12,18 +12,45 @@
 use std::collections::hash_map::RandomState;
 use std::error::Error as StdError;
 use std::hash::{BuildHasher, Hasher};
-use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::call_error::CallError;
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RetryPolicy {
     /// Attempts in all, the first included.
     pub attempts: u32,
     pub base_delay: Duration,
     pub max_delay: Duration,
+    /// Where this policy's retry notices go; `None`: the process's reporter
+    /// ([`set_reporter`]). A library caller's observer sets it (`import::run`).
+    pub notice: Option<Notice>,
+}
+
+/// A sink for retry notices, shared by the threads of an upload.
+pub type Notice = Arc<dyn Fn(&str) + Send + Sync>;
+
+impl std::fmt::Debug for RetryPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RetryPolicy")
+            .field("attempts", &self.attempts)
+            .field("base_delay", &self.base_delay)
+            .field("max_delay", &self.max_delay)
+            .field("notice", &self.notice.is_some())
+            .finish()
+    }
+}
+
+impl RetryPolicy {
+    /// The same policy, its notices going to `notice`.
+    pub fn with_notice(&self, notice: Notice) -> RetryPolicy {
+        RetryPolicy {
+            notice: Some(notice),
+            ..self.clone()
+        }
+    }
 }
 
 impl Default for RetryPolicy {
@@ -32,6 +59,7 @@ impl Default for RetryPolicy {
             attempts: 6,
             base_delay: Duration::from_millis(500),
             max_delay: Duration::from_secs(20),
+            notice: None,
         }
     }
 }
@@ -66,31 +94,47 @@ pub fn random_u64() -> u64 {
 /// reporting each retry (see [`set_reporter`]).
 pub fn run<T>(
     policy: &RetryPolicy,
-    mut attempt_once: impl FnMut() -> Result<T, CallError>,
+    attempt_once: impl FnMut() -> Result<T, CallError>,
 ) -> Result<T, CallError> {
+    run_with(policy, attempt_once, |e| e.retryable().then(|| e.brief()))
+}
+
+/// The one retry loop. `cause` says why an error is worth another attempt (its text for the
+/// notice), or `None` when it is final: an upload part also retries on a CRC-64 the server
+/// computed differently, and stops at once when its source cannot be read.
+pub fn run_with<T, E>(
+    policy: &RetryPolicy,
+    mut attempt_once: impl FnMut() -> Result<T, E>,
+    cause: impl Fn(&E) -> Option<String>,
+) -> Result<T, E> {
     let mut attempt = 1;
     loop {
         match attempt_once() {
-            Err(e) if e.retryable() && attempt < policy.attempts => {
-                wait(policy, attempt, &e);
-                attempt += 1;
-            }
+            Err(e) if attempt < policy.attempts => match cause(&e) {
+                Some(why) => {
+                    wait(policy, attempt, &why);
+                    attempt += 1;
+                }
+                None => return Err(e),
+            },
             other => return other,
         }
     }
 }
 
-/// Sleep before attempt `attempt + 1`, saying so: for loops that decide on retrying
-/// themselves (an upload part also retries on a CRC mismatch).
-pub fn wait(policy: &RetryPolicy, attempt: u32, cause: &CallError) {
+/// Sleep before attempt `attempt + 1`, saying so.
+fn wait(policy: &RetryPolicy, attempt: u32, cause: &str) {
     let d = backoff(policy, attempt);
-    report(&format!(
-        "retrying in {} (attempt {} of {}): {}",
+    let msg = format!(
+        "retrying in {} (attempt {} of {}): {cause}",
         seconds(d),
         attempt + 1,
         policy.attempts,
-        cause.brief()
-    ));
+    );
+    match &policy.notice {
+        Some(n) => n(&msg),
+        None => report(&msg),
+    }
     std::thread::sleep(d);
 }
 
@@ -252,6 +296,7 @@ mod tests {
             attempts: 10,
             base_delay: Duration::from_millis(100),
             max_delay: Duration::from_millis(1000),
+            notice: None,
         };
         let d1 = backoff(&p, 1);
         assert!(
@@ -293,6 +338,7 @@ mod tests {
             attempts: 3,
             base_delay: Duration::from_millis(1),
             max_delay: Duration::from_millis(2),
+            notice: None,
         };
         let mut n = 0;
         let r: Result<(), _> = run(&p, || {

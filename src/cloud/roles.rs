@@ -68,11 +68,8 @@ pub fn activate(
             let ep = env("IMGTOOL_METADATA_ENDPOINT")
                 .filter(|e| !e.trim().is_empty())
                 .unwrap_or_else(|| "http://100.100.100.200".into());
-            let http = reqwest::blocking::Client::builder()
-                .timeout(timing.http_timeout)
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .map_err(|e| Error::Failed(format!("cannot set up HTTP: {}", e.without_url())))?;
+            let http =
+                super::http::client(timing.http_timeout).map_err(|e| ecs::explain("setup", &e))?;
             let region = c.region.clone();
             let renew: Arc<Renew> = Arc::new(move || {
                 let mut t = from_metadata(&http, ep.trim_end_matches('/'), &name)?;
@@ -86,6 +83,9 @@ pub fn activate(
     Ok(Live::renewing(first, every, renew))
 }
 
+/// Instance metadata answers are a few hundred bytes.
+const METADATA_MAX: u64 = 64 << 10;
+
 /// The instance role's credentials; IMDSv2 (a session token) when the server gives one.
 fn from_metadata(
     http: &reqwest::blocking::Client,
@@ -98,7 +98,8 @@ fn from_metadata(
         .send()
         .ok()
         .filter(|r| r.status().is_success())
-        .and_then(|r| r.text().ok());
+        .and_then(|r| super::http::read_bounded(r, METADATA_MAX).ok())
+        .map(|b| String::from_utf8_lossy(&b).into_owned());
     let mut req = http.get(format!(
         "{ep}/latest/meta-data/ram/security-credentials/{role}"
     ));
@@ -110,9 +111,8 @@ fn from_metadata(
         .send()
         .map_err(|e| super::retry::network_error(&e, &url))?;
     let status = resp.status().as_u16();
-    let text = resp
-        .text()
-        .map_err(|e| CallError::Transport(format!("instance metadata: {e}")))?;
+    let text =
+        String::from_utf8_lossy(&super::http::read_bounded(resp, METADATA_MAX)?).into_owned();
     if status != 200 {
         return Err(CallError::Api {
             status,

@@ -123,23 +123,20 @@ impl Client {
         retry: RetryPolicy,
         timeout: Duration,
     ) -> Result<Self, CallError> {
-        let http = reqwest::blocking::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(10)))
-            .user_agent(concat!("imgtool/", env!("CARGO_PKG_VERSION")))
-            // A redirect would re-send the signed parameters (and any STS token) to a host
-            // nobody chose; the RPC endpoints never redirect.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| {
-                CallError::Transport(format!("cannot set up HTTP: {}", e.without_url()))
-            })?;
+        // No redirects: the signed parameters (and any STS token) must not go elsewhere.
+        let http = super::http::client(timeout)?;
         Ok(Client {
             http,
             creds: creds.into(),
             retry,
             signature: RpcSignature::default(),
         })
+    }
+
+    /// The same client with another retry policy (its notices going elsewhere).
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
     }
 
     pub fn with_signature(mut self, signature: RpcSignature) -> Self {
@@ -345,16 +342,7 @@ const MAX_ANSWER: u64 = 1 << 20;
 /// The answer's body, read up to `MAX_ANSWER` (a garbage or hostile server cannot make us
 /// allocate without bound).
 fn read_body(resp: reqwest::blocking::Response) -> Result<String, CallError> {
-    use std::io::Read;
-    let mut bytes = Vec::new();
-    resp.take(MAX_ANSWER + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| CallError::Transport(format!("reading the answer: {e}")))?;
-    if bytes.len() as u64 > MAX_ANSWER {
-        return Err(CallError::Transport(format!(
-            "the answer is larger than {MAX_ANSWER} bytes: not an API response"
-        )));
-    }
+    let bytes = super::http::read_bounded(resp, MAX_ANSWER)?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 

@@ -12,7 +12,6 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
 
 use super::crc64;
 use super::oss::{ListedPart, Oss, Reply};
@@ -71,6 +70,20 @@ impl Source for FileSource {
     }
 }
 
+/// The bytes of an image's own open file (the file uploaded as it is): the same open file
+/// its identity was read from, so what goes up is what the resume record describes even if
+/// the path is replaced meanwhile.
+pub struct ImageFileSource<'a>(pub &'a crate::image::source::SourceFile);
+
+impl Source for ImageFileSource<'_> {
+    fn len(&self) -> u64 {
+        self.0.len()
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        self.0.read_exact_at(offset, buf, "the image's bytes")
+    }
+}
+
 /// A virtual disk's bytes: a VHD chain converted to RAW on the fly, with no copy on disk.
 pub struct DiskSource<'a>(pub &'a dyn VirtualDisk);
 
@@ -94,7 +107,6 @@ pub struct Options {
     pub identity: String,
     /// Where resume records live; `None` disables resuming.
     pub state_dir: Option<PathBuf>,
-    pub progress: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -151,14 +163,28 @@ pub fn upload(
     o: &Options,
     note: &mut dyn FnMut(String),
 ) -> Result<Outcome> {
+    upload_observed(oss, src, o, note, &|_| {})
+}
+
+/// [`upload`], telling `done` each time more bytes are in OSS (a part sent, or found there
+/// and verified); called from the worker threads.
+pub fn upload_observed(
+    oss: &Oss,
+    src: &dyn Source,
+    o: &Options,
+    note: &mut dyn FnMut(String),
+    done: &(dyn Fn(u64) + Sync),
+) -> Result<Outcome> {
     let size = src.len();
     if let Some(out) = already_there(oss, src, o, note)? {
         return Ok(out);
     }
     if size <= o.part_size && size <= MAX_PUT {
-        return put_whole(oss, src, o, note);
+        let out = put_whole(oss, src, o, note)?;
+        done(size);
+        return Ok(out);
     }
-    multipart(oss, src, o, note)
+    multipart(oss, src, o, note, done)
 }
 
 /// HEAD the object; when its size and CRC-64 equal ours, there is nothing to send. Our CRC
@@ -243,31 +269,32 @@ fn send_checked(
     what: &str,
     send: &mut dyn FnMut() -> Result<(std::result::Result<Reply, CallError>, u64)>,
 ) -> Result<String> {
-    let policy = oss.retry_policy();
-    let mut attempt = 1;
-    loop {
-        let (reply, crc) = send()?;
-        let err = match reply {
-            Ok(r) => match r.crc64() {
-                Some(c) if c == crc => return Ok(r.etag().unwrap_or_default()),
-                Some(c) => CallError::Transport(format!(
-                    "{what}: the server computed CRC-64 {c}, we sent {crc}"
-                )),
-                None => {
-                    return Err(Error::Failed(format!(
-                        "{what}: the answer has no x-oss-hash-crc64ecma, so the data cannot be verified"
-                    )));
-                }
-            },
-            Err(e) if e.retryable() => e,
-            Err(e) => return Err(explain(what, &e)),
-        };
-        if attempt >= policy.attempts {
-            return Err(explain(what, &err));
-        }
-        super::retry::wait(policy, attempt, &err);
-        attempt += 1;
+    enum Failed {
+        /// Trying again cannot help.
+        Final(Error),
+        Call(CallError),
     }
+    let once = || -> std::result::Result<String, Failed> {
+        let (reply, crc) = send().map_err(Failed::Final)?;
+        let r = reply.map_err(Failed::Call)?;
+        match r.crc64() {
+            Some(c) if c == crc => Ok(r.etag().unwrap_or_default()),
+            Some(c) => Err(Failed::Call(CallError::Transport(format!(
+                "{what}: the server computed CRC-64 {c}, we sent {crc}"
+            )))),
+            None => Err(Failed::Final(Error::Failed(format!(
+                "{what}: the answer has no x-oss-hash-crc64ecma, so the data cannot be verified"
+            )))),
+        }
+    };
+    let cause = |e: &Failed| match e {
+        Failed::Call(c) if c.retryable() => Some(c.brief()),
+        _ => None,
+    };
+    super::retry::run_with(oss.retry_policy(), once, cause).map_err(|e| match e {
+        Failed::Final(e) => e,
+        Failed::Call(c) => explain(what, &c),
+    })
 }
 
 /// One part to produce: its number (from 1), where it starts, how long it is, and what the
@@ -290,7 +317,7 @@ struct Shared<'a> {
     next: AtomicUsize,
     failed: AtomicBool,
     sent: AtomicU64,
-    done_bytes: AtomicU64,
+    done: &'a (dyn Fn(u64) + Sync),
     state: Mutex<(State, Option<Error>)>,
     state_path: Option<PathBuf>,
     resumed: AtomicU64,
@@ -301,6 +328,7 @@ fn multipart(
     src: &dyn Source,
     o: &Options,
     note: &mut dyn FnMut(String),
+    done: &(dyn Fn(u64) + Sync),
 ) -> Result<Outcome> {
     let size = src.len();
     let state_path = o
@@ -337,12 +365,12 @@ fn multipart(
         next: AtomicUsize::new(0),
         failed: AtomicBool::new(false),
         sent: AtomicU64::new(0),
-        done_bytes: AtomicU64::new(0),
+        done,
         state: Mutex::new((state, None)),
         state_path,
         resumed: AtomicU64::new(0),
     };
-    run_workers(&shared, size);
+    run_workers(&shared);
     let (state, err) = shared
         .state
         .into_inner()
@@ -439,20 +467,12 @@ fn plan_jobs(size: u64, part_size: u64, listed: &[ListedPart]) -> Vec<Job> {
         .collect()
 }
 
-fn run_workers(sh: &Shared<'_>, size: u64) {
+fn run_workers(sh: &Shared<'_>) {
     let workers = sh.o.parallel.clamp(1, sh.jobs.len().max(1));
-    let stop = AtomicBool::new(false);
     std::thread::scope(|scope| {
-        let progress =
-            sh.o.progress
-                .then(|| scope.spawn(|| show_progress(&sh.done_bytes, size, &stop)));
         let handles: Vec<_> = (0..workers).map(|_| scope.spawn(|| worker(sh))).collect();
         for h in handles {
             let _ = h.join();
-        }
-        stop.store(true, Ordering::Relaxed);
-        if let Some(p) = progress {
-            let _ = p.join();
         }
     });
 }
@@ -470,7 +490,7 @@ fn worker(sh: &Shared<'_>) {
             }
             return;
         }
-        sh.done_bytes.fetch_add(job.len, Ordering::Relaxed);
+        (sh.done)(job.len);
     }
 }
 
@@ -570,28 +590,6 @@ fn finish(oss: &Oss, state: &State, count: usize, note: &mut dyn FnMut(String)) 
                 .into(),
         )),
     }
-}
-
-fn show_progress(done: &AtomicU64, total: u64, stop: &AtomicBool) {
-    let start = Instant::now();
-    while !stop.load(Ordering::Relaxed) {
-        std::thread::sleep(Duration::from_millis(500));
-        let d = done.load(Ordering::Relaxed);
-        let secs = start.elapsed().as_secs_f64().max(0.001);
-        let rate = d as f64 / secs;
-        let eta = if rate > 0.0 {
-            format!("{:.0}s", (total.saturating_sub(d)) as f64 / rate)
-        } else {
-            "?".into()
-        };
-        eprint!(
-            "\rimgtool: uploaded {} / {} MiB  {:.1} MiB/s  ETA {eta}   ",
-            d / MIB,
-            total / MIB,
-            rate / MIB as f64
-        );
-    }
-    eprintln!();
 }
 
 #[cfg(test)]

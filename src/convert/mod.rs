@@ -12,7 +12,7 @@ mod atomic;
 mod in_place;
 mod input;
 mod mapped;
-mod progress;
+pub(crate) mod progress;
 mod stream;
 mod to_raw;
 mod to_vhd;

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::facts::image_facts;
-use crate::cloud::upload::{DiskSource, FileSource, Source};
+use crate::cloud::upload::{DiskSource, ImageFileSource, Source};
 use crate::cloud::vhd_source::{VhdSource, identity_to_record};
 use crate::convert::VhdStream;
 use crate::error::{Error, Result};
@@ -42,7 +42,7 @@ impl DataDisk {
 /// bytes, checked to be the same length as planned).
 pub fn source<'a>(path: &Path, img: &'a Image, sending: &Sending) -> Result<Box<dyn Source + 'a>> {
     Ok(match (sending.bytes, sending.identity) {
-        (Bytes::File, _) => Box::new(FileSource::open(path)?),
+        (Bytes::File, _) => Box::new(ImageFileSource(img.file())),
         (Bytes::Raw, _) => Box::new(DiskSource(img)),
         (Bytes::Stream, Some(id)) => {
             let s = VhdStream::new(img, id)?;

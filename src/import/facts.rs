@@ -22,7 +22,12 @@ pub fn image_facts_and_report(
     img: &Image,
     format: Option<&str>,
 ) -> Result<(ImageFacts, crate::disk::DiskReport)> {
-    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    // fstat of the open file: the identity is the file whose bytes are read and uploaded.
+    let meta = img
+        .file()
+        .file()
+        .metadata()
+        .map_err(|e| Error::io(path, e))?;
     let fingerprint = identity(&meta, img);
     let (format, sending) = form::sending(img, format, meta.len(), &fingerprint, vhd_time(&meta))?;
     if format == ImageFormat::Vhd && sending.bytes == Bytes::File {

@@ -21,6 +21,7 @@ use super::live::Live;
 use super::rpc::{CallError, RetryPolicy, http_date};
 
 mod sign;
+pub mod xml;
 pub use sign::{OssSigning, parse_signature_version, preview_v4};
 
 /// The largest response body read: ListParts with 1000 parts is about 250 KiB.
@@ -231,16 +232,8 @@ impl Oss {
         retry: RetryPolicy,
         timeout: Duration,
     ) -> Result<Oss, CallError> {
-        let http = Client::builder()
-            // Requests that carry data get more time, in `send`.
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(10)))
-            .user_agent(concat!("imgtool/", env!("CARGO_PKG_VERSION")))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| {
-                CallError::Transport(format!("cannot set up HTTP: {}", e.without_url()))
-            })?;
+        // Requests that carry data get more time, in `send`.
+        let http = super::http::client(timeout)?;
         Ok(Oss {
             http,
             creds: creds.into(),
@@ -324,9 +317,7 @@ impl Oss {
             ..Query::default()
         };
         match self.call("GET", bucket, "", &q, &[], &Payload::Empty) {
-            Ok(r) => Ok(Some(
-                xml_text(&r.body, "LocationConstraint").unwrap_or_default(),
-            )),
+            Ok(r) => Ok(Some(xml::location(&r.body))),
             Err(e) if e.code() == Some("NoSuchBucket") => Ok(None),
             Err(e) => Err(e),
         }
@@ -381,8 +372,7 @@ impl Oss {
             ..Query::default()
         };
         let r = self.call("POST", bucket, key, &q, &[], &Payload::Empty)?;
-        xml_text(&r.body, "UploadId")
-            .filter(|id| !id.is_empty())
+        xml::upload_id(&r.body)
             .ok_or_else(|| CallError::Transport("InitiateMultipartUpload gave no UploadId".into()))
     }
 
@@ -434,13 +424,10 @@ impl Oss {
                 ],
             };
             let r = self.call("GET", bucket, key, &q, &[], &Payload::Empty)?;
-            parts.extend(
-                xml_blocks(&r.body, "Part")
-                    .iter()
-                    .filter_map(|p| parse_part(p)),
-            );
-            let truncated = xml_text(&r.body, "IsTruncated").as_deref() == Some("true");
-            let next = xml_text(&r.body, "NextPartNumberMarker").and_then(|m| m.parse().ok());
+            // Not a ListPartsResult: no parts listed, so every part is sent again.
+            let page = xml::list_parts(&r.body).unwrap_or_default();
+            parts.extend(page.parts);
+            let (truncated, next) = (page.truncated, page.next_marker);
             match next {
                 Some(n) if truncated && n > marker => marker = n,
                 _ if truncated => {
@@ -472,7 +459,7 @@ impl Oss {
             key,
             &q,
             &[],
-            &Payload::Xml(complete_xml(parts)),
+            &Payload::Xml(xml::complete(parts)),
         )
     }
 
@@ -488,49 +475,10 @@ impl Oss {
     }
 }
 
-/// One `<Part>` of a ListParts answer; `None` when a field is missing or not a number.
-pub fn parse_part(block: &str) -> Option<ListedPart> {
-    Some(ListedPart {
-        number: xml_text(block, "PartNumber")?.parse().ok()?,
-        etag: xml_text(block, "ETag")?,
-        size: xml_text(block, "Size")?.parse().ok()?,
-        crc64: xml_text(block, "HashCrc64ecma").and_then(|c| c.parse().ok()),
-    })
-}
-
-/// The CompleteMultipartUpload document; ETags are sent quoted, as ListParts and UploadPart
-/// give them.
-pub fn complete_xml(parts: &[(u32, String)]) -> String {
-    let mut s =
-        String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CompleteMultipartUpload>");
-    for (n, etag) in parts {
-        let quoted = if etag.starts_with('"') {
-            etag.clone()
-        } else {
-            format!("\"{etag}\"")
-        };
-        s.push_str(&format!(
-            "<Part><PartNumber>{n}</PartNumber><ETag>{}</ETag></Part>",
-            xml_escape(&quoted)
-        ));
-    }
-    s.push_str("</CompleteMultipartUpload>");
-    s
-}
-
-fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
 fn read_reply(resp: reqwest::blocking::Response) -> Result<Reply, CallError> {
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
-    let mut bytes = Vec::new();
-    resp.take(MAX_BODY)
-        .read_to_end(&mut bytes)
-        .map_err(|e| CallError::Transport(format!("reading the answer: {e}")))?;
+    let bytes = super::http::read_bounded(resp, MAX_BODY)?;
     let body = String::from_utf8_lossy(&bytes).into_owned();
     if (200..300).contains(&status) {
         return Ok(Reply {
@@ -539,7 +487,9 @@ fn read_reply(resp: reqwest::blocking::Response) -> Result<Reply, CallError> {
             body,
         });
     }
-    let request_id = xml_text(&body, "RequestId")
+    let e = xml::error(&body);
+    let request_id = e
+        .request_id
         .or_else(|| {
             headers
                 .get("x-oss-request-id")
@@ -547,48 +497,20 @@ fn read_reply(resp: reqwest::blocking::Response) -> Result<Reply, CallError> {
                 .map(str::to_string)
         })
         .unwrap_or_default();
-    let mut message = xml_text(&body, "Message").unwrap_or_default();
-    if let Some(ep) = xml_text(&body, "Endpoint") {
-        message.push_str(&format!(" (the bucket is at {ep})"));
+    let mut message = e.message.unwrap_or_default().trim().to_string();
+    if let Some(ep) = e.endpoint {
+        message.push_str(&format!(" (the bucket is at {})", ep.trim()));
     }
     Err(CallError::Api {
         status,
-        code: xml_text(&body, "Code")
+        code: e
+            .code
+            .map(|c| c.trim().to_string())
             .filter(|c| !c.is_empty())
             .unwrap_or_else(|| format!("HTTP{status}")),
         message,
         request_id,
     })
-}
-
-// ---- a small XML reader: OSS answers are flat documents of simple elements ----
-
-/// The inner text of every `<tag>...</tag>` (no attributes on OSS's elements), in order.
-pub fn xml_blocks(doc: &str, tag: &str) -> Vec<String> {
-    let open = format!("<{tag}>");
-    let close = format!("</{tag}>");
-    let mut out = Vec::new();
-    let mut rest = doc;
-    while let Some(i) = rest.find(&open) {
-        let after = &rest[i + open.len()..];
-        let Some(j) = after.find(&close) else { break };
-        out.push(after[..j].to_string());
-        rest = &after[j + close.len()..];
-    }
-    out
-}
-
-/// The unescaped text of the first `<tag>`.
-pub fn xml_text(doc: &str, tag: &str) -> Option<String> {
-    xml_blocks(doc, tag).first().map(|t| xml_unescape(t.trim()))
-}
-
-fn xml_unescape(s: &str) -> String {
-    s.replace("&quot;", "\"")
-        .replace("&apos;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
 }
 
 #[cfg(test)]
@@ -629,30 +551,5 @@ mod tests {
             ..Query::default()
         };
         assert_eq!(q.signed(), "?uploads");
-    }
-
-    #[test]
-    fn xml_reading() {
-        let doc = "<ListPartsResult><IsTruncated>false</IsTruncated>\
-            <Part><PartNumber>1</PartNumber><ETag>&quot;AB&quot;</ETag><Size>102400</Size>\
-            <HashCrc64ecma>42</HashCrc64ecma></Part>\
-            <Part><PartNumber>2</PartNumber><ETag>\"CD\"</ETag><Size>5</Size></Part></ListPartsResult>";
-        let parts: Vec<ListedPart> = xml_blocks(doc, "Part")
-            .iter()
-            .filter_map(|b| parse_part(b))
-            .collect();
-        assert_eq!(parts.len(), 2);
-        assert_eq!(parts[0].etag, "\"AB\"");
-        assert_eq!(parts[0].crc64, Some(42));
-        assert_eq!(parts[1].crc64, None);
-        assert_eq!(xml_text("<a>x</a>", "b"), None);
-        assert_eq!(xml_text("<a>unclosed", "a"), None);
-    }
-
-    #[test]
-    fn complete_document_quotes_etags() {
-        let x = complete_xml(&[(1, "AB".into()), (2, "\"CD\"".into())]);
-        assert!(x.contains("<Part><PartNumber>1</PartNumber><ETag>\"AB\"</ETag></Part>"));
-        assert!(x.contains("<PartNumber>2</PartNumber><ETag>\"CD\"</ETag>"));
     }
 }
