@@ -31,6 +31,7 @@ mod qcow2_read;
 mod readiness;
 mod readiness_guest;
 mod readiness_import;
+mod readiness_system;
 mod sys;
 mod util;
 mod vhd_hostile;
