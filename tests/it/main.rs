@@ -29,6 +29,7 @@ mod inspect;
 mod qcow2_hostile;
 mod qcow2_read;
 mod readiness;
+mod readiness_debian;
 mod readiness_guest;
 mod readiness_import;
 mod readiness_system;
