@@ -184,9 +184,10 @@ pub fn cloud_answers(data: &[u8]) {
 }
 
 /// Any bytes as the readiness report's text files: fstab, grub.cfg (menus, `set default`),
-/// BLS entries, grubenv, device specs and kernel versions (issue 17).
+/// BLS entries, grubenv, device specs and kernel versions, cloud-init's version.py and dpkg's
+/// status (issue 17).
 pub fn readiness_parsers(data: &[u8]) {
-    use crate::disk::readiness::{fstab, grub, ids::Spec};
+    use crate::disk::readiness::{fstab, grub, ids::Spec, system};
     let text = String::from_utf8_lossy(data);
     for e in fstab::parse(&text) {
         let _ = Spec::parse(&e.spec);
@@ -199,11 +200,14 @@ pub fn readiness_parsers(data: &[u8]) {
         let _ = e.kernel.as_deref().and_then(grub::kernel_version);
         let _ = grub::root_arg(&e.args).map(Spec::parse);
     }
+    let _ = system::parse_version_py(&text);
+    let _ = system::parse_dpkg_status(&text, "cloud-init");
     let bls = grub::parse_bls("fuzz.conf", &text);
     let _ = grub::root_arg(&bls.args);
     let mut lines = text.lines();
     if let (Some(a), Some(b)) = (lines.next(), lines.next()) {
         let _ = grub::version_cmp(a, b);
+        let _ = system::version_cmp(a, b);
         let _ = Spec::parse(a);
     }
 }

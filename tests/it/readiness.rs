@@ -7,7 +7,7 @@ use crate::readiness_guest::{self as g, DiskOpts, KVER, ROOT_UUID, Tree};
 use imgtool::disk::readiness::finding::{Readiness, Severity};
 use imgtool::plan::inspect_disk;
 
-fn assess(tree: &Tree, o: &DiskOpts) -> Option<Readiness> {
+pub fn assess(tree: &Tree, o: &DiskOpts) -> Option<Readiness> {
     if !g::have_mkfs() {
         eprintln!("skipped: mkfs.ext4 (e2fsprogs) is not installed");
         return None;
@@ -20,12 +20,12 @@ fn assess(tree: &Tree, o: &DiskOpts) -> Option<Readiness> {
     Some(r.readiness)
 }
 
-fn codes(r: &Readiness) -> BTreeSet<&'static str> {
+pub fn codes(r: &Readiness) -> BTreeSet<&'static str> {
     r.findings.iter().map(|f| f.code).collect()
 }
 
 /// The tree with one change gives exactly `code` (at `severity`) and nothing else.
-fn exactly(tree: &Tree, code: &str, severity: Severity) -> Option<Readiness> {
+pub fn exactly(tree: &Tree, code: &str, severity: Severity) -> Option<Readiness> {
     let r = assess(tree, &DiskOpts::default())?;
     assert_eq!(
         codes(&r),

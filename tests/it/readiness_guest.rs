@@ -111,7 +111,8 @@ pub fn grub_cfg(root_arg: &str) -> String {
 
 /// A Debian 12 guest prepared as the vendor's docs ask: fstab and root= by UUID, virtio and
 /// NVMe built in (modules.builtin), cloud-init, growpart, resize2fs and sshd installed, DHCP
-/// on eth0 by ifupdown, the hardware clock in UTC.
+/// on eth0 by ifupdown, the hardware clock in UTC, root locked in /etc/shadow (cloud-init sets
+/// it), the merged-/usr links with the x86-64 program loader.
 pub fn prepared() -> Tree {
     let mut t = Tree::default();
     let m = format!("/lib/modules/{KVER}");
@@ -126,6 +127,7 @@ pub fn prepared() -> Tree {
     )
     .file("/etc/hosts", "127.0.0.1\tlocalhost\n")
     .file("/etc/passwd", "root:x:0:0:root:/root:/bin/bash\n")
+    .file("/etc/shadow", "root:*:19700:0:99999:7:::\n")
     .file("/etc/adjtime", "0.000000 1700000000 0.000000\n1700000000\nUTC\n")
     .file(
         "/etc/network/interfaces",
@@ -135,6 +137,12 @@ pub fn prepared() -> Tree {
     .link("/bin", "usr/bin")
     .link("/lib", "usr/lib")
     .link("/sbin", "usr/sbin")
+    .link("/lib64", "usr/lib64")
+    .link(
+        "/usr/lib64/ld-linux-x86-64.so.2",
+        "../lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
+    )
+    .file("/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", elf(62))
     .file("/usr/bin/cloud-init", "#!/usr/bin/python3\n")
     .file("/usr/bin/growpart", "#!/bin/sh\n")
     .file("/usr/sbin/resize2fs", elf(62))
@@ -196,13 +204,19 @@ pub fn have_mkfs() -> bool {
 pub fn build(dir: &Path, name: &str, tree: &Tree, o: &DiskOpts) -> PathBuf {
     let root = dir.join(format!("{name}.tree"));
     tree.write(&root);
+    build_dir(dir, name, &root, o)
+}
+
+/// Build the RAW disk for the file tree at `root` (an ext4 made by `mkfs.ext4 -d root`, in an
+/// MBR partition at 1 MiB) in `dir`; returns its path.
+pub fn build_dir(dir: &Path, name: &str, root: &Path, o: &DiskOpts) -> PathBuf {
     let fs = dir.join(format!("{name}.ext4"));
     let out = std::process::Command::new("mkfs.ext4")
         .args([
             "-q", "-F", "-t", "ext4", "-b", "4096", "-U", &o.uuid, "-L", &o.label,
         ])
         .arg("-d")
-        .arg(&root)
+        .arg(root)
         .arg(&fs)
         .arg(&o.fs_size)
         .output()

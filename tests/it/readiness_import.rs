@@ -8,7 +8,10 @@ use crate::fake_cloud::{FakeCloud, Scenario};
 use crate::readiness_guest::{self as g, DiskOpts, KVER, Tree};
 use crate::util::stderr;
 
-fn dry_run(image: &std::path::Path, extra: &[&str]) -> (Option<i32>, serde_json::Value, String) {
+pub fn dry_run(
+    image: &std::path::Path,
+    extra: &[&str],
+) -> (Option<i32>, serde_json::Value, String) {
     let fake = FakeCloud::start(Scenario::default());
     let mut s = setup();
     s.image = image.to_path_buf();

@@ -11,6 +11,7 @@ pub mod grub;
 pub mod ids;
 pub mod network;
 pub mod services;
+pub mod system;
 pub mod windows;
 
 use crate::disk::Volume;
@@ -111,7 +112,7 @@ fn linux(
         None if fs.lists_dirs() => out.push(drivers::no_kernel()),
         None => out.push(drivers::kernel_undecided()),
     }
-    r.kernel = b.kernel;
+    r.kernel = b.kernel.clone();
     network::check(fs, out);
     let g = services::Guest {
         arch: i.arch,
@@ -119,8 +120,14 @@ fn linux(
         root_fs: place_fs(i, root).map_or("", FsKind::name),
         virtual_size: i.disk.size(),
         kernel_config: config.as_deref(),
+        kernel_args: b.entry.as_ref().map(|e| e.args.as_str()),
     };
     services::check(fs, &g, out);
+    let s = system::Guest {
+        arch: i.arch,
+        strict: g.strict().then(|| g.why_strict()),
+    };
+    system::check(fs, &s, out);
     out.sort_by_key(|f| f.severity);
 }
 

@@ -2,7 +2,7 @@
 //! qemu-guest-agent, growpart and the resize tool of the root file system (`no-growpart`),
 //! SELinux not enforcing, the hardware clock in UTC (`rtc-local-time`), and the checks of the
 //! vendor's image check that files decide: `root-fs-type`, `no-sshd`, `no-root-account`,
-//! `no-fw-cfg-sysfs`, `firewall-enabled`, `disk-size`.
+//! `no-fw-cfg-sysfs`, `firewall-enabled` (firewalld, nftables, ufw), `disk-size`.
 
 use super::files::{first_file, read_text};
 use super::finding::{Finding, Severity};
@@ -27,13 +27,15 @@ pub struct Guest<'a> {
     pub virtual_size: u64,
     /// The default kernel's `/boot/config-<v>`, when read.
     pub kernel_config: Option<&'a str>,
+    /// The default boot entry's kernel command line, when there is one.
+    pub kernel_args: Option<&'a str>,
 }
 
 impl Guest<'_> {
-    fn strict(&self) -> bool {
+    pub fn strict(&self) -> bool {
         self.arch == Some("arm64") || self.platform.is_some_and(|p| STRICT_PLATFORMS.contains(&p))
     }
-    fn why_strict(&self) -> String {
+    pub fn why_strict(&self) -> String {
         match (self.arch, self.platform) {
             (Some("arm64"), _) => "arm64 images".into(),
             (_, Some(p)) => format!("{p} images"),
@@ -50,8 +52,13 @@ fn find_bin(fs: &mut dyn GuestFs, name: &str) -> Option<String> {
     first_file(fs, &refs)
 }
 
+/// Whether a `cloud-init` program is installed.
+pub fn has_cloud_init(fs: &mut dyn GuestFs) -> bool {
+    find_bin(fs, "cloud-init").is_some()
+}
+
 pub fn check(fs: &mut dyn GuestFs, g: &Guest<'_>, out: &mut Vec<Finding>) {
-    if find_bin(fs, "cloud-init").is_none() {
+    if !has_cloud_init(fs) {
         let strict = g.strict();
         out.push(Finding::new(
             "no-cloud-init",
@@ -75,7 +82,7 @@ pub fn check(fs: &mut dyn GuestFs, g: &Guest<'_>, out: &mut Vec<Finding>) {
         ));
     }
     growpart(fs, g, out);
-    selinux(fs, out);
+    selinux(fs, g.kernel_args, out);
     adjtime(fs, g, out);
     extras(fs, g, out);
 }
@@ -107,23 +114,43 @@ fn growpart(fs: &mut dyn GuestFs, g: &Guest<'_>, out: &mut Vec<Finding>) {
     }
 }
 
-fn selinux(fs: &mut dyn GuestFs, out: &mut Vec<Finding>) {
+/// The last value of `key=` on a kernel command line (the kernel takes the last one).
+fn kernel_arg<'a>(args: &'a str, key: &str) -> Option<&'a str> {
+    args.split_whitespace()
+        .filter_map(|w| w.strip_prefix(key)?.strip_prefix('='))
+        .next_back()
+}
+
+/// SELinux as the guest boots: `/etc/selinux/config` says the mode, the kernel command line
+/// may override it (`selinux=0` turns it off, `enforcing=0|1` sets the mode). No config file:
+/// no SELinux policy is installed, whatever the command line says.
+fn selinux(fs: &mut dyn GuestFs, args: Option<&str>, out: &mut Vec<Finding>) {
     let Some(t) = read_text(fs, "/etc/selinux/config") else {
         return;
     };
     let kv = parse_key_values(&t);
-    if kv
+    let mode = kv
         .iter()
-        .any(|(k, v)| k == "SELINUX" && v.eq_ignore_ascii_case("enforcing"))
-    {
-        out.push(Finding::new(
-            "selinux-enforcing",
-            Severity::Warning,
-            "SELinux is enforcing: a relabel or a wrong context can stop the first boot or SSH",
-            "/etc/selinux/config: SELINUX=enforcing",
-            "Set SELINUX=permissive (or disabled) in /etc/selinux/config before importing",
-        ));
+        .rev()
+        .find(|(k, _)| k == "SELINUX")
+        .map(|(_, v)| v.to_ascii_lowercase());
+    let args = args.unwrap_or("");
+    if kernel_arg(args, "selinux") == Some("0") || mode.as_deref() == Some("disabled") {
+        return;
     }
+    let evidence = match (kernel_arg(args, "enforcing"), mode.as_deref()) {
+        (Some("0"), _) => return,
+        (Some("1"), _) => "the default boot entry's kernel command line: enforcing=1".to_string(),
+        (_, Some("enforcing")) => "/etc/selinux/config: SELINUX=enforcing".to_string(),
+        _ => return,
+    };
+    out.push(Finding::new(
+        "selinux-enforcing",
+        Severity::Warning,
+        "SELinux is enforcing: a relabel or a wrong context can stop the first boot or SSH",
+        evidence,
+        "Set SELINUX=permissive (or disabled) in /etc/selinux/config and drop enforcing=1 from the kernel command line before importing",
+    ));
 }
 
 fn adjtime(fs: &mut dyn GuestFs, g: &Guest<'_>, out: &mut Vec<Finding>) {
@@ -198,7 +225,10 @@ fn extras(fs: &mut dyn GuestFs, g: &Guest<'_>, out: &mut Vec<Finding>) {
         format!("{wants}/nftables.service"),
     ];
     let refs: Vec<&str> = fw.iter().map(String::as_str).collect();
-    if let Some(p) = super::files::real_path(fs, wants).and(first_file(fs, &refs)) {
+    let found = super::files::real_path(fs, wants)
+        .and(first_file(fs, &refs))
+        .or_else(|| ufw_enabled(fs));
+    if let Some(p) = found {
         out.push(Finding::new(
             "firewall-enabled",
             Severity::Info,
@@ -207,6 +237,19 @@ fn extras(fs: &mut dyn GuestFs, g: &Guest<'_>, out: &mut Vec<Finding>) {
             "Disable the firewall service or open SSH in it",
         ));
     }
+    disk_size(g, out);
+}
+
+/// ufw starts at boot whenever it is installed; `ENABLED=yes` in its config makes it filter.
+fn ufw_enabled(fs: &mut dyn GuestFs) -> Option<String> {
+    let t = read_text(fs, "/etc/ufw/ufw.conf")?;
+    parse_key_values(&t)
+        .iter()
+        .any(|(k, v)| k == "ENABLED" && v.eq_ignore_ascii_case("yes"))
+        .then(|| "/etc/ufw/ufw.conf: ENABLED=yes".to_string())
+}
+
+fn disk_size(g: &Guest<'_>, out: &mut Vec<Finding>) {
     const GIB: u64 = 1 << 30;
     if !(40 * GIB..=500 * GIB).contains(&g.virtual_size) {
         out.push(Finding::new(
