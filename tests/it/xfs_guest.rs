@@ -371,6 +371,7 @@ fn rhel_root() -> Tree {
     .file("/etc/hosts", "127.0.0.1 localhost\n")
     .file("/etc/machine-id", format!("{MACHINE_ID}\n"))
     .file("/etc/passwd", "root:x:0:0:root:/root:/bin/bash\n")
+    .file("/etc/shadow", "root:!!:19700:0:99999:7:::\n")
     .file("/etc/adjtime", "0.0 0 0.0\n0\nUTC\n")
     .file("/etc/selinux/config", "SELINUX=permissive\nSELINUXTYPE=targeted\n")
     .file(
@@ -381,6 +382,8 @@ fn rhel_root() -> Tree {
     .file("/usr/bin/bash", elf(62))
     .link("/bin", "usr/bin")
     .link("/lib", "usr/lib")
+    .link("/lib64", "usr/lib64")
+    .file("/usr/lib64/ld-linux-x86-64.so.2", elf(62))
     .link("/sbin", "usr/sbin")
     .file("/usr/bin/cloud-init", "#!/usr/bin/python3\n")
     .file("/usr/bin/growpart", "#!/bin/sh\n")
