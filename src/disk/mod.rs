@@ -82,7 +82,7 @@ pub fn inspect_disk(disk: &dyn VirtualDisk, reading: Reading) -> DiskReport {
             lvm: &lvm,
             os: os.as_ref(),
             arch: import.architecture.value.as_deref(),
-            platform: import.platform.value.as_deref(),
+            cloud_init_required: import.cloud_init_required.as_deref(),
         },
         &mut warnings,
     );

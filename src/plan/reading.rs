@@ -25,6 +25,11 @@ pub fn import_facts(seen: &Seen<'_>, warnings: &mut Vec<String>) -> ImportFacts 
         warnings,
     );
     let min_disk_bytes = seen.min_disk.value.unwrap_or(0);
+    let platform_fact = seen.os.map(platform);
+    let cloud_init_required = cloud_init_required(
+        architecture.value,
+        platform_fact.as_ref().and_then(|p| p.value),
+    );
     ImportFacts {
         format: Fact::unknown("set by the image layer"),
         architecture: named(architecture),
@@ -32,15 +37,41 @@ pub fn import_facts(seen: &Seen<'_>, warnings: &mut Vec<String>) -> ImportFacts 
             Some(o) => Fact::known(os_type(o.os_type).api_name(), os_root_evidence(o)),
             None => Fact::unknown("no Linux or Windows root file system found"),
         },
-        platform: match seen.os {
-            Some(o) => named(platform(o)),
+        platform: match platform_fact {
+            Some(p) => named(p),
             None => Fact::unknown("no operating system found"),
         },
         boot_mode: named(boot_mode),
         min_disk_bytes,
         min_disk_evidence: seen.min_disk.because.clone(),
         min_disk_image_size_gib: gib_holding(min_disk_bytes),
+        cloud_init_required,
     }
+}
+
+/// Platforms whose import docs require cloud-init, CONFIG_FW_CFG_SYSFS and growpart, as
+/// they are for every arm64 image.
+const CLOUD_INIT_REQUIRED: &[Platform] = &[
+    Platform::CentOsStream,
+    Platform::Anolis,
+    Platform::AlmaLinux,
+    Platform::Uos,
+    Platform::Kylin,
+    Platform::RockyLinux,
+];
+
+/// Why the import docs require cloud-init of this guest, or `None` where they only
+/// recommend it.
+pub fn cloud_init_required(
+    arch: Option<Architecture>,
+    platform: Option<Platform>,
+) -> Option<String> {
+    if arch == Some(Architecture::Arm64) {
+        return Some("arm64 images".into());
+    }
+    platform
+        .filter(|p| CLOUD_INIT_REQUIRED.contains(p))
+        .map(|p| format!("{p} images"))
 }
 
 /// A typed fact as the report shows it: the API name.
@@ -404,5 +435,22 @@ mod tests {
         let f = boot_mode(Some(Architecture::Arm64), &[], &bios, &mut w);
         assert_eq!(f.value, Some(BootMode::Bios));
         assert!(w[0].contains("ECS boots arm64 by UEFI only"), "{w:?}");
+    }
+
+    #[test]
+    fn cloud_init_is_required_for_arm64_and_the_strict_platforms_only() {
+        let x86 = Some(Architecture::X86_64);
+        assert_eq!(
+            cloud_init_required(Some(Architecture::Arm64), Some(Platform::Debian)).as_deref(),
+            Some("arm64 images")
+        );
+        assert_eq!(
+            cloud_init_required(x86, Some(Platform::RockyLinux)).as_deref(),
+            Some("Rocky Linux images")
+        );
+        for p in [Platform::Debian, Platform::Ubuntu, Platform::OthersLinux] {
+            assert_eq!(cloud_init_required(x86, Some(p)), None, "{p}");
+        }
+        assert_eq!(cloud_init_required(x86, None), None);
     }
 }

@@ -37,7 +37,8 @@ pub struct Inputs<'a> {
     pub lvm: &'a [VolumeGroup],
     pub os: Option<&'a OsFacts>,
     pub arch: Option<&'a str>,
-    pub platform: Option<&'a str>,
+    /// Why cloud-init is required rather than recommended (the import's rule, given).
+    pub cloud_init_required: Option<&'a str>,
 }
 
 /// The readiness report; what could not be read goes to `warnings`.
@@ -116,7 +117,7 @@ fn linux(
     network::check(fs, out);
     let g = services::Guest {
         arch: i.arch,
-        platform: i.platform,
+        strict: i.cloud_init_required,
         root_fs: place_fs(i, root).map_or("", FsKind::name),
         virtual_size: i.disk.size(),
         kernel_config: config.as_deref(),
@@ -125,7 +126,7 @@ fn linux(
     services::check(fs, &g, out);
     let s = system::Guest {
         arch: i.arch,
-        strict: g.strict().then(|| g.why_strict()),
+        strict: i.cloud_init_required.map(str::to_string),
     };
     system::check(fs, &s, out);
     out.sort_by_key(|f| f.severity);

@@ -9,20 +9,12 @@ use super::finding::{Finding, Severity};
 use crate::disk::guest::parse_key_values;
 use crate::disk::guestfs::GuestFs;
 
-/// Platforms whose import docs require cloud-init, CONFIG_FW_CFG_SYSFS and growpart (as arm64).
-const STRICT_PLATFORMS: &[&str] = &[
-    "CentOS Stream",
-    "Anolis",
-    "AlmaLinux",
-    "UOS",
-    "Kylin",
-    "Rocky Linux",
-];
-
 /// What the service checks need to know about the guest.
 pub struct Guest<'a> {
     pub arch: Option<&'a str>,
-    pub platform: Option<&'a str>,
+    /// Why the import docs require cloud-init, CONFIG_FW_CFG_SYSFS and growpart of this
+    /// guest (arm64, some platforms: the import's rule); `None` where only recommended.
+    pub strict: Option<&'a str>,
     pub root_fs: &'a str,
     pub virtual_size: u64,
     /// The default kernel's `/boot/config-<v>`, when read.
@@ -33,14 +25,10 @@ pub struct Guest<'a> {
 
 impl Guest<'_> {
     pub fn strict(&self) -> bool {
-        self.arch == Some("arm64") || self.platform.is_some_and(|p| STRICT_PLATFORMS.contains(&p))
+        self.strict.is_some()
     }
     pub fn why_strict(&self) -> String {
-        match (self.arch, self.platform) {
-            (Some("arm64"), _) => "arm64 images".into(),
-            (_, Some(p)) => format!("{p} images"),
-            _ => "this platform".into(),
-        }
+        self.strict.unwrap_or("this platform").to_string()
     }
 }
 

@@ -13,7 +13,7 @@ use crate::disk::guestfs::{GuestFs, NodeKind};
 pub struct Guest<'a> {
     pub arch: Option<&'a str>,
     /// Whether the import docs require cloud-init >= 19.1.3 and SHA-512 hashes (arm64 and the
-    /// platforms of `services::STRICT_PLATFORMS`), and for what.
+    /// platforms whose import docs require cloud-init: `plan::reading::cloud_init_required`), and for what.
     pub strict: Option<String>,
 }
 

@@ -34,6 +34,10 @@ pub struct ImportFacts {
     pub min_disk_evidence: String,
     /// DiskDeviceMapping.N.DiskImageSize: `min_disk_bytes` in whole GiB.
     pub min_disk_image_size_gib: u64,
+    /// Why the import docs require cloud-init, CONFIG_FW_CFG_SYSFS and growpart of this
+    /// guest (e.g. "arm64 images"); `None` where they are only recommended. The caller's
+    /// reading decides it: the rule is the cloud's, not the disk's.
+    pub cloud_init_required: Option<String>,
 }
 
 /// What was seen that the import's reading needs: the OS root, the EFI loaders (with their
