@@ -274,7 +274,11 @@ pub fn without_query(url: &str) -> String {
 
 fn is_loopback_url(url: &str) -> bool {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let host_port = rest.split('/').next().unwrap_or(rest);
+    is_loopback(rest.split('/').next().unwrap_or(rest))
+}
+
+/// Is `host[:port]` this machine: `localhost`, 127.0.0.0/8 or `[::1]`?
+pub(crate) fn is_loopback(host_port: &str) -> bool {
     let host = if let Some(v6) = host_port.strip_prefix('[') {
         v6.split(']').next().unwrap_or("")
     } else {

@@ -14,6 +14,7 @@
 use std::time::Duration;
 
 use super::oss::{OssSigning, parse_signature_version};
+use super::retry::is_loopback;
 use super::rpc::{RetryPolicy, RpcSignature};
 use super::{ecs, ram};
 use crate::error::{Error, Result};
@@ -161,19 +162,6 @@ fn check_endpoint(url: &str, from: &str, allow_http: bool) -> Result<String> {
         )));
     }
     Ok(url.trim_end_matches('/').to_string())
-}
-
-/// Is `host[:port]` this machine: `localhost`, 127.0.0.0/8 or `[::1]`?
-fn is_loopback(host_port: &str) -> bool {
-    let host = if let Some(v6) = host_port.strip_prefix('[') {
-        v6.split(']').next().unwrap_or("")
-    } else {
-        host_port.rsplit_once(':').map_or(host_port, |(h, _)| h)
-    };
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[derive(Debug, Clone)]

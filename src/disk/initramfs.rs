@@ -401,13 +401,7 @@ impl<'a> Source<'a> {
 
 impl Read for Source<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let have = self.fill_buf()?;
-        let n = have.len().min(buf.len());
-        if let (Some(dst), Some(src)) = (buf.get_mut(..n), have.get(..n)) {
-            dst.copy_from_slice(src);
-        }
-        self.consume(n);
-        Ok(n)
+        read_through_buffer(self, buf)
     }
 }
 
@@ -424,6 +418,17 @@ impl BufRead for Source<'_> {
     fn consume(&mut self, amt: usize) {
         self.start = (self.start + amt).min(self.end);
     }
+}
+
+/// `Read::read` for a type whose reading is its `BufRead`: copy what the buffer holds.
+fn read_through_buffer(r: &mut impl BufRead, buf: &mut [u8]) -> io::Result<usize> {
+    let have = r.fill_buf()?;
+    let n = have.len().min(buf.len());
+    if let (Some(dst), Some(src)) = (buf.get_mut(..n), have.get(..n)) {
+        dst.copy_from_slice(src);
+    }
+    r.consume(n);
+    Ok(n)
 }
 
 fn read_retry(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
@@ -443,13 +448,7 @@ struct Capped<'a> {
 
 impl Read for Capped<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let have = self.fill_buf()?;
-        let n = have.len().min(buf.len());
-        if let (Some(dst), Some(src)) = (buf.get_mut(..n), have.get(..n)) {
-            dst.copy_from_slice(src);
-        }
-        self.consume(n);
-        Ok(n)
+        read_through_buffer(self, buf)
     }
 }
 
