@@ -41,6 +41,10 @@ pub mod xfs {
     pub const INOPBLOCK: usize = 106;
     pub const FNAME: usize = 108;
     pub const FNAME_LEN: usize = 12;
+    pub const BLOCKLOG: usize = 120;
+    pub const INOPBLOG: usize = 123;
+    pub const AGBLKLOG: usize = 124;
+    pub const DIRBLKLOG: usize = 192;
     pub const FEATURES2: usize = 200;
     pub const FEATURES_INCOMPAT: usize = 216;
 }
