@@ -98,14 +98,11 @@ pub fn vhd_chain(data: &[u8]) {
 /// The files a `vhd_chain` input stands for, child first (also used by the test that runs
 /// the binary on every regression input).
 pub fn chain_parts(data: &[u8]) -> Option<[(&'static str, &[u8]); 3]> {
-    if data.len() < 8 {
-        return None;
-    }
-    let cut =
-        |i: usize| u32::from_le_bytes([data[i], data[i + 1], data[i + 2], data[i + 3]]) as usize;
-    let rest = &data[8..];
-    let a = cut(0).min(rest.len());
-    let b = cut(4).clamp(a, rest.len());
+    let (cuts, rest) = data.split_first_chunk::<8>()?;
+    let cuts = crate::bytes::Fixed(cuts);
+    let cut = |n: u32| usize::try_from(n).unwrap_or(usize::MAX);
+    let a = cut(cuts.le_u32::<0>()).min(rest.len());
+    let b = cut(cuts.le_u32::<4>()).clamp(a, rest.len());
     Some([
         ("child.vhd", &rest[..a]),
         ("parent.vhd", &rest[a..b]),
@@ -126,7 +123,7 @@ pub fn vhdx_open(data: &[u8]) {
     let Some((len, mut rest)) = data.split_first_chunk::<4>() else {
         return;
     };
-    let len = (u64::from(u32::from_le_bytes(*len)) * 1024).min(VHDX_FUZZ_MAX_FILE);
+    let len = (u64::from(crate::bytes::Fixed(len).le_u32::<0>()) * 1024).min(VHDX_FUZZ_MAX_FILE);
     let p = dir.join("input.vhdx");
     let Ok(f) = std::fs::File::create(&p) else {
         return;
@@ -135,8 +132,9 @@ pub fn vhdx_open(data: &[u8]) {
         return;
     }
     while let Some((head, tail)) = rest.split_first_chunk::<6>() {
-        let off = u64::from(u32::from_le_bytes([head[0], head[1], head[2], head[3]]));
-        let n = usize::from(u16::from_le_bytes([head[4], head[5]])).min(tail.len());
+        let patch = crate::bytes::Fixed(head);
+        let off = u64::from(patch.le_u32::<0>());
+        let n = usize::from(patch.le_u16::<4>()).min(tail.len());
         let (bytes, next) = tail.split_at(n);
         if off + n as u64 <= len && f.write_all_at(bytes, off).is_err() {
             return;

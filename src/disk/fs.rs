@@ -2,13 +2,13 @@
 //! and the size the superblock claims. Only fixed, small buffers are read.
 
 pub mod kind;
+pub mod layout;
 pub mod xfs;
 
-use byteorder::{BigEndian, ByteOrder};
-
-use crate::disk::partition::{le_u16, le_u32, le_u64};
+use crate::bytes::{Bytes, Fixed};
 use crate::image::VirtualDisk;
 pub use kind::FsKind;
+use layout::{btrfs, ext, fat, lvm_label, ntfs, swap};
 
 /// What a superblock says about its file system. Strings are raw (not escaped).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,16 +26,11 @@ pub struct FsInfo {
 /// The first bytes every probe but Btrfs needs: boot sector, ext superblock (1024..2048),
 /// LVM label (sector 1), swap signature for 4 KiB pages (4086..4096).
 const HEAD_LEN: usize = 4096;
-const EXT_SB_AT: usize = 1024;
+type Head<'a> = Fixed<'a, HEAD_LEN>;
 const EXT_MAGIC: u16 = 0xEF53;
-const BTRFS_SB_AT: u64 = 0x10000;
-const BTRFS_SB_LEN: usize = 4096;
-const BTRFS_NUM_DEVICES_AT: usize = 0x88;
-const BTRFS_SECTORSIZE_AT: usize = 0x90;
-const BTRFS_DEV_ITEM_AT: usize = 0xC9;
-const BTRFS_LABEL_AT: usize = 0x12B;
-const BTRFS_LABEL_LEN: usize = 256;
-const SWAP_MAGIC_LEN: usize = 10;
+/// The LVM label is in one of the first four sectors.
+const LVM_LABEL_SECTORS: usize = 4;
+const SECTOR: usize = 512;
 
 /// Probe `part` (a partition or a whole disk). `None`: no known signature.
 pub fn probe(part: &dyn VirtualDisk, warnings: &mut Vec<String>) -> Option<FsInfo> {
@@ -43,23 +38,26 @@ pub fn probe(part: &dyn VirtualDisk, warnings: &mut Vec<String>) -> Option<FsInf
     if part.size() < HEAD_LEN as u64 || part.read_at(0, &mut head).is_err() {
         return None;
     }
-    probe_ext(&head, warnings)
-        .or_else(|| probe_xfs(&head))
-        .or_else(|| probe_ntfs(&head))
-        .or_else(|| probe_fat(&head, warnings))
-        .or_else(|| probe_swap(&head))
-        .or_else(|| probe_lvm(&head))
+    let h = Fixed(&head);
+    probe_ext(h, warnings)
+        .or_else(|| probe_xfs(h))
+        .or_else(|| probe_ntfs(h))
+        .or_else(|| probe_fat(h, warnings))
+        .or_else(|| probe_swap(h))
+        .or_else(|| probe_lvm(h))
         .or_else(|| probe_btrfs(part))
 }
 
 fn text(b: &[u8]) -> Option<String> {
     let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
-    let s = String::from_utf8_lossy(&b[..end]).trim_end().to_string();
+    let s = String::from_utf8_lossy(b.get(..end).unwrap_or(b))
+        .trim_end()
+        .to_string();
     (!s.is_empty()).then_some(s)
 }
 
 /// A UUID stored as 16 bytes in order (ext, XFS, Btrfs, swap).
-fn uuid(b: &[u8]) -> Option<String> {
+fn uuid(b: [u8; 16]) -> Option<String> {
     if b.iter().all(|&x| x == 0) {
         return None;
     }
@@ -108,23 +106,27 @@ const EXT_INCOMPAT_64BIT: u32 = 0x80;
 /// log2(block size) - 10 is at most 6 (64 KiB blocks).
 const EXT_MAX_LOG_BLOCK: u32 = 6;
 
-fn probe_ext(head: &[u8], warnings: &mut Vec<String>) -> Option<FsInfo> {
-    let sb = &head[EXT_SB_AT..EXT_SB_AT + 1024];
-    if le_u16(sb, 56) != EXT_MAGIC {
+fn probe_ext(head: Head<'_>, warnings: &mut Vec<String>) -> Option<FsInfo> {
+    let sb = Fixed(head.0.get(ext::AT..)?.first_chunk::<{ ext::LEN }>()?);
+    if sb.le_u16::<{ ext::MAGIC }>() != EXT_MAGIC {
         return None;
     }
-    let log = le_u32(sb, 24);
+    let log = sb.le_u32::<{ ext::LOG_BLOCK_SIZE }>();
     if log > EXT_MAX_LOG_BLOCK {
         warnings.push(format!(
             "ext superblock at offset {}: s_log_block_size {log}, expected 0..={EXT_MAX_LOG_BLOCK}; size unknown",
-            EXT_SB_AT + 24
+            ext::AT + ext::LOG_BLOCK_SIZE
         ));
     }
     let block = (log <= EXT_MAX_LOG_BLOCK).then(|| 1024u64 << log);
-    let (compat, incompat, ro) = (le_u32(sb, 92), le_u32(sb, 96), le_u32(sb, 100));
-    let mut blocks = u64::from(le_u32(sb, 4));
+    let (compat, incompat, ro) = (
+        sb.le_u32::<{ ext::FEATURE_COMPAT }>(),
+        sb.le_u32::<{ ext::FEATURE_INCOMPAT }>(),
+        sb.le_u32::<{ ext::FEATURE_RO_COMPAT }>(),
+    );
+    let mut blocks = u64::from(sb.le_u32::<{ ext::BLOCKS_COUNT_LO }>());
     if incompat & EXT_INCOMPAT_64BIT != 0 {
-        blocks |= u64::from(le_u32(sb, 0x150)) << 32;
+        blocks |= u64::from(sb.le_u32::<{ ext::BLOCKS_COUNT_HI }>()) << 32;
     }
     let kind = if incompat & EXT4_INCOMPAT != 0 || ro & (0x8 | 0x400) != 0 {
         FsKind::Ext4
@@ -143,8 +145,8 @@ fn probe_ext(head: &[u8], warnings: &mut Vec<String>) -> Option<FsInfo> {
     }
     Some(FsInfo {
         kind,
-        label: text(&sb[120..136]),
-        uuid: uuid(&sb[104..120]),
+        label: text(&sb.array::<{ ext::VOLUME_NAME }, { ext::VOLUME_NAME_LEN }>()),
+        uuid: uuid(sb.array::<{ ext::UUID }, 16>()),
         block_size: block,
         size: block.and_then(|b| blocks.checked_mul(b)),
         features,
@@ -152,16 +154,17 @@ fn probe_ext(head: &[u8], warnings: &mut Vec<String>) -> Option<FsInfo> {
 }
 
 /// XFS superblock, big-endian: magic, block size, data blocks, UUID, name.
-fn probe_xfs(head: &[u8]) -> Option<FsInfo> {
-    if &head[0..4] != b"XFSB" {
+fn probe_xfs(h: Head<'_>) -> Option<FsInfo> {
+    use layout::xfs as sb;
+    if &h.array::<{ sb::MAGICNUM }, 4>() != b"XFSB" {
         return None;
     }
-    let block = u64::from(BigEndian::read_u32(&head[4..]));
-    let dblocks = BigEndian::read_u64(&head[8..]);
+    let block = u64::from(h.be_u32::<{ sb::BLOCKSIZE }>());
+    let dblocks = h.be_u64::<{ sb::DBLOCKS }>();
     Some(FsInfo {
         kind: FsKind::Xfs,
-        label: text(&head[108..120]),
-        uuid: uuid(&head[32..48]),
+        label: text(&h.array::<{ sb::FNAME }, { sb::FNAME_LEN }>()),
+        uuid: uuid(h.array::<{ sb::UUID }, 16>()),
         block_size: Some(block),
         size: dblocks.checked_mul(block),
         features: Vec::new(),
@@ -169,12 +172,12 @@ fn probe_xfs(head: &[u8]) -> Option<FsInfo> {
 }
 
 /// NTFS boot sector: bytes per sector, sectors per cluster (or 2^-n), total sectors, serial.
-fn probe_ntfs(head: &[u8]) -> Option<FsInfo> {
-    if &head[3..11] != b"NTFS    " {
+fn probe_ntfs(h: Head<'_>) -> Option<FsInfo> {
+    if &h.array::<{ ntfs::OEM_ID }, 8>() != b"NTFS    " {
         return None;
     }
-    let bps = u64::from(le_u16(head, 0x0B));
-    let spc = head[0x0D];
+    let bps = u64::from(h.le_u16::<{ ntfs::BYTES_PER_SECTOR }>());
+    let spc = h.u8::<{ ntfs::SECTORS_PER_CLUSTER }>();
     let cluster = if spc > 0x80 {
         // Negative exponent form: 2^(256 - spc) bytes; only up to 2 MiB clusters exist.
         1u64.checked_shl(256 - u32::from(spc))
@@ -185,37 +188,41 @@ fn probe_ntfs(head: &[u8]) -> Option<FsInfo> {
     Some(FsInfo {
         kind: FsKind::Ntfs,
         label: None,
-        uuid: Some(format!("{:016X}", le_u64(head, 0x48))),
+        uuid: Some(format!("{:016X}", h.le_u64::<{ ntfs::SERIAL }>())),
         block_size: cluster,
-        size: le_u64(head, 0x28).checked_mul(bps),
+        size: h.le_u64::<{ ntfs::TOTAL_SECTORS }>().checked_mul(bps),
         features: Vec::new(),
     })
 }
 
-fn probe_fat(head: &[u8], warnings: &mut Vec<String>) -> Option<FsInfo> {
-    let fat32 = &head[0x52..0x57] == b"FAT32";
-    let fat1x = &head[0x36..0x39] == b"FAT";
+fn probe_fat(h: Head<'_>, warnings: &mut Vec<String>) -> Option<FsInfo> {
+    let fat32 = &h.array::<{ fat::TYPE_32 }, 5>() == b"FAT32";
+    let fat1x = &h.array::<{ fat::TYPE_16 }, 3>() == b"FAT";
     if !fat32 && !fat1x {
         return None;
     }
-    let bps = u64::from(le_u16(head, 11));
-    let spc = u64::from(head[13]);
+    let bps = u64::from(h.le_u16::<{ fat::BYTES_PER_SECTOR }>());
+    let spc = u64::from(h.u8::<{ fat::SECTORS_PER_CLUSTER }>());
     if ![512, 1024, 2048, 4096].contains(&bps) || !spc.is_power_of_two() {
         warnings.push(format!(
-            "FAT boot sector: {bps} bytes per sector at offset 11 and {spc} sectors per cluster at 13; expected 512..4096 and a power of two"
+            "FAT boot sector: {bps} bytes per sector at offset {} and {spc} sectors per cluster at {}; expected 512..4096 and a power of two",
+            fat::BYTES_PER_SECTOR,
+            fat::SECTORS_PER_CLUSTER
         ));
         return None;
     }
-    let total = match le_u16(head, 19) {
-        0 => u64::from(le_u32(head, 32)),
+    let total = match h.le_u16::<{ fat::TOTAL_SECTORS_16 }>() {
+        0 => u64::from(h.le_u32::<{ fat::TOTAL_SECTORS_32 }>()),
         n => u64::from(n),
     };
-    let fat_sectors = match le_u16(head, 22) {
-        0 => u64::from(le_u32(head, 36)),
+    let fat_sectors = match h.le_u16::<{ fat::SECTORS_PER_FAT_16 }>() {
+        0 => u64::from(h.le_u32::<{ fat::SECTORS_PER_FAT_32 }>()),
         n => u64::from(n),
     };
-    let root_sectors = (u64::from(le_u16(head, 17)) * 32).div_ceil(bps);
-    let meta = u64::from(le_u16(head, 14)) + u64::from(head[16]) * fat_sectors + root_sectors;
+    let root_sectors = (u64::from(h.le_u16::<{ fat::ROOT_ENTRIES }>()) * 32).div_ceil(bps);
+    let meta = u64::from(h.le_u16::<{ fat::RESERVED_SECTORS }>())
+        + u64::from(h.u8::<{ fat::NUM_FATS }>()) * fat_sectors
+        + root_sectors;
     let clusters = total.saturating_sub(meta) / spc;
     // The FAT type is decided by the cluster count (Microsoft's FAT specification), not by
     // the informational type string.
@@ -224,9 +231,18 @@ fn probe_fat(head: &[u8], warnings: &mut Vec<String>) -> Option<FsInfo> {
         4085..65525 => FsKind::Fat16,
         _ => FsKind::Fat32,
     };
-    let (serial_at, label_at) = if fat32 { (0x43, 0x47) } else { (0x27, 0x2B) };
-    let label = text(&head[label_at..label_at + 11]).filter(|l| l != "NO NAME");
-    let serial = le_u32(head, serial_at);
+    let (serial, label) = if fat32 {
+        (
+            h.le_u32::<{ fat::SERIAL_32 }>(),
+            h.array::<{ fat::LABEL_32 }, { fat::LABEL_LEN }>(),
+        )
+    } else {
+        (
+            h.le_u32::<{ fat::SERIAL_16 }>(),
+            h.array::<{ fat::LABEL_16 }, { fat::LABEL_LEN }>(),
+        )
+    };
+    let label = text(&label).filter(|l| l != "NO NAME");
     Some(FsInfo {
         kind,
         label,
@@ -238,36 +254,41 @@ fn probe_fat(head: &[u8], warnings: &mut Vec<String>) -> Option<FsInfo> {
 }
 
 /// Linux swap with 4 KiB pages: header at 1024 (version, last page, bad pages, UUID, label).
-fn probe_swap(head: &[u8]) -> Option<FsInfo> {
-    const PAGE: usize = 4096;
-    if &head[PAGE - SWAP_MAGIC_LEN..PAGE] != b"SWAPSPACE2" {
+fn probe_swap(h: Head<'_>) -> Option<FsInfo> {
+    if &h.array::<{ swap::MAGIC }, { swap::MAGIC_LEN }>() != b"SWAPSPACE2" {
         return None;
     }
-    let last_page = u64::from(le_u32(head, 1028));
+    let last_page = u64::from(h.le_u32::<{ swap::LAST_PAGE }>());
     Some(FsInfo {
         kind: FsKind::Swap,
-        label: text(&head[1052..1068]),
-        uuid: uuid(&head[1036..1052]),
-        block_size: Some(PAGE as u64),
-        size: (last_page + 1).checked_mul(PAGE as u64),
+        label: text(&h.array::<{ swap::LABEL }, { swap::LABEL_LEN }>()),
+        uuid: uuid(h.array::<{ swap::UUID }, 16>()),
+        block_size: Some(swap::PAGE as u64),
+        size: (last_page + 1).checked_mul(swap::PAGE as u64),
         features: Vec::new(),
     })
 }
 
 /// LVM2 physical volume: label in sector 0..3 (usually 1), PV header at its offset.
-fn probe_lvm(head: &[u8]) -> Option<FsInfo> {
-    let label = (0..4)
-        .map(|s| s * 512)
-        .find(|&at| &head[at..at + 8] == b"LABELONE" && &head[at + 24..at + 32] == b"LVM2 001")?;
-    let pv = usize::try_from(le_u32(head, label + 20))
+fn probe_lvm(h: Head<'_>) -> Option<FsInfo> {
+    let head = Bytes::new(h.0, 0, "LVM2 label");
+    let label = (0..LVM_LABEL_SECTORS).map(|s| s * SECTOR).find(|&at| {
+        head.slice(at + lvm_label::ID, 8, "label id") == Ok(b"LABELONE")
+            && head.slice(at + lvm_label::TYPE, 8, "type") == Ok(b"LVM2 001")
+    })?;
+    // A PV header that does not fit in the bytes read gives no UUID and no size.
+    let pv = head
+        .le_u32(label + lvm_label::OFFSET, "PV header offset")
         .ok()
+        .and_then(|o| usize::try_from(o).ok())
         .and_then(|o| label.checked_add(o))
-        .filter(|&at| at + 40 <= head.len());
+        .and_then(|at| {
+            let uuid = head.slice(at + lvm_label::PV_UUID, lvm_label::PV_UUID_LEN, "PV UUID");
+            let size = head.le_u64(at + lvm_label::PV_DEVICE_SIZE, "device size");
+            uuid.ok().zip(size.ok())
+        });
     let (uuid, size) = match pv {
-        Some(at) => (
-            text(&head[at..at + 32]).map(|u| lvm_uuid(&u)),
-            Some(le_u64(head, at + 32)),
-        ),
+        Some((u, s)) => (text(u).map(|u| lvm_uuid(&u)), Some(s)),
         None => (None, None),
     };
     Some(FsInfo {
@@ -294,29 +315,28 @@ fn lvm_uuid(s: &str) -> String {
 
 /// Btrfs superblock at 64 KiB: fsid, sector size, label, and this device's size.
 fn probe_btrfs(part: &dyn VirtualDisk) -> Option<FsInfo> {
-    let mut sb = [0u8; BTRFS_SB_LEN];
-    if part.size() < BTRFS_SB_AT + BTRFS_SB_LEN as u64
-        || part.read_at(BTRFS_SB_AT, &mut sb).is_err()
-    {
+    let mut buf = [0u8; btrfs::LEN];
+    if part.size() < btrfs::AT + btrfs::LEN as u64 || part.read_at(btrfs::AT, &mut buf).is_err() {
         return None;
     }
-    if &sb[0x40..0x48] != b"_BHRfS_M" {
+    let sb = Fixed(&buf);
+    if &sb.array::<{ btrfs::MAGIC }, 8>() != b"_BHRfS_M" {
         return None;
     }
     // Checked against mkfs.btrfs 6.2 (testdata/make-guest-fixtures-2.sh, dump-super).
-    let sector = u64::from(le_u32(&sb, BTRFS_SECTORSIZE_AT));
+    let sector = u64::from(sb.le_u32::<{ btrfs::SECTORSIZE }>());
     let mut features = Vec::new();
     // This partition holds one device of several: the file system is not all here.
-    if le_u64(&sb, BTRFS_NUM_DEVICES_AT) > 1 {
+    if sb.le_u64::<{ btrfs::NUM_DEVICES }>() > 1 {
         features.push("multi_device");
     }
     Some(FsInfo {
         kind: FsKind::Btrfs,
-        label: text(&sb[BTRFS_LABEL_AT..BTRFS_LABEL_AT + BTRFS_LABEL_LEN]),
-        uuid: uuid(&sb[0x20..0x30]),
+        label: text(&sb.array::<{ btrfs::LABEL }, { btrfs::LABEL_LEN }>()),
+        uuid: uuid(sb.array::<{ btrfs::FSID }, 16>()),
         block_size: Some(sector).filter(|s| s.is_power_of_two()),
         // dev_item.total_bytes: the size of this device, not of the whole multi-device fs.
-        size: Some(le_u64(&sb, BTRFS_DEV_ITEM_AT + 8)),
+        size: Some(sb.le_u64::<{ btrfs::DEV_ITEM_TOTAL_BYTES }>()),
         features,
     })
 }
@@ -400,6 +420,25 @@ mod tests {
             (FsKind::Fat32, Some(1 << 30), Some(4096))
         );
         assert_eq!(f.label.as_deref(), Some("BOOT"));
+    }
+
+    #[test]
+    fn a_truncated_volume_or_pv_header_is_no_answer_not_a_panic() {
+        // An ext superblock cut short (the volume ends at byte 2000, inside it): no probe.
+        let mut b = vec![0u8; 2000];
+        b[1024 + 0x38..1024 + 0x3A].copy_from_slice(&0xEF53u16.to_le_bytes()); // s_magic
+        assert_eq!(probe_bytes(b).0, None);
+        // A Btrfs magic whose 4 KiB superblock the volume does not hold whole.
+        let mut b = vec![0u8; 0x10000 + 0x100];
+        b[0x10040..0x10048].copy_from_slice(b"_BHRfS_M");
+        assert_eq!(probe_bytes(b).0, None);
+        // An LVM label whose PV header offset points past the bytes read: a PV, no UUID/size.
+        let mut b = vec![0u8; 8192];
+        b[3 * 512..3 * 512 + 8].copy_from_slice(b"LABELONE"); // label id, in sector 3
+        b[3 * 512 + 20..3 * 512 + 24].copy_from_slice(&2540u32.to_le_bytes()); // PV at 4076
+        b[3 * 512 + 24..3 * 512 + 32].copy_from_slice(b"LVM2 001"); // type
+        let f = probe_bytes(b).0.unwrap();
+        assert_eq!((f.kind, f.uuid, f.size), (FsKind::Lvm2Pv, None, None));
     }
 
     #[test]

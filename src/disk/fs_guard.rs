@@ -28,8 +28,9 @@
 //! any allocation above 2 GiB) and a test that runs the binary on every input ever found under
 //! a 2 GiB address-space limit (`tests/it/hostile_volumes.rs`).
 
+use crate::bytes::Fixed;
 use crate::disk::fs::FsKind;
-use crate::disk::partition::{le_u16, le_u32, le_u64};
+use crate::disk::fs::layout::{ext, fat, ntfs as ntfs_boot};
 use crate::image::VirtualDisk;
 
 /// Most ext4 block groups whose descriptors are loaded (`ext4-view` keeps 16 bytes per group):
@@ -59,8 +60,6 @@ pub const MAX_FATS: u64 = 4;
 /// FAT32's cluster numbers are 28 bits; 0x0FFFFFF5 and up are reserved.
 pub const MAX_FAT_CLUSTERS: u64 = 0x0FFF_FFF5;
 
-const EXT_SB_AT: u64 = 1024;
-const EXT_SB_LEN: usize = 1024;
 const EXT_INCOMPAT_RECOVER: u32 = 0x4;
 const EXT_INCOMPAT_64BIT: u32 = 0x80;
 const EXT_COMPAT_HAS_JOURNAL: u32 = 0x4;
@@ -78,10 +77,12 @@ pub fn check(vol: &dyn VirtualDisk, kind: FsKind) -> Result<(), String> {
     }
 }
 
-fn read(vol: &dyn VirtualDisk, at: u64, len: usize, what: &str) -> Result<Vec<u8>, String> {
-    let mut b = vec![0u8; len];
+/// The `N` bytes at `at`, all of them or an error (a volume too short for the structure is
+/// an error here, never a short buffer for the checks below).
+fn read<const N: usize>(vol: &dyn VirtualDisk, at: u64, what: &str) -> Result<[u8; N], String> {
+    let mut b = [0u8; N];
     vol.read_at(at, &mut b)
-        .map_err(|e| format!("{what} ({len} bytes at byte {at}) is unreadable: {e}"))?;
+        .map_err(|e| format!("{what} ({N} bytes at byte {at}) is unreadable: {e}"))?;
     Ok(b)
 }
 
@@ -116,39 +117,40 @@ struct ExtSuper {
     bigalloc: bool,
 }
 
-fn ext_super(sb: &[u8]) -> ExtSuper {
-    let incompat = le_u32(sb, 0x60);
-    let compat = le_u32(sb, 0x5C);
+fn ext_super(sb: Fixed<'_, { ext::LEN }>) -> ExtSuper {
+    let incompat = sb.le_u32::<{ ext::FEATURE_INCOMPAT }>();
+    let compat = sb.le_u32::<{ ext::FEATURE_COMPAT }>();
     // ext4-view combines the high word whether or not the 64bit feature is set; so do we,
     // since what matters is what the crate will compute.
-    let blocks = u64::from(le_u32(sb, 0x150)) << 32 | u64::from(le_u32(sb, 0x4));
+    let blocks = u64::from(sb.le_u32::<{ ext::BLOCKS_COUNT_HI }>()) << 32
+        | u64::from(sb.le_u32::<{ ext::BLOCKS_COUNT_LO }>());
     ExtSuper {
         blocks,
-        first_data_block: u64::from(le_u32(sb, 0x14)),
-        log_block_size: le_u32(sb, 0x18),
-        blocks_per_group: u64::from(le_u32(sb, 0x20)),
-        inodes_per_group: u64::from(le_u32(sb, 0x28)),
-        inode_size: u64::from(le_u16(sb, 0x58)),
+        first_data_block: u64::from(sb.le_u32::<{ ext::FIRST_DATA_BLOCK }>()),
+        log_block_size: sb.le_u32::<{ ext::LOG_BLOCK_SIZE }>(),
+        blocks_per_group: u64::from(sb.le_u32::<{ ext::BLOCKS_PER_GROUP }>()),
+        inodes_per_group: u64::from(sb.le_u32::<{ ext::INODES_PER_GROUP }>()),
+        inode_size: u64::from(sb.le_u16::<{ ext::INODE_SIZE }>()),
         desc_size: if incompat & EXT_INCOMPAT_64BIT != 0 {
-            u64::from(le_u16(sb, 0xFE))
+            u64::from(sb.le_u16::<{ ext::DESC_SIZE }>())
         } else {
             32
         },
         journal_inum: (compat & EXT_COMPAT_HAS_JOURNAL != 0
             && incompat & EXT_INCOMPAT_RECOVER != 0)
-            .then(|| le_u32(sb, 0xE0)),
-        bigalloc: le_u32(sb, 0x64) & EXT_RO_COMPAT_BIGALLOC != 0,
+            .then(|| sb.le_u32::<{ ext::JOURNAL_INUM }>()),
+        bigalloc: sb.le_u32::<{ ext::FEATURE_RO_COMPAT }>() & EXT_RO_COMPAT_BIGALLOC != 0,
     }
 }
 
 fn check_ext4(vol: &dyn VirtualDisk) -> Result<(), String> {
-    let sb = read(vol, EXT_SB_AT, EXT_SB_LEN, "ext4 superblock")?;
-    let s = ext_super(&sb);
-    let at = |off: u64| {
+    let sb = read::<{ ext::LEN }>(vol, ext::AT as u64, "ext4 superblock")?;
+    let s = ext_super(Fixed(&sb));
+    let at = |off: usize| {
         format!(
             "ext4 superblock byte {:#x} (volume byte {})",
             off,
-            EXT_SB_AT + off
+            ext::AT + off
         )
     };
     let (min_bs, max_bs) = EXT4_BLOCK_SIZES;
@@ -158,7 +160,7 @@ fn check_ext4(vol: &dyn VirtualDisk) -> Result<(), String> {
         .ok_or_else(|| {
             format!(
                 "{}: s_log_block_size is {}, expected 0..=6 (blocks of {min_bs}..={max_bs} bytes)",
-                at(0x18),
+                at(ext::LOG_BLOCK_SIZE),
                 s.log_block_size
             )
         })?;
@@ -166,21 +168,21 @@ fn check_ext4(vol: &dyn VirtualDisk) -> Result<(), String> {
     if s.blocks_per_group == 0 || (!s.bigalloc && s.blocks_per_group > bitmap_bits) {
         return Err(format!(
             "{}: s_blocks_per_group is {}, expected 1..={bitmap_bits} (one bitmap block)",
-            at(0x20),
+            at(ext::BLOCKS_PER_GROUP),
             s.blocks_per_group
         ));
     }
     if s.inodes_per_group == 0 || s.inodes_per_group > bitmap_bits {
         return Err(format!(
             "{}: s_inodes_per_group is {}, expected 1..={bitmap_bits} (one bitmap block)",
-            at(0x28),
+            at(ext::INODES_PER_GROUP),
             s.inodes_per_group
         ));
     }
     if !pow2_in(s.inode_size, (128, bs)) {
         return Err(format!(
             "{}: s_inode_size is {}, expected a power of two in 128..={bs}",
-            at(0x58),
+            at(ext::INODE_SIZE),
             s.inode_size
         ));
     }
@@ -188,7 +190,7 @@ fn check_ext4(vol: &dyn VirtualDisk) -> Result<(), String> {
         return Err(format!(
             "{}: s_blocks_count is {} with s_first_data_block {}, expected more blocks than the \
              first data block and a size that fits in 64 bits",
-            at(0x4),
+            at(ext::BLOCKS_COUNT_LO),
             s.blocks,
             s.first_data_block
         ));
@@ -198,7 +200,7 @@ fn check_ext4(vol: &dyn VirtualDisk) -> Result<(), String> {
         return Err(format!(
             "{}: s_blocks_count {} in groups of {} (s_blocks_per_group) makes {groups} block \
              groups, more than the {MAX_EXT4_GROUPS} read (MAX_EXT4_GROUPS)",
-            at(0x4),
+            at(ext::BLOCKS_COUNT_LO),
             s.blocks,
             s.blocks_per_group
         ));
@@ -209,7 +211,7 @@ fn check_ext4(vol: &dyn VirtualDisk) -> Result<(), String> {
         if inum == 0 || u64::from(inum) > inodes {
             return Err(format!(
                 "{}: s_journal_inum is {inum}, expected 1..={inodes} (the file system's inodes)",
-                at(0xE0)
+                at(ext::JOURNAL_INUM)
             ));
         }
     }
@@ -228,7 +230,7 @@ fn ext4_descriptors(
         return Err(format!(
             "ext4 superblock byte 0xfe (volume byte {}): s_desc_size is {} with the 64bit \
              feature, expected a power of two in 64..=1024",
-            EXT_SB_AT + 0xFE,
+            ext::AT + ext::DESC_SIZE,
             s.desc_size
         ));
     }
@@ -282,14 +284,15 @@ fn ntfs_record_size(info: i8, cluster: u64) -> Option<u64> {
 }
 
 fn check_ntfs(vol: &dyn VirtualDisk) -> Result<(), String> {
-    let b = read(vol, 0, BOOT_SECTOR_LEN, "NTFS boot sector")?;
-    let bps = u64::from(le_u16(&b, 0x0B));
+    let b = read::<BOOT_SECTOR_LEN>(vol, 0, "NTFS boot sector")?;
+    let b = Fixed(&b);
+    let bps = u64::from(b.le_u16::<{ ntfs_boot::BYTES_PER_SECTOR }>());
     if !pow2_in(bps, SECTOR_SIZES) {
         return Err(format!(
             "NTFS boot sector byte 0xb: bytes per sector is {bps}, expected 512, 1024, 2048 or 4096"
         ));
     }
-    let spc_raw = b[0x0D];
+    let spc_raw = b.u8::<{ ntfs_boot::SECTORS_PER_CLUSTER }>();
     // 0xF4..=0xFF: a cluster of 2^(256 - value) sectors (large clusters), as the crate reads it.
     let spc = if spc_raw > 128 {
         1u64.checked_shl(u32::from(256 - u16::from(spc_raw)))
@@ -304,30 +307,32 @@ fn check_ntfs(vol: &dyn VirtualDisk) -> Result<(), String> {
             NTFS_CLUSTER_SIZES.0, NTFS_CLUSTER_SIZES.1
         ));
     }
-    let record = ntfs_record_size(b[0x40] as i8, cluster).unwrap_or(0);
+    let record_raw = b.u8::<{ ntfs_boot::CLUSTERS_PER_FILE_RECORD }>();
+    let record = ntfs_record_size(record_raw as i8, cluster).unwrap_or(0);
     if !pow2_in(record, NTFS_RECORD_SIZES) {
         return Err(format!(
             "NTFS boot sector byte 0x40: file record size {:#x} means {record} bytes, expected \
              {}..={}",
-            b[0x40], NTFS_RECORD_SIZES.0, NTFS_RECORD_SIZES.1
+            record_raw, NTFS_RECORD_SIZES.0, NTFS_RECORD_SIZES.1
         ));
     }
-    let index = ntfs_record_size(b[0x44] as i8, cluster).unwrap_or(0);
+    let index_raw = b.u8::<{ ntfs_boot::CLUSTERS_PER_INDEX_RECORD }>();
+    let index = ntfs_record_size(index_raw as i8, cluster).unwrap_or(0);
     if !pow2_in(index, (512, MAX_NTFS_INDEX_RECORD)) {
         return Err(format!(
             "NTFS boot sector byte 0x44: index record size {:#x} means {index} bytes, expected \
              512..={MAX_NTFS_INDEX_RECORD}",
-            b[0x44]
+            index_raw
         ));
     }
-    let total = le_u64(&b, 0x28);
+    let total = b.le_u64::<{ ntfs_boot::TOTAL_SECTORS }>();
     if total == 0 || total.checked_mul(bps).is_none() {
         return Err(format!(
             "NTFS boot sector byte 0x28: total sectors is {total}, expected 1 or more and a size \
              that fits in 64 bits"
         ));
     }
-    let mft_lcn = le_u64(&b, 0x30);
+    let mft_lcn = b.le_u64::<{ ntfs_boot::MFT_LCN }>();
     let mft = mft_lcn
         .checked_mul(cluster)
         .filter(|_| mft_lcn > 0)
@@ -374,21 +379,22 @@ pub fn ntfs_dir_index_ok<T: std::io::Read + std::io::Seek>(
 // FAT, as fatfs 0.3 opens it (boot_sector.rs, fs.rs): its u32 geometry must not overflow.
 
 fn check_fat(vol: &dyn VirtualDisk) -> Result<(), String> {
-    let b = read(vol, 0, BOOT_SECTOR_LEN, "FAT boot sector")?;
-    let bps = u64::from(le_u16(&b, 0x0B));
-    let spc = u64::from(b[0x0D]);
-    let reserved = u64::from(le_u16(&b, 0x0E));
-    let fats = u64::from(b[0x10]);
-    let root_entries = u64::from(le_u16(&b, 0x11));
-    let spf16 = u64::from(le_u16(&b, 0x16));
+    let b = read::<BOOT_SECTOR_LEN>(vol, 0, "FAT boot sector")?;
+    let b = Fixed(&b);
+    let bps = u64::from(b.le_u16::<{ fat::BYTES_PER_SECTOR }>());
+    let spc = u64::from(b.u8::<{ fat::SECTORS_PER_CLUSTER }>());
+    let reserved = u64::from(b.le_u16::<{ fat::RESERVED_SECTORS }>());
+    let fats = u64::from(b.u8::<{ fat::NUM_FATS }>());
+    let root_entries = u64::from(b.le_u16::<{ fat::ROOT_ENTRIES }>());
+    let spf16 = u64::from(b.le_u16::<{ fat::SECTORS_PER_FAT_16 }>());
     let fat32 = spf16 == 0;
     let spf = if fat32 {
-        u64::from(le_u32(&b, 0x24))
+        u64::from(b.le_u32::<{ fat::SECTORS_PER_FAT_32 }>())
     } else {
         spf16
     };
-    let total = match le_u16(&b, 0x13) {
-        0 => u64::from(le_u32(&b, 0x20)),
+    let total = match b.le_u16::<{ fat::TOTAL_SECTORS_16 }>() {
+        0 => u64::from(b.le_u32::<{ fat::TOTAL_SECTORS_32 }>()),
         n => u64::from(n),
     };
     if !pow2_in(bps, SECTOR_SIZES) {
@@ -434,7 +440,7 @@ fn check_fat(vol: &dyn VirtualDisk) -> Result<(), String> {
     // fatfs reads the FATs, the root directory and (FAT32) the FSInfo sector where the boot
     // sector says; the metadata must be readable even when the data area is cut short.
     let fsinfo = if fat32 {
-        u64::from(le_u16(&b, 0x30))
+        u64::from(b.le_u16::<{ fat::FSINFO_SECTOR }>())
     } else {
         0
     };
@@ -497,6 +503,23 @@ mod tests {
         assert_eq!(check(&Mem(ext4(12288)), FsKind::Ext4), Ok(()));
         let e = check(&Mem(ext4(4100)), FsKind::Ext4).unwrap_err();
         assert!(e.contains("group-descriptor table"), "{e}");
+    }
+
+    #[test]
+    fn a_truncated_superblock_or_boot_sector_is_an_error_not_a_panic() {
+        // The ext4 superblock cut at volume byte 1500 (of 1024..2048), the boot sectors at
+        // 300 of 512: each structure is read whole into a fixed array or refused. (Before the
+        // move to crate::bytes this was an error too, as `read` filled a Vec of the full
+        // length or failed; now the field reads cannot index past the array by construction.)
+        let e = check(&Mem(ext4(16384)[..1500].to_vec()), FsKind::Ext4).unwrap_err();
+        assert!(
+            e.contains("ext4 superblock (1024 bytes at byte 1024)"),
+            "{e}"
+        );
+        for kind in [FsKind::Ntfs, FsKind::Fat32] {
+            let e = check(&Mem(vec![0u8; 300]), kind).unwrap_err();
+            assert!(e.contains("boot sector (512 bytes at byte 0)"), "{e}");
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! lists); each metadata area starts with a header (magic ` LVM2 x[5A%r0N*>`) whose raw
 //! location points at the current metadata text in a circular buffer.
 
-use crate::disk::partition::{le_u32, le_u64};
+use crate::bytes::{Bytes, Fixed};
 use crate::error::{Error, Result};
 use crate::image::VirtualDisk;
 
@@ -56,7 +56,8 @@ pub fn read_pv(part: &dyn VirtualDisk, start: u64) -> R<Pv> {
         .map(|s| s * SECTOR as usize)
         .find(|&at| label_at(&head[at..]))
         .ok_or("no LVM2 label in sectors 0..3")?;
-    let pvh = usize::try_from(le_u32(&head, label + 20))
+    let pvh = Bytes::new(&head, 0, "LVM2 label").le_u32(label + 20, "PV header offset")?;
+    let pvh = usize::try_from(pvh)
         .ok()
         .and_then(|o| label.checked_add(o))
         .filter(|&at| at + PV_UUID_LEN + 8 <= label + SECTOR as usize)
@@ -92,7 +93,11 @@ fn area_list(sector: &[u8], at: &mut usize) -> R<Vec<(u64, u64)>> {
                 "PV area list runs past the label sector at byte {at}"
             ));
         }
-        let (off, size) = (le_u64(sector, *at), le_u64(sector, *at + 8));
+        let b = Bytes::new(sector, 0, "PV label sector");
+        let (off, size) = (
+            b.le_u64(*at, "area offset")?,
+            b.le_u64(*at + 8, "area size")?,
+        );
         *at += DISK_LOCN;
         if off == 0 {
             return Ok(out);
@@ -115,8 +120,10 @@ fn read_metadata(part: &dyn VirtualDisk, off: u64, size: u64) -> R<String> {
             "metadata area at {off}: magic at byte 4 is not \" LVM2 x[5A%r0N*>\""
         ));
     }
-    let rel = le_u64(&h, RLOCN_AT);
-    let len = le_u64(&h, RLOCN_AT + 8);
+    let (rel, len) = (
+        Fixed(&h).le_u64::<RLOCN_AT>(),
+        Fixed(&h).le_u64::<{ RLOCN_AT + 8 }>(),
+    );
     if len == 0 || len > MAX_METADATA || rel >= size || rel < MDA_HEADER || size <= MDA_HEADER {
         return Err(format!(
             "metadata area at {off}: text of {len} bytes at {rel} in a {size}-byte area (at most {MAX_METADATA})"

@@ -3,6 +3,7 @@
 
 use super::facts::{ArchFact, OsFacts, OsFamily};
 use super::resolve::{kind_resolved, read_resolved};
+use crate::bytes::Fixed;
 use crate::disk::guestfs::{GuestFs, MAX_TEXT, NodeKind};
 
 /// ELF facts are in the first 20 bytes.
@@ -187,16 +188,29 @@ pub(super) fn linux_arch(
     }
 }
 
+const EI_CLASS: usize = 4;
+const EI_DATA: usize = 5;
+const E_MACHINE: usize = 18;
+/// The ELF header bytes read, up to the end of e_machine.
+const ELF_IDENT_TO_MACHINE: usize = E_MACHINE + 2;
+
 /// e_machine (at 18, in the byte order EI_DATA names) to an architecture name.
 pub fn elf_arch(head: &[u8]) -> Result<String, String> {
-    if head.len() < 20 || &head[0..4] != b"\x7fELF" {
+    let Some(h) = head.first_chunk::<ELF_IDENT_TO_MACHINE>().map(Fixed) else {
+        return Err("not an ELF file".into());
+    };
+    if &h.array::<0, 4>() != b"\x7fELF" {
         return Err("not an ELF file".into());
     }
-    let (class, data) = (head[4], head[5]);
+    let (class, data) = (h.u8::<EI_CLASS>(), h.u8::<EI_DATA>());
     let machine = match data {
-        1 => u16::from_le_bytes([head[18], head[19]]),
-        2 => u16::from_be_bytes([head[18], head[19]]),
-        d => return Err(format!("EI_DATA at offset 5 is {d}, expected 1 or 2")),
+        1 => h.le_u16::<E_MACHINE>(),
+        2 => h.be_u16::<E_MACHINE>(),
+        d => {
+            return Err(format!(
+                "EI_DATA at offset {EI_DATA} is {d}, expected 1 or 2"
+            ));
+        }
     };
     Ok(match (machine, class) {
         (3, _) => "i386".into(),

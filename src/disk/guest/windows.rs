@@ -2,6 +2,7 @@
 //! the version values of the SOFTWARE hive (read through `regf.rs`).
 
 use super::facts::{ArchFact, OsFacts, OsFamily, WindowsVersion};
+use crate::bytes::Fixed;
 use crate::disk::guestfs::{GuestFs, NodeKind};
 use crate::disk::regf;
 
@@ -80,27 +81,37 @@ fn windows_version(fs: &mut dyn GuestFs, warnings: &mut Vec<String>) -> Option<W
     (v != WindowsVersion::default()).then_some(v)
 }
 
+/// The DOS header: `MZ`, ..., e_lfanew (the PE header's offset) at 0x3C.
+const DOS_HEADER_LEN: usize = 0x40;
+const E_LFANEW: usize = 0x3C;
+/// The COFF machine, after the 4-byte `PE\0\0` signature.
+const PE_MACHINE: usize = 4;
+
 /// The machine field of a PE file: `MZ`, e_lfanew at 0x3C, `PE\0\0`, then the machine.
 pub fn pe_arch(head: &[u8]) -> Result<String, String> {
-    if head.len() < 0x40 || &head[0..2] != b"MZ" {
+    let Some(dos) = head.first_chunk::<DOS_HEADER_LEN>().map(Fixed) else {
+        return Err("not a PE file (no MZ)".into());
+    };
+    if &dos.array::<0, 2>() != b"MZ" {
         return Err("not a PE file (no MZ)".into());
     }
-    let lfanew = u32::from_le_bytes([head[0x3C], head[0x3D], head[0x3E], head[0x3F]]);
+    let lfanew = dos.le_u32::<E_LFANEW>();
+    let past = || {
+        format!(
+            "e_lfanew {lfanew:#x} at 0x3c points past the {} bytes read",
+            head.len()
+        )
+    };
     let at = usize::try_from(lfanew).map_err(|_| "e_lfanew too large".to_string())?;
-    let sig = at
-        .checked_add(6)
-        .filter(|&end| end <= head.len())
-        .map(|_| &head[at..at + 4])
-        .ok_or_else(|| {
-            format!(
-                "e_lfanew {lfanew:#x} at 0x3c points past the {} bytes read",
-                head.len()
-            )
-        })?;
-    if sig != b"PE\0\0" {
+    // The signature and the machine after it, read together so both must be there.
+    let pe = crate::bytes::Bytes::new(head, 0, "PE header")
+        .array::<6>(at, "signature and machine")
+        .map_err(|_| past())?;
+    let pe = Fixed(&pe);
+    if &pe.array::<0, 4>() != b"PE\0\0" {
         return Err(format!("no PE signature at {lfanew:#x}"));
     }
-    Ok(match u16::from_le_bytes([head[at + 4], head[at + 5]]) {
+    Ok(match pe.le_u16::<PE_MACHINE>() {
         0x14C => "i386".into(),
         0x8664 => "x86_64".into(),
         0xAA64 => "arm64".into(),

@@ -12,8 +12,6 @@ pub mod gpt;
 pub mod layout;
 pub mod mbr;
 
-use byteorder::{ByteOrder, LittleEndian};
-
 use crate::image::VirtualDisk;
 
 /// Which partition table the disk has.
@@ -181,17 +179,4 @@ fn check_layout(disk_size: u64, parts: &[Partition], warnings: &mut Vec<String>)
             ));
         }
     }
-}
-
-/// Little-endian readers over a byte slice that panic on a short slice. The partition code
-/// reads through `crate::bytes` now; these stay only for disk/fs.rs, fs_guard.rs and lvm.rs
-/// (issue 13-fs's files) until they move to `crate::bytes` too. Do not use them in new code.
-pub(crate) fn le_u16(b: &[u8], at: usize) -> u16 {
-    LittleEndian::read_u16(&b[at..])
-}
-pub(crate) fn le_u32(b: &[u8], at: usize) -> u32 {
-    LittleEndian::read_u32(&b[at..])
-}
-pub(crate) fn le_u64(b: &[u8], at: usize) -> u64 {
-    LittleEndian::read_u64(&b[at..])
 }

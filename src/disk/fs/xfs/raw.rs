@@ -1,15 +1,15 @@
-//! Big-endian fields of XFS structures, each read with a bound check whose error names the
-//! byte offset, so a short or damaged block is an error, never a panic.
+//! Big-endian fields of XFS structures, read through `crate::bytes` (so a short or damaged
+//! block is an error, never a panic); errors keep XFS's wording, naming the byte offset
+//! within the block and the bytes read.
 
 /// XFS errors are text naming the structure, the byte offset and what was found; the
 /// caller adds the file system ("partition 2 (xfs): ...").
 pub type R<T> = Result<T, String>;
 
 pub fn field<const N: usize>(b: &[u8], at: usize, what: &str) -> R<[u8; N]> {
-    at.checked_add(N)
-        .and_then(|end| b.get(at..end))
-        .and_then(|s| s.try_into().ok())
-        .ok_or_else(|| format!("{what} at byte {at} lies past the {} bytes read", b.len()))
+    crate::bytes::Bytes::new(b, 0, "XFS block")
+        .array::<N>(at, "field")
+        .map_err(|_| format!("{what} at byte {at} lies past the {} bytes read", b.len()))
 }
 
 pub fn byte(b: &[u8], at: usize, what: &str) -> R<u8> {

@@ -2,6 +2,7 @@
 //! field by field before use.
 
 use super::raw::{R, be16, be32, be64, byte};
+use crate::disk::fs::layout::xfs as off;
 
 pub const SB_MAGIC: &[u8; 4] = b"XFSB";
 /// The superblock fields used here end before this offset (meta_uuid ends at 264).
@@ -46,31 +47,36 @@ impl Superblock {
         if b.get(0..4) != Some(SB_MAGIC.as_slice()) {
             return Err("superblock magic at byte 0 is not XFSB".into());
         }
-        let version = be16(b, 100)? & 0xF;
+        let version = be16(b, off::VERSIONNUM)? & 0xF;
         if version != 4 && version != 5 {
             return Err(format!(
-                "superblock version at byte 100 is {version}, expected 4 or 5"
+                "superblock version at byte {} is {version}, expected 4 or 5",
+                off::VERSIONNUM
             ));
         }
         let v5 = version == 5;
-        let incompat = if v5 { be32(b, 216)? } else { 0 };
+        let incompat = if v5 {
+            be32(b, off::FEATURES_INCOMPAT)?
+        } else {
+            0
+        };
         let sb = Superblock {
-            block_size: be32(b, 4)?,
-            dblocks: be64(b, 8)?,
-            root_ino: be64(b, 56)?,
-            ag_blocks: be32(b, 84)?,
-            ag_count: be32(b, 88)?,
-            sector_size: be16(b, 102)?,
-            inode_size: be16(b, 104)?,
-            inodes_per_block: be16(b, 106)?,
-            ag_block_log: byte(b, 124, "agblklog")?,
-            inode_per_block_log: byte(b, 123, "inopblog")?,
-            dir_block_log: byte(b, 192, "dirblklog")?,
+            block_size: be32(b, off::BLOCKSIZE)?,
+            dblocks: be64(b, off::DBLOCKS)?,
+            root_ino: be64(b, off::ROOTINO)?,
+            ag_blocks: be32(b, off::AGBLOCKS)?,
+            ag_count: be32(b, off::AGCOUNT)?,
+            sector_size: be16(b, off::SECTSIZE)?,
+            inode_size: be16(b, off::INODESIZE)?,
+            inodes_per_block: be16(b, off::INOPBLOCK)?,
+            ag_block_log: byte(b, off::AGBLKLOG, "agblklog")?,
+            inode_per_block_log: byte(b, off::INOPBLOG, "inopblog")?,
+            dir_block_log: byte(b, off::DIRBLKLOG, "dirblklog")?,
             v5,
             ftype: if v5 {
                 incompat & INCOMPAT_FTYPE != 0
             } else {
-                be32(b, 200)? & FEATURES2_FTYPE != 0
+                be32(b, off::FEATURES2)? & FEATURES2_FTYPE != 0
             },
             nrext64: incompat & INCOMPAT_NREXT64 != 0,
         };
@@ -86,7 +92,7 @@ impl Superblock {
                 self.block_size
             ));
         }
-        if u32::from(byte(b, 120, "blocklog")?) != self.block_size.trailing_zeros() {
+        if u32::from(byte(b, off::BLOCKLOG, "blocklog")?) != self.block_size.trailing_zeros() {
             return Err("blocklog at byte 120 does not match the block size".into());
         }
         if !pow2(
