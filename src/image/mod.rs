@@ -5,6 +5,7 @@
 pub mod cache;
 pub mod check;
 pub mod finding;
+pub mod fit;
 pub mod foreign;
 pub mod format;
 pub mod info;
