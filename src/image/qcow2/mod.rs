@@ -10,13 +10,6 @@
 //! compress.rs (deflate, zstd), image.rs (the chain, reads, extents), info.rs
 //! (inspect's section), check.rs and refcount.rs (`check`), format.rs (the registry entry).
 
-// Numbers from the file are converted with checks or a reason (issue 13): see image::fit.
-#![warn(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_possible_wrap
-)]
-
 pub mod check;
 mod compress;
 pub mod entry;

@@ -9,13 +9,6 @@
 //! BAT, sector bitmaps), image.rs (the chain, reads, extents), check.rs, info.rs, format.rs.
 //! This file only declares and re-exports, so no child imports it back (no circles).
 
-// Numbers from the file are converted with checks or a reason (issue 13): see image::fit.
-#![warn(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_possible_wrap
-)]
-
 pub mod check;
 pub mod dynamic;
 pub mod footer;

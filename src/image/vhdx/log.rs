@@ -430,6 +430,8 @@ impl Log<'_> {
 }
 
 #[cfg(test)]
+// The fixture builders cast lengths of a few sectors.
+#[allow(clippy::cast_possible_truncation)]
 mod tests {
     use super::*;
 

@@ -7,13 +7,6 @@
 //! `ova.rs` (the tar archive), `layer.rs` (one VMDK's extents), `disk.rs` (the chain and the
 //! virtual disk), `info.rs` and `check.rs` (the reports), `format.rs` (the registry entry).
 
-// Numbers from the file are converted with checks or a reason (issue 13): see image::fit.
-#![warn(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_possible_wrap
-)]
-
 pub mod check;
 mod check_grains;
 pub mod descriptor;
