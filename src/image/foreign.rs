@@ -1,5 +1,6 @@
 //! Formats we recognise and refuse by name, so that none of them is ever taken for RAW.
 
+use super::fit::min_len;
 use super::source::SourceFile;
 use crate::error::{Error, Result};
 
@@ -21,7 +22,7 @@ const ISO_MAGIC_OFFSET: u64 = 0x8001;
 /// Look at the first bytes of a file for the magic of a format we do not read.
 pub fn detect(src: &SourceFile) -> Result<Option<Foreign>> {
     let mut head = [0u8; 512];
-    let n = src.len().min(head.len() as u64) as usize;
+    let n = min_len(head.len(), src.len());
     src.read_exact_at(0, &mut head[..n], "file header")?;
     let h = &head[..n];
     let f = |name, hint| Some(Foreign { name, hint });

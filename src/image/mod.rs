@@ -2,9 +2,17 @@
 //! [`VirtualDisk`]: a byte-addressable disk of a fixed size. Nothing here knows about
 //! partitions or file systems.
 
+// Numbers from files are converted with checks or a reason (issue 13 point 5): see fit.rs.
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 pub mod cache;
 pub mod check;
 pub mod finding;
+pub mod fit;
 pub mod foreign;
 pub mod format;
 pub mod info;

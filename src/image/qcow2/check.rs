@@ -156,6 +156,8 @@ fn read_l1(f: &Qcow2File, off: u64, n: u32, at: u64, out: &mut Vec<Finding>) -> 
         && f.header
             .table_in_file(&f.src, at, "L1 table", off, bytes)
             .is_ok();
+    // ok: n is at most MAX_L1_ENTRIES, so bytes fits.
+    #[allow(clippy::cast_possible_truncation)]
     let mut raw = vec![0u8; if ok { bytes as usize } else { 0 }];
     if !ok || f.src.read_exact_at(off, &mut raw, "L1 table").is_err() {
         out.push(Finding::new(
@@ -210,7 +212,10 @@ fn walk_l1(
                 continue;
             }
         };
-        for j in 0..h.l2_entries() as usize {
+        // At most a cluster of entries (2 MiB / 8).
+        #[allow(clippy::cast_possible_truncation)]
+        let entries = h.l2_entries() as usize;
+        for j in 0..entries {
             let eat = l2 + j as u64 * h.l2_entry_size();
             let raw = table
                 .get(if h.extended_l2() { 2 * j } else { j })
@@ -334,6 +339,8 @@ fn bitmaps(f: &Qcow2File, counts: &mut Counts, out: &mut Vec<Finding>) {
         ext_at,
         out,
     );
+    // At most MAX_BITMAP_DIRECTORY, checked above.
+    #[allow(clippy::cast_possible_truncation)]
     let mut dir = vec![0u8; b.directory_size as usize];
     if f.src
         .read_exact_at(b.directory_offset, &mut dir, "bitmap directory")
@@ -349,7 +356,8 @@ fn bitmaps(f: &Qcow2File, counts: &mut Counts, out: &mut Vec<Finding>) {
         let (name, extra) = (be(18, 2), be(20, 4));
         let eat = b.directory_offset + at as u64;
         counts.add(table, size * 8, Owner::Bitmap, "bitmap table", eat, out);
-        let mut raw = vec![0u8; (size * 8).min(f.src.len()) as usize];
+        // A table longer than the address space is left unread, as one that cannot be read.
+        let mut raw = vec![0u8; usize::try_from((size * 8).min(f.src.len())).unwrap_or(0)];
         if f.src.read_exact_at(table, &mut raw, "bitmap table").is_ok() {
             for (k, e) in be_u64s(&raw).enumerate() {
                 let off = e & 0x00ff_ffff_ffff_fe00;
@@ -365,7 +373,10 @@ fn bitmaps(f: &Qcow2File, counts: &mut Counts, out: &mut Vec<Finding>) {
                 }
             }
         }
-        at += (24 + extra + name).div_ceil(8) as usize * 8;
+        // A u32 and a u16 field: fits.
+        #[allow(clippy::cast_possible_truncation)]
+        let step = (24 + extra + name).div_ceil(8) as usize * 8;
+        at += step;
     }
 }
 
@@ -442,7 +453,10 @@ fn copied(f: &Qcow2File, l1: &[u64], stored: &mut Stored, out: &mut Vec<Finding>
         if f.data_file.is_some() {
             continue;
         }
-        for j in 0..h.l2_entries() as usize {
+        // At most a cluster of entries (2 MiB / 8).
+        #[allow(clippy::cast_possible_truncation)]
+        let entries = h.l2_entries() as usize;
+        for j in 0..entries {
             let raw = table
                 .get(if h.extended_l2() { 2 * j } else { j })
                 .copied()

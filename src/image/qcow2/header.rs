@@ -3,6 +3,7 @@
 
 use crate::bytes::{Bytes, Fixed, Short};
 use crate::error::{Error, Result};
+use crate::image::fit::min_len;
 use crate::image::source::SourceFile;
 
 pub const QCOW2_MAGIC: &[u8; 4] = b"QFI\xfb";
@@ -283,6 +284,8 @@ impl Header {
             }
         }
         h.validate(src)?;
+        // The cluster is at most 2 MiB (MAX_CLUSTER_BITS, validated just above).
+        #[allow(clippy::cast_possible_truncation)]
         let mut first = vec![0u8; h.cluster_size().min(src.len()) as usize];
         src.read_exact_at(0, &mut first, "qcow2 header cluster")?;
         h.read_extensions(src, &first)?;
@@ -434,7 +437,7 @@ impl Header {
 
     fn read_extensions(&mut self, src: &SourceFile, first: &[u8]) -> Result<()> {
         let end = if self.backing_file_offset != 0 {
-            (self.backing_file_offset as usize).min(first.len())
+            min_len(first.len(), self.backing_file_offset)
         } else {
             first.len()
         };
@@ -531,6 +534,8 @@ impl Header {
                 ),
             ));
         }
+        // off + len is at most first.len(), checked just above.
+        #[allow(clippy::cast_possible_truncation)]
         let name = &first[off as usize..(off + len) as usize];
         self.backing_file = Some(String::from_utf8_lossy(name).into_owned());
         Ok(())

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use super::header::has_magic;
 use super::layer::{Qcow2File, Run, resolve};
 use crate::error::{Error, Result};
+use crate::image::fit::min_len;
 use crate::image::foreign;
 use crate::image::format::{Format, Kind};
 use crate::image::raw::RawImage;
@@ -78,7 +79,7 @@ impl Qcow2Image {
             buf.fill(0);
             return Ok(());
         };
-        let n = (buf.len() as u64).min(b.size().saturating_sub(offset)) as usize;
+        let n = min_len(buf.len(), b.size().saturating_sub(offset));
         let (inside, past) = buf.split_at_mut(n);
         past.fill(0);
         if inside.is_empty() {
@@ -190,7 +191,7 @@ impl VirtualDisk for Qcow2Image {
         let mut off = offset;
         while !rest.is_empty() {
             let (run, len) = self.top.run(off)?;
-            let n = len.min(rest.len() as u64) as usize;
+            let n = min_len(rest.len(), len);
             let (chunk, tail) = std::mem::take(&mut rest).split_at_mut(n);
             rest = tail;
             match run {
@@ -204,6 +205,8 @@ impl VirtualDisk for Qcow2Image {
                 }
                 Run::Compressed { host, len, at } => {
                     let c = self.top.cluster(host, len)?;
+                    // An offset inside one cluster (at most 2 MiB).
+                    #[allow(clippy::cast_possible_truncation)]
                     let at = at as usize;
                     let src = c.get(at..at + n).ok_or_else(|| {
                         Error::Usage(format!(

@@ -11,6 +11,7 @@ use super::snapshot::{self, Snapshot};
 use crate::bytes::be_u64s;
 use crate::error::{Error, Result};
 use crate::image::cache::Cache;
+use crate::image::fit::min_len;
 use crate::image::source::SourceFile;
 
 /// The most bytes of L2 tables kept cached per file.
@@ -142,6 +143,8 @@ impl Qcow2File {
         if let Some(t) = self.l2_cache.get(off) {
             return Ok(t);
         }
+        // At most 2 MiB (MAX_CLUSTER_BITS).
+        #[allow(clippy::cast_possible_truncation)]
         let mut raw = vec![0u8; cs as usize];
         self.src.read_exact_at(off, &mut raw, "L2 table")?;
         let t: Arc<[u64]> = be_u64s(&raw).collect();
@@ -170,9 +173,10 @@ impl Qcow2File {
         let cluster = offset >> self.header.cluster_bits;
         let l1i = cluster / n;
         let table_end = ((l1i + 1) * n).saturating_mul(cs).min(self.size());
-        let Some(table) = self.l2_table(l1i as usize)? else {
+        let Some(table) = self.l2_table(usize::try_from(l1i).unwrap_or(usize::MAX))? else {
             return Ok((Run::Backing, table_end - offset));
         };
+        #[allow(clippy::cast_possible_truncation)] // below n, the entries of one L2 table
         let mut i = (cluster % n) as usize;
         let (first, mut len) = self.classify(&table, i, offset % cs, l1i)?;
         let mut end = offset + len;
@@ -270,7 +274,10 @@ impl Qcow2File {
     }
 
     fn bad_entry(&self, i: usize, l1i: u64, found: String, expected: &str) -> Error {
-        let l2 = self.l1.get(l1i as usize).map_or(0, |e| e & OFFSET_MASK);
+        let l2 = usize::try_from(l1i)
+            .ok()
+            .and_then(|l1i| self.l1.get(l1i))
+            .map_or(0, |e| e & OFFSET_MASK);
         Error::malformed(
             self.src.path(),
             l2 + i as u64 * self.header.l2_entry_size(),
@@ -283,7 +290,7 @@ impl Qcow2File {
     /// Read data bytes at `host`; bytes past the end of the data source read as zeros.
     pub fn read_data(&self, host: u64, buf: &mut [u8]) -> Result<()> {
         let f = self.data_file.as_ref().unwrap_or(&self.src);
-        let n = (buf.len() as u64).min(f.len().saturating_sub(host)) as usize;
+        let n = min_len(buf.len(), f.len().saturating_sub(host));
         let (inside, past) = buf.split_at_mut(n);
         past.fill(0);
         f.read_exact_at(host, inside, "qcow2 cluster data")
@@ -295,6 +302,7 @@ impl Qcow2File {
         if let Some(c) = self.clusters.get(host) {
             return Ok(c);
         }
+        #[allow(clippy::cast_possible_truncation)] // at most 2 MiB (MAX_CLUSTER_BITS)
         let cs = self.cluster_size() as usize;
         let mut out = vec![0u8; cs];
         self.decompress(host, len, &mut out)?;
@@ -307,6 +315,9 @@ impl Qcow2File {
     /// the cache: what a read of whole clusters (convert) does, in the reading thread. The
     /// compressed bytes come from a per-thread window read ahead of them ([`READ_AHEAD`]):
     /// compressed clusters lie one after another, so one read serves many.
+    // len is a compressed cluster's length (a few MiB at most, by the L2 entry's bit width);
+    // the window is at most READ_AHEAD or that, and `at` inside it: every cast fits.
+    #[allow(clippy::cast_possible_truncation)]
     pub fn decompress(&self, host: u64, len: u64, out: &mut [u8]) -> Result<()> {
         thread_local! {
             static WINDOW: std::cell::RefCell<Window> = const {
@@ -348,6 +359,7 @@ impl Qcow2File {
     /// Bytes of the virtual disk stored in this file (data and compressed (sub)clusters).
     pub fn allocated_bytes(&self) -> Result<u64> {
         let cs = self.cluster_size();
+        #[allow(clippy::cast_possible_truncation)] // at most a cluster of entries (2 MiB / 8)
         let n = self.header.l2_entries() as usize;
         let mut total = 0u64;
         for l1i in 0..self.l1.len() {
@@ -364,7 +376,7 @@ impl Qcow2File {
                     Cluster::Sub {
                         host: Some(_),
                         bitmap,
-                    } => u64::from((bitmap as u32).count_ones()) * (cs / entry::SUBCLUSTERS),
+                    } => u64::from((bitmap & 0xffff_ffff).count_ones()) * (cs / entry::SUBCLUSTERS),
                     _ => 0,
                 };
                 total += stored.min(self.size() - start);
@@ -377,6 +389,8 @@ impl Qcow2File {
 /// The L1 entries covering the virtual size (the header's checks bound the count).
 fn read_l1(src: &SourceFile, h: &Header) -> Result<Vec<u64>> {
     let n = h.l1_needed().min(u64::from(h.l1_size));
+    // The header's checks bound l1_size (MAX_L1_ENTRIES).
+    #[allow(clippy::cast_possible_truncation)]
     let mut raw = vec![0u8; (n * 8) as usize];
     if n > 0 {
         src.read_exact_at(h.l1_table_offset, &mut raw, "L1 table")?;

@@ -70,6 +70,8 @@ impl Counts {
                 ),
             });
         }
+        // At most MAX_CHECK_CLUSTERS (16 Mi), checked just above.
+        #[allow(clippy::cast_possible_truncation)]
         Ok(Counts {
             counts: vec![0; n as usize],
             owner: vec![0; n as usize],
@@ -94,7 +96,9 @@ impl Counts {
         let first = offset >> self.cluster_bits;
         let last = offset.saturating_add(len - 1) >> self.cluster_bits;
         for c in first..=last {
-            let Some(slot) = self.counts.get_mut(c as usize) else {
+            // A cluster number past usize is past the table too: the same finding.
+            let i = usize::try_from(c).unwrap_or(usize::MAX);
+            let Some(slot) = self.counts.get_mut(i) else {
                 out.push(Finding::new(
                     Severity::Error,
                     at,
@@ -105,7 +109,7 @@ impl Counts {
                 return;
             };
             *slot = slot.saturating_add(1);
-            let prev = Owner::from_u8(self.owner[c as usize]);
+            let prev = Owner::from_u8(self.owner[i]);
             let shared = prev == who && matches!(who, Owner::L2 | Owner::Data);
             if prev != Owner::None && !shared && (prev != Owner::Data || who != Owner::Data) {
                 out.push(Finding::new(
@@ -121,7 +125,7 @@ impl Counts {
                 ));
             }
             if prev == Owner::None {
-                self.owner[c as usize] = who as u8;
+                self.owner[i] = who as u8;
             }
         }
     }
@@ -138,6 +142,9 @@ pub struct Stored<'a> {
 impl<'a> Stored<'a> {
     pub fn new(src: &'a SourceFile, h: &'a Header) -> Result<Stored<'a>> {
         let len = u64::from(h.refcount_table_clusters) * h.cluster_size();
+        // refcount_table_clusters is bounded by the header's checks (Header::validate), the
+        // cluster size by MAX_CLUSTER_BITS: the table is a few MiB at most.
+        #[allow(clippy::cast_possible_truncation)]
         let mut raw = vec![0u8; len as usize];
         src.read_exact_at(h.refcount_table_offset, &mut raw, "refcount table")?;
         let table = crate::bytes::be_u64s(&raw).collect();
@@ -164,7 +171,7 @@ impl<'a> Stored<'a> {
         let bits = 1u64 << self.h.refcount_order;
         let per_block = self.h.cluster_size() * 8 / bits;
         let (ti, idx) = (c / per_block, c % per_block);
-        let Some(&e) = self.table.get(ti as usize) else {
+        let Some(&e) = usize::try_from(ti).ok().and_then(|ti| self.table.get(ti)) else {
             return 0;
         };
         let off = e & !0x1ff;
@@ -172,6 +179,8 @@ impl<'a> Stored<'a> {
             return 0;
         }
         if self.block.as_ref().is_none_or(|(o, _)| *o != off) {
+            // At most 2 MiB (MAX_CLUSTER_BITS, checked when the header was read).
+            #[allow(clippy::cast_possible_truncation)]
             let mut b = vec![0u8; self.h.cluster_size() as usize];
             if self
                 .src
@@ -194,6 +203,9 @@ impl<'a> Stored<'a> {
 
 /// Entry `idx` of a refcount block of `1 << order`-bit entries (QEMU's packing: sub-byte
 /// entries from the least significant bit, wider ones big-endian).
+// idx is below a block's entry count (at most 2 MiB x 8 entries of one bit) and bits at most
+// 64: every cast fits.
+#[allow(clippy::cast_possible_truncation)]
 fn read_entry(b: &[u8], idx: u64, order: u32) -> u64 {
     let bits = 1u64 << order;
     if bits < 8 {

@@ -74,11 +74,14 @@ pub fn read_table(src: &SourceFile, h: &Header) -> Result<(Vec<Snapshot>, u64)> 
                 format!("at most {MAX_EXTRA} bytes"),
             ));
         }
-        let mut extra = vec![0u8; extra_len as usize];
+        let mut extra = vec![0u8; extra_len as usize]; // at most MAX_EXTRA, checked above
         src.read_exact_at(at + ENTRY_FIXED, &mut extra, "snapshot extra data")?;
+        // Two u16 lengths.
+        #[allow(clippy::cast_possible_truncation)]
         let mut text = vec![0u8; (id_len + name_len) as usize];
         let text_at = at + ENTRY_FIXED + u64::from(extra_len);
         src.read_exact_at(text_at, &mut text, "snapshot id and name")?;
+        #[allow(clippy::cast_possible_truncation)]
         let (id, name) = text.split_at(id_len as usize);
         // Present when the extra data is long enough to hold them.
         let extra_b = Bytes::new(&extra, at + ENTRY_FIXED, "snapshot extra data");

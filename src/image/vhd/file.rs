@@ -10,6 +10,7 @@ use super::geometry::SizeSource;
 use super::validate::{Finding, Severity};
 use super::{dynamic, footer, geometry, validate};
 use crate::error::{Error, Result};
+use crate::image::fit::min_len;
 use crate::image::source::SourceFile;
 
 /// The largest BAT we hold in memory: 16 Mi entries (64 MiB), 32 TiB with 2 MiB blocks.
@@ -164,7 +165,10 @@ impl VhdFile {
             return Ok(self.virtual_size);
         };
         let mut total = 0u64;
+        // The block size is a u32 field: its bitmap is at most 1 MiB, its sectors fit a u32.
+        #[allow(clippy::cast_possible_truncation)]
         let mut buf = vec![0u8; sp.bitmap_size as usize];
+        #[allow(clippy::cast_possible_truncation)]
         let sectors_per_block = (sp.block_size / 512) as usize;
         for (b, &e) in sp.bat.iter().enumerate() {
             if e == BAT_UNALLOCATED {
@@ -173,8 +177,8 @@ impl VhdFile {
             self.src
                 .read_exact_at(u64::from(e) * 512, &mut buf, "sector bitmap")?;
             let block_start = b as u64 * sp.block_size;
-            let in_disk = (self.virtual_size.saturating_sub(block_start) / 512) as usize;
-            let n = sectors_per_block.min(in_disk);
+            let in_disk = self.virtual_size.saturating_sub(block_start) / 512;
+            let n = min_len(sectors_per_block, in_disk);
             let full = n / 8;
             let mut set: u64 = buf[..full].iter().map(|x| u64::from(x.count_ones())).sum();
             for s in full * 8..n {
@@ -187,6 +191,9 @@ impl VhdFile {
         Ok(total)
     }
 
+    // `block` indexes the BAT (at most MAX_BAT_ENTRIES = 16 Mi entries, checked at open): it
+    // fits a u32. The bitmap is at most 1 MiB (the block size is a u32 field).
+    #[allow(clippy::cast_possible_truncation)]
     pub(super) fn bitmap(&self, sp: &Sparse, block: u64, at: u64) -> Result<Arc<[u8]>> {
         let key = block as u32;
         if let Ok(cache) = sp.bitmaps.read() {
@@ -387,6 +394,8 @@ fn open_sparse(
             format!("at most {MAX_BAT_ENTRIES} entries (imgtool's limit)"),
         ));
     }
+    // At most MAX_BAT_ENTRIES (16 Mi), checked just above.
+    #[allow(clippy::cast_possible_truncation)]
     let bat = read_bat(src, header.table_offset, needed as usize)?;
     let bitmap_size = dynamic::bitmap_size(header.block_size);
     check_blocks(src, footer, &header, &bat, bitmap_size + block_size)?;
@@ -467,7 +476,10 @@ fn check_blocks(
                 format!("no overlap with {what} at bytes {ms}..{me}"),
             ));
         }
-        blocks.push((start, i as u32));
+        // `i` indexes the BAT, at most MAX_BAT_ENTRIES (16 Mi) entries long.
+        #[allow(clippy::cast_possible_truncation)]
+        let index = i as u32;
+        blocks.push((start, index));
     }
     blocks.sort_unstable();
     for w in blocks.windows(2) {

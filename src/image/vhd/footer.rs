@@ -202,6 +202,8 @@ pub fn vhd_time(ts: u32) -> String {
 
 /// Unix seconds as `YYYY-MM-DDThh:mm:ssZ` (proleptic Gregorian; Howard Hinnant's algorithm).
 pub fn unix_time(secs: u64) -> String {
+    // u64::MAX / 86400 is below i64::MAX: the day count never wraps.
+    #[allow(clippy::cast_possible_wrap)]
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
     let z = days + 719_468;

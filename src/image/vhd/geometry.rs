@@ -51,6 +51,8 @@ impl Geometry {
                 cth = ts / spt;
             }
         }
+        // heads is 4..=16 and spt one of 17, 31, 63, 255 (set above): both fit a u8.
+        #[allow(clippy::cast_possible_truncation)]
         Geometry {
             cylinders: (cth / heads).min(65535) as u16,
             heads: heads as u8,

@@ -7,6 +7,7 @@ use super::file::{Sparse, VhdFile, read_footer};
 use super::footer::DiskType;
 use super::{footer, parent};
 use crate::error::{Error, Result};
+use crate::image::fit::min_len;
 use crate::image::source::SourceFile;
 use crate::image::{Extent, ExtentKind, VirtualDisk};
 
@@ -91,7 +92,7 @@ impl VhdImage {
         };
         // A parent smaller than its child reads as zeros past its end.
         let avail = layer.virtual_size.saturating_sub(offset);
-        let n = (buf.len() as u64).min(avail) as usize;
+        let n = min_len(buf.len(), avail);
         let (inside, past) = buf.split_at_mut(n);
         past.fill(0);
         if inside.is_empty() {
@@ -115,7 +116,7 @@ impl VhdImage {
         while done < buf.len() {
             let block = offset / sp.block_size;
             let in_block = offset % sp.block_size;
-            let n = ((sp.block_size - in_block) as usize).min(buf.len() - done);
+            let n = min_len(buf.len() - done, sp.block_size - in_block);
             let chunk = &mut buf[done..done + n];
             match sp.block_offset(block) {
                 None if sp.differencing => self.read_layer(i + 1, offset, chunk)?,
@@ -164,6 +165,8 @@ impl VhdImage {
             let here = in_block + pos as u64;
             let mine = bit(here);
             // Extend the run to the end of this sector, then whole sectors with the same bit.
+            // here = in_block + pos: the end of its sector is at most pos + 512 past in_block.
+            #[allow(clippy::cast_possible_truncation)]
             let mut end = ((here / 512 + 1) * 512 - in_block) as usize;
             while end < chunk.len() && bit(in_block + end as u64) == mine {
                 end += 512;

@@ -153,6 +153,8 @@ impl Bat {
     }
 
     /// Entry `i` (below `total`), through the page cache.
+    // A page is PAGE_ENTRIES (4096) entries of 8 bytes: its sizes and indexes fit a usize.
+    #[allow(clippy::cast_possible_truncation)]
     fn entry(&self, view: &View, i: u64) -> Result<u64> {
         let page = i / PAGE_ENTRIES;
         let table = match self.pages.get(page) {
@@ -173,10 +175,13 @@ impl Bat {
     /// Every entry of the table in order, checked, in pieces: `each` sees payload blocks (any
     /// state) and present sector bitmaps.
     pub fn scan(&self, view: &View, mut each: impl FnMut(Slot)) -> Result<()> {
+        // SCAN_PIECE is 256 KiB, and each piece at most that.
+        #[allow(clippy::cast_possible_truncation)]
         let mut piece = vec![0u8; SCAN_PIECE as usize];
         let mut done = 0u64;
         while done < self.total {
             let n = (self.total - done).min(SCAN_PIECE / ENTRY_SIZE);
+            #[allow(clippy::cast_possible_truncation)]
             let buf = &mut piece[..(n * ENTRY_SIZE) as usize];
             view.read_exact_at(self.offset + done * ENTRY_SIZE, buf, "VHDX BAT")?;
             for (k, e) in crate::bytes::le_u64s(buf).enumerate() {

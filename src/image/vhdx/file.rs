@@ -138,6 +138,9 @@ impl VhdxFile {
         let in_chunk = first % SECTORS_PER_BITMAP;
         let byte0 = in_chunk / 8;
         let byte1 = (in_chunk + n).div_ceil(8);
+        // The sectors are those of one payload block (image.rs, the only caller), at most
+        // 256 MiB: their bitmap bytes are at most 64 KiB.
+        #[allow(clippy::cast_possible_truncation)]
         let mut b = vec![0u8; (byte1 - byte0) as usize];
         self.view
             .read_exact_at(at + byte0, &mut b, "VHDX sector bitmap")?;

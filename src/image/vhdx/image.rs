@@ -7,6 +7,7 @@ use super::bat::PayloadState;
 use super::file::{Source, VhdxFile};
 use super::parent::find_parent;
 use crate::error::{Error, Result};
+use crate::image::fit::min_len;
 use crate::image::source::SourceFile;
 use crate::image::{Extent, ExtentKind, VirtualDisk};
 
@@ -86,7 +87,7 @@ impl VhdxImage {
         };
         // A parent smaller than its child reads as zeros past its end.
         let avail = layer.virtual_size().saturating_sub(offset);
-        let n = (buf.len() as u64).min(avail) as usize;
+        let n = min_len(buf.len(), avail);
         let (inside, past) = buf.split_at_mut(n);
         past.fill(0);
         let bs = layer.block_size();
@@ -94,7 +95,7 @@ impl VhdxImage {
         while done < inside.len() {
             let at = offset + done as u64;
             let in_block = at % bs;
-            let n = ((bs - in_block) as usize).min(inside.len() - done);
+            let n = min_len(inside.len() - done, bs - in_block);
             let chunk = &mut inside[done..done + n];
             match layer.block_source(at)? {
                 (_, Source::Zero) => chunk.fill(0),
@@ -129,6 +130,8 @@ impl VhdxImage {
         for (s, count, present) in layer.bitmap_runs(first, last - first)? {
             let from = (s * ss).max(at);
             let to = ((s + count) * ss).min(at + chunk.len() as u64);
+            // from and to are clipped to at..at + chunk.len(): both differences fit a usize.
+            #[allow(clippy::cast_possible_truncation)]
             let part = &mut chunk[(from - at) as usize..(to - at) as usize];
             if present {
                 layer

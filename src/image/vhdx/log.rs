@@ -31,6 +31,7 @@ const ZERO_DESC: &[u8; 4] = b"zero";
 const DATA_SIGNATURE: &[u8; 4] = b"data";
 const ENTRY_HEADER_SIZE: usize = 64;
 const DESCRIPTOR_SIZE: usize = 32;
+#[allow(clippy::cast_possible_truncation)] // 4096
 const SECTOR: usize = LOG_SECTOR as usize;
 
 /// What a replay did, for `inspect` and `check`.
@@ -128,6 +129,8 @@ pub fn replay(src: &SourceFile, h: &Header) -> Result<Option<(BTreeMap<u64, Sect
             ),
         ));
     }
+    // At most MAX_LOG_LENGTH (64 MiB), checked just above.
+    #[allow(clippy::cast_possible_truncation)]
     let mut log = vec![0u8; len as usize];
     src.read_exact_at(h.log_offset, &mut log, "VHDX log")?;
     let log = Log {
@@ -157,6 +160,8 @@ pub fn replay(src: &SourceFile, h: &Header) -> Result<Option<(BTreeMap<u64, Sect
         }
     };
     let mut overlay = BTreeMap::new();
+    // Positions are inside the log, at most MAX_LOG_LENGTH (64 MiB): they fit a u32.
+    #[allow(clippy::cast_possible_truncation)]
     let mut r = Replay {
         log_offset: h.log_offset,
         log_length: h.log_length,
@@ -425,6 +430,8 @@ impl Log<'_> {
 }
 
 #[cfg(test)]
+// The fixture builders cast lengths of a few sectors.
+#[allow(clippy::cast_possible_truncation)]
 mod tests {
     use super::*;
 

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::error::Result;
+use crate::image::fit::min_len;
 use crate::image::source::SourceFile;
 
 /// Log sectors are 4 KiB, and so is every write the log describes.
@@ -77,6 +78,7 @@ impl View {
             let at = offset + done as u64;
             let sector = at / LOG_SECTOR;
             let in_sector = (at % LOG_SECTOR) as usize;
+            #[allow(clippy::cast_possible_truncation)] // LOG_SECTOR is 4096
             let n = (LOG_SECTOR as usize - in_sector).min(buf.len() - done);
             let part = &mut buf[done..done + n];
             match self.overlay.get(&sector) {
@@ -86,7 +88,7 @@ impl View {
                 },
                 Some(Sector::Zero) => part.fill(0),
                 None => {
-                    let in_file = self.src.len().saturating_sub(at).min(n as u64) as usize;
+                    let in_file = min_len(n, self.src.len().saturating_sub(at));
                     let (a, b) = part.split_at_mut(in_file);
                     if !a.is_empty() {
                         self.src.read_exact_at(at, a, what)?;

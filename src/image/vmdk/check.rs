@@ -109,6 +109,7 @@ fn check_descriptor_file(src: &SourceFile, p: &str, r: &mut CheckReport) {
         );
         return;
     }
+    #[allow(clippy::cast_possible_truncation)] // at most MAX_DESCRIPTOR_BYTES, checked above
     let mut b = vec![0u8; src.len() as usize];
     if src.read_exact_at(0, &mut b, "VMDK descriptor").is_err() {
         return;
@@ -307,6 +308,8 @@ fn check_sparse(src: &SourceFile, win: Window, p: &str, r: &mut CheckReport) {
     };
     if first.descriptor_offset != 0 && first.descriptor_size != 0 {
         let at = first.descriptor_offset * SECTOR;
+        // At most MAX_DESCRIPTOR_BYTES: check_headers refuses a larger one (header.rs).
+        #[allow(clippy::cast_possible_truncation)]
         let mut b = vec![0u8; (first.descriptor_size * SECTOR) as usize];
         if win.read(src, at, &mut b, "embedded descriptor").is_ok() && !is_blank(&b) {
             if let Some(d) = check_descriptor(&b, win.at(at), p, r) {

@@ -64,6 +64,7 @@ pub(super) fn tables(
         );
         return;
     }
+    #[allow(clippy::cast_possible_truncation)] // at most MAX_GD_ENTRIES, checked above
     let gd = match read_entries(src, win, h.gd_offset, n as usize, "grain directory") {
         Ok(gd) => gd,
         Err(e) => {

@@ -7,6 +7,7 @@ use super::descriptor::CID_NONE;
 use super::layer::{Data, Layer};
 use super::sparse::Grain;
 use crate::error::{Error, Result};
+use crate::image::fit::min_len;
 use crate::image::source::SourceFile;
 use crate::image::{Extent, ExtentKind, VirtualDisk};
 
@@ -101,7 +102,7 @@ impl VmdkImage {
                 return Ok(());
             };
             let rel = off - p.start;
-            let n = (p.len - rel).min(rest.len() as u64) as usize;
+            let n = min_len(rest.len(), p.len - rel);
             let chunk = &mut rest[..n];
             match &p.data {
                 Data::Zero => chunk.fill(0),
@@ -115,7 +116,7 @@ impl VmdkImage {
                     while pos < n {
                         let r = rel + pos as u64;
                         let (g, in_g) = (r / x.grain_bytes, r % x.grain_bytes);
-                        let m = ((x.grain_bytes - in_g) as usize).min(n - pos);
+                        let m = min_len(n - pos, x.grain_bytes - in_g);
                         let part = &mut chunk[pos..pos + m];
                         match x.grain(g) {
                             Grain::Unallocated => self.read_layer(i + 1, off + pos as u64, part)?,

@@ -174,6 +174,8 @@ impl Layer {
         let (mut descriptor, mut descriptor_at) = (None, None);
         if h.descriptor_offset != 0 && h.descriptor_size != 0 {
             let (at, len) = (h.descriptor_offset * SECTOR, h.descriptor_size * SECTOR);
+            // At most MAX_DESCRIPTOR_BYTES: SparseExtent::open refuses a larger one (header.rs).
+            #[allow(clippy::cast_possible_truncation)]
             let mut b = vec![0u8; len as usize];
             win.read(&src, at, &mut b, "embedded VMDK descriptor")?;
             // The extents of a split sparse disk reserve the space but leave it empty.
@@ -219,6 +221,7 @@ impl Layer {
                 format!("at most {MAX_DESCRIPTOR_BYTES} bytes (imgtool's limit)"),
             ));
         }
+        #[allow(clippy::cast_possible_truncation)] // at most MAX_DESCRIPTOR_BYTES, checked above
         let mut b = vec![0u8; src.len() as usize];
         src.read_exact_at(0, &mut b, "VMDK descriptor")?;
         let d = parse_descriptor(&src, 0, &b)?;

@@ -65,6 +65,7 @@ pub fn members(src: &SourceFile) -> Result<Vec<Member>> {
     let mut out = Vec::new();
     let mut at = 0u64;
     let mut long_name: Option<String> = None;
+    #[allow(clippy::cast_possible_truncation)] // 512
     let mut h = [0u8; BLOCK as usize];
     for _ in 0..MAX_MEMBERS {
         if at + BLOCK > src.len() {
@@ -117,6 +118,7 @@ pub fn members(src: &SourceFile) -> Result<Vec<Member>> {
         };
         match kind {
             b'L' | b'x' if size <= MAX_OVF_BYTES => {
+                #[allow(clippy::cast_possible_truncation)] // at most MAX_OVF_BYTES (1 MiB)
                 let mut b = vec![0u8; size as usize];
                 src.read_exact_at(data, &mut b, "tar extended header")?;
                 long_name = if kind == b'L' {

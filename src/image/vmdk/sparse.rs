@@ -109,6 +109,7 @@ impl SparseExtent {
                 format!("at most {MAX_GD_ENTRIES} (imgtool's limit)"),
             ));
         }
+        #[allow(clippy::cast_possible_truncation)] // at most MAX_GD_ENTRIES, checked above
         let gd = read_table(src, win, header.gd_offset, n as usize, "grain directory")?;
         let mut x = SparseExtent {
             win,
@@ -159,7 +160,10 @@ impl SparseExtent {
             let what = format!("grain table of directory entry {i}");
             let t = read_table(src, self.win, u64::from(first), run * per, &what)?;
             for k in 0..run {
-                self.gt_index[i + k] = (self.tables.len() / per) as u32;
+                // The tables hold at most MAX_GT_ENTRIES (32 Mi): their count fits a u32.
+                #[allow(clippy::cast_possible_truncation)]
+                let index = (self.tables.len() / per) as u32;
+                self.gt_index[i + k] = index;
                 self.tables.extend_from_slice(&t[k * per..(k + 1) * per]);
             }
             i += run;
@@ -170,12 +174,17 @@ impl SparseExtent {
     /// The grain table entry of grain `g` (0 when its table is not allocated).
     pub fn gte(&self, g: u64) -> u32 {
         let per = u64::from(header::GTES_PER_GT);
-        let Some(&t) = self.gt_index.get((g / per) as usize) else {
+        let Some(&t) = usize::try_from(g / per)
+            .ok()
+            .and_then(|i| self.gt_index.get(i))
+        else {
             return GTE_UNALLOCATED;
         };
         if t == NO_TABLE {
             return GTE_UNALLOCATED;
         }
+        // t is a u32 table number and per is 512: the entry's index fits.
+        #[allow(clippy::cast_possible_truncation)]
         let at = t as usize * per as usize + (g % per) as usize;
         self.tables.get(at).copied().unwrap_or(GTE_UNALLOCATED)
     }
@@ -183,8 +192,9 @@ impl SparseExtent {
     /// Whether grain `g`'s grain table is not allocated (all its grains unallocated).
     pub fn table_missing(&self, g: u64) -> bool {
         let per = u64::from(header::GTES_PER_GT);
-        self.gt_index
-            .get((g / per) as usize)
+        usize::try_from(g / per)
+            .ok()
+            .and_then(|i| self.gt_index.get(i))
             .is_none_or(|&t| t == NO_TABLE)
     }
 
@@ -237,6 +247,8 @@ impl SparseExtent {
             return self.inflate_into(src, g, at, buf);
         }
         let data = self.decompressed(src, g, at)?;
+        // A grain is at most MAX_GRAIN_SECTORS (64 KiB), checked when the header was read.
+        #[allow(clippy::cast_possible_truncation)]
         let start = in_grain as usize;
         let have = data.get(start..start + buf.len()).ok_or_else(|| {
             Error::malformed(
@@ -276,6 +288,8 @@ impl SparseExtent {
         let max = self.max_compressed();
         if !self.header.markers() {
             let n = max.min(self.win.len.saturating_sub(at));
+            // At most max_compressed(): a grain (64 KiB at most) and deflate's growth.
+            #[allow(clippy::cast_possible_truncation)]
             let mut b = vec![0u8; n as usize];
             self.win.read(src, at, &mut b, "VMDK compressed grain")?;
             return Ok(b);
@@ -303,6 +317,7 @@ impl SparseExtent {
                 format!("1 to {max} bytes for a {}-byte grain", self.grain_bytes),
             ));
         }
+        #[allow(clippy::cast_possible_truncation)] // at most max_compressed(), checked above
         let mut b = vec![0u8; size as usize];
         self.win.read(
             src,
@@ -336,6 +351,8 @@ impl SparseExtent {
         Ok(())
     }
 
+    // A grain is at most MAX_GRAIN_SECTORS (64 KiB), checked when the header was read.
+    #[allow(clippy::cast_possible_truncation)]
     fn inflate_grain(&self, src: &SourceFile, g: u64, at: u64) -> Result<Vec<u8>> {
         let data = self.compressed_bytes(src, g, at)?;
         let out = inflate(&data, self.grain_bytes as usize).map_err(|why| {
@@ -349,6 +366,7 @@ impl SparseExtent {
         })?;
         // A grain's data is the grain; only the last grain of the extent may be shorter.
         let left = (self.header.capacity * SECTOR).saturating_sub(g * self.grain_bytes);
+        #[allow(clippy::cast_possible_truncation)] // at most a grain (64 KiB)
         let need = self.grain_bytes.min(left) as usize;
         if out.len() < need {
             return Err(Error::malformed(
@@ -374,6 +392,8 @@ pub fn inflate(data: &[u8], max: usize) -> std::result::Result<Vec<u8>, String> 
 
 /// Inflate into `out`, returning the bytes written; a stream that would write more than
 /// `out.len()` bytes is an error.
+// total_out is at most out.len() and total_in at most data.len(): both fit a usize.
+#[allow(clippy::cast_possible_truncation)]
 pub fn inflate_to(data: &[u8], out: &mut [u8]) -> std::result::Result<usize, String> {
     use flate2::{Decompress, FlushDecompress, Status};
     let zlib = data.len() >= 2
