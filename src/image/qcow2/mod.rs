@@ -13,6 +13,7 @@
 pub mod check;
 mod compress;
 pub mod entry;
+mod features;
 mod format;
 pub mod header;
 pub mod image;
