@@ -277,7 +277,7 @@ pub fn ext4_path_ok(fs: &ext4_view::Ext4, path: &str, link_ok: bool) -> bool {
 /// is -log2(bytes). `None` when it overflows.
 fn ntfs_record_size(info: i8, cluster: u64) -> Option<u64> {
     if info > 0 {
-        cluster.checked_mul(info as u64)
+        cluster.checked_mul(u64::from(info.unsigned_abs()))
     } else {
         1u64.checked_shl(u32::from(info.unsigned_abs()))
     }
@@ -308,7 +308,7 @@ fn check_ntfs(vol: &dyn VirtualDisk) -> Result<(), String> {
         ));
     }
     let record_raw = b.u8::<{ ntfs_boot::CLUSTERS_PER_FILE_RECORD }>();
-    let record = ntfs_record_size(record_raw as i8, cluster).unwrap_or(0);
+    let record = ntfs_record_size(i8::from_le_bytes([record_raw]), cluster).unwrap_or(0);
     if !pow2_in(record, NTFS_RECORD_SIZES) {
         return Err(format!(
             "NTFS boot sector byte 0x40: file record size {:#x} means {record} bytes, expected \
@@ -317,7 +317,7 @@ fn check_ntfs(vol: &dyn VirtualDisk) -> Result<(), String> {
         ));
     }
     let index_raw = b.u8::<{ ntfs_boot::CLUSTERS_PER_INDEX_RECORD }>();
-    let index = ntfs_record_size(index_raw as i8, cluster).unwrap_or(0);
+    let index = ntfs_record_size(i8::from_le_bytes([index_raw]), cluster).unwrap_or(0);
     if !pow2_in(index, (512, MAX_NTFS_INDEX_RECORD)) {
         return Err(format!(
             "NTFS boot sector byte 0x44: index record size {:#x} means {index} bytes, expected \

@@ -11,8 +11,10 @@ use crate::bytes::{Bytes, Fixed};
 use crate::error::{Error, Result};
 use crate::image::VirtualDisk;
 
-const SECTOR: u64 = 512;
-const LABEL_SECTORS: u64 = 4;
+const SECTOR: usize = 512;
+/// [`SECTOR`] as a disk offset or size.
+const SECTOR_BYTES: u64 = SECTOR as u64;
+const LABEL_SECTORS: usize = 4;
 const LABEL_ID: &[u8; 8] = b"LABELONE";
 const LABEL_TYPE: &[u8; 8] = b"LVM2 001";
 const PV_UUID_LEN: usize = 32;
@@ -20,7 +22,9 @@ const PV_UUID_LEN: usize = 32;
 const DISK_LOCN: usize = 16;
 const MAX_AREAS: usize = 8;
 const MDA_MAGIC: &[u8; 16] = b"\x20LVM2 x[5A%r0N*>";
-const MDA_HEADER: u64 = 512;
+const MDA_HEADER: usize = 512;
+/// [`MDA_HEADER`] as a disk offset.
+const MDA_HEADER_BYTES: u64 = MDA_HEADER as u64;
 /// Raw locations start at byte 40 of the metadata area header; 24 bytes each.
 const RLOCN_AT: usize = 40;
 /// Metadata text larger than this is refused (LVM's own default area is 1 MiB).
@@ -50,17 +54,17 @@ fn label_at(sector: &[u8]) -> bool {
 
 /// Read the PV label, header and metadata text of the PV on `part` (disk offset `start`).
 pub fn read_pv(part: &dyn VirtualDisk, start: u64) -> R<Pv> {
-    let mut head = [0u8; (LABEL_SECTORS * SECTOR) as usize];
+    let mut head = [0u8; LABEL_SECTORS * SECTOR];
     part.read_at(0, &mut head).map_err(|e| e.to_string())?;
-    let label = (0..LABEL_SECTORS as usize)
-        .map(|s| s * SECTOR as usize)
+    let label = (0..LABEL_SECTORS)
+        .map(|s| s * SECTOR)
         .find(|&at| label_at(&head[at..]))
         .ok_or("no LVM2 label in sectors 0..3")?;
     let pvh = Bytes::new(&head, 0, "LVM2 label").le_u32(label + 20, "PV header offset")?;
     let pvh = usize::try_from(pvh)
         .ok()
         .and_then(|o| label.checked_add(o))
-        .filter(|&at| at + PV_UUID_LEN + 8 <= label + SECTOR as usize)
+        .filter(|&at| at + PV_UUID_LEN + 8 <= label + SECTOR)
         .ok_or_else(|| {
             format!(
                 "PV header offset at byte {} points outside the label sector",
@@ -68,7 +72,7 @@ pub fn read_pv(part: &dyn VirtualDisk, start: u64) -> R<Pv> {
             )
         })?;
     let uuid = String::from_utf8_lossy(&head[pvh..pvh + PV_UUID_LEN]).into_owned();
-    let sector = &head[label..label + SECTOR as usize];
+    let sector = &head[label..label + SECTOR];
     let mut at = pvh - label + PV_UUID_LEN + 8;
     let _data_areas = area_list(sector, &mut at)?;
     let mdas = area_list(sector, &mut at)?;
@@ -112,7 +116,7 @@ fn area_list(sector: &[u8], at: &mut usize) -> R<Vec<(u64, u64)>> {
 /// The current metadata text of the area at `off` (its `size` bytes are a circular buffer
 /// after the 512-byte header).
 fn read_metadata(part: &dyn VirtualDisk, off: u64, size: u64) -> R<String> {
-    let mut h = [0u8; MDA_HEADER as usize];
+    let mut h = [0u8; MDA_HEADER];
     part.read_at(off, &mut h)
         .map_err(|e| format!("metadata area at {off}: {e}"))?;
     if h[4..20] != MDA_MAGIC[..] {
@@ -124,23 +128,30 @@ fn read_metadata(part: &dyn VirtualDisk, off: u64, size: u64) -> R<String> {
         Fixed(&h).le_u64::<RLOCN_AT>(),
         Fixed(&h).le_u64::<{ RLOCN_AT + 8 }>(),
     );
-    if len == 0 || len > MAX_METADATA || rel >= size || rel < MDA_HEADER || size <= MDA_HEADER {
+    if len == 0
+        || len > MAX_METADATA
+        || rel >= size
+        || rel < MDA_HEADER_BYTES
+        || size <= MDA_HEADER_BYTES
+    {
         return Err(format!(
             "metadata area at {off}: text of {len} bytes at {rel} in a {size}-byte area (at most {MAX_METADATA})"
         ));
     }
     // The text may wrap from the end of the area back to just after the header.
     let first = len.min(size - rel);
-    let mut text = vec![0u8; len as usize];
+    // len <= MAX_METADATA, checked above; first <= len.
+    let mut text = vec![0u8; usize::try_from(len).map_err(|_| "metadata text too long")?];
+    let first_len = crate::image::fit::min_len(text.len(), first);
     let at = off.checked_add(rel).ok_or("offset overflow")?;
-    part.read_at(at, &mut text[..first as usize])
+    part.read_at(at, &mut text[..first_len])
         .map_err(|e| format!("metadata text at {at}: {e}"))?;
     if first < len {
-        if len - first > size - MDA_HEADER {
+        if len - first > size - MDA_HEADER_BYTES {
             return Err("metadata text wraps past its area".into());
         }
-        part.read_at(off + MDA_HEADER, &mut text[first as usize..])
-            .map_err(|e| format!("metadata text (wrapped) at {}: {e}", off + MDA_HEADER))?;
+        part.read_at(off + MDA_HEADER_BYTES, &mut text[first_len..])
+            .map_err(|e| format!("metadata text (wrapped) at {}: {e}", off + MDA_HEADER_BYTES))?;
     }
     let end = text.iter().position(|&b| b == 0).unwrap_or(text.len());
     text.truncate(end);
@@ -385,7 +396,7 @@ pub fn volume_group(meta: &Value, found: &[Pv]) -> R<VolumeGroup> {
     let (name, vg) = need(meta.sections().next(), "volume group section")?;
     let sectors = nonneg(need(vg.int("extent_size"), "extent_size")?, "extent_size")?;
     let extent_size = sectors
-        .checked_mul(SECTOR)
+        .checked_mul(SECTOR_BYTES)
         .filter(|&b| b > 0)
         .ok_or_else(|| format!("LVM metadata: extent_size {sectors} sectors"))?;
     let mut pvs = Vec::new();
@@ -401,7 +412,9 @@ pub fn volume_group(meta: &Value, found: &[Pv]) -> R<VolumeGroup> {
         pvs.push(PvRef {
             name: pv_name.to_string(),
             id,
-            pe_start: pe_start.checked_mul(SECTOR).ok_or("pe_start overflows")?,
+            pe_start: pe_start
+                .checked_mul(SECTOR_BYTES)
+                .ok_or("pe_start overflows")?,
             disk_start: here.map(|p| p.disk_start),
             disk_size: here.map_or(0, |p| p.disk_size),
         });
@@ -555,7 +568,7 @@ impl VirtualDisk for LvDisk<'_> {
                     "LV read at {pos} falls outside its segments"
                 )));
             };
-            let n = (len - (pos - from)).min((buf.len() - done) as u64) as usize;
+            let n = crate::image::fit::min_len(buf.len() - done, len - (pos - from));
             self.disk
                 .read_at(at + (pos - from), &mut buf[done..done + n])?;
             done += n;
@@ -565,6 +578,12 @@ impl VirtualDisk for LvDisk<'_> {
 }
 
 #[cfg(test)]
+// Test fixtures cast small lengths and offsets they build themselves.
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss
+)]
 mod tests {
     use super::*;
 

@@ -2,6 +2,12 @@
 //! os-release, ELF/PE machines, EFI loaders, BIOS boot code), each fact with its evidence.
 //! What the import makes of them is the caller's [`report::Reading`]. Knows only
 //! [`VirtualDisk`]; never fails on corrupt content: what cannot be read becomes a warning.
+// Every number here comes from a disk: a cast that could cut or flip it must say why it cannot.
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
 
 pub mod fact;
 pub mod fs;

@@ -69,6 +69,12 @@ pub fn check(fs: &mut dyn GuestFs, out: &mut Vec<Finding>) {
 }
 
 #[cfg(test)]
+// Test fixtures cast small lengths and offsets they build themselves.
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss
+)]
 mod tests {
     use super::*;
     use std::collections::HashMap;

@@ -86,8 +86,11 @@ impl Xfs<'_> {
                 .fsb_to_byte(e.start)?
                 .checked_add(lo - e_from)
                 .ok_or("extent byte offset overflows")?;
-            // Both in 0..=n, since offset <= lo < hi <= end.
-            let (a, b) = ((lo - offset) as usize, (hi - offset) as usize);
+            // Both in 0..=n (out.len()), since offset <= lo < hi <= end.
+            let (a, b) = (
+                crate::image::fit::min_len(out.len(), lo - offset),
+                crate::image::fit::min_len(out.len(), hi - offset),
+            );
             self.read_into(disk, &mut out[a..b])?;
         }
         Ok(out)
@@ -133,7 +136,7 @@ impl Xfs<'_> {
                 out.extend_from_slice(piece);
             }
         }
-        out.truncate(ino.size as usize);
+        out.truncate(crate::image::fit::min_len(out.len(), ino.size));
         Ok(out)
     }
 }

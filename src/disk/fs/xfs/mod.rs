@@ -24,4 +24,10 @@ pub use reader::Xfs;
 pub use superblock::Superblock;
 
 #[cfg(test)]
+// Test fixtures cast small lengths and offsets they build themselves.
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss
+)]
 mod tests;
