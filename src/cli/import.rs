@@ -52,8 +52,7 @@ pub fn run(a: Args) -> Result<i32> {
     if a.dry_run {
         return dry_run_step(&a, &mut prep, printer.as_ref());
     }
-    let notice = import::retry_notice(printer.clone());
-    let session = prep.session()?.with_notice(notice);
+    let session = import::observe(prep.session()?, printer.clone());
     if !a.json && !a.quiet {
         print_plan(&prep.plan.import_image);
     }
@@ -204,6 +203,8 @@ struct Printer {
     json: bool,
     /// Retries are shown with `-v` even under `--quiet`, as the process reporter does.
     retries: bool,
+    /// `-v`: one line per HTTP request, even under `--quiet`.
+    requests: bool,
     upload: Mutex<Option<Progress>>,
     task: Mutex<super::follow::Progress>,
 }
@@ -214,6 +215,7 @@ impl Printer {
             quiet: a.quiet,
             json: a.json,
             retries: a.cloud.verbose || !a.quiet,
+            requests: a.cloud.verbose,
             upload: Mutex::new(None),
             task: Mutex::new(super::follow::Progress::new(a.quiet)),
         }
@@ -239,7 +241,13 @@ impl Observer for Printer {
 
     fn retry(&self, msg: &str) {
         if self.retries {
-            eprintln!("imgtool: {}", escape(msg));
+            super::cloud_log::print(msg);
+        }
+    }
+
+    fn request(&self, line: &str) {
+        if self.requests {
+            super::cloud_log::print(line);
         }
     }
 

@@ -3,8 +3,9 @@
 //! a [`Prepared`] holding the [`ImportPlan`] (what will be done: the ImportImage parameters,
 //! the data disks, the endpoints, the [`RunOptions`]) and the [`Opened`] images apart.
 //! [`run`]`(plan, images, session, observer)` carries it out: role, bucket, upload, import,
-//! follow. Each step is told to an [`Observer`]. The CLI parses arguments, calls these and
-//! renders; `cloud/` speaks the protocols.
+//! follow. Each step, and (when the session is given the sinks: [`observe`]) each retry and
+//! each HTTP request, is told to an [`Observer`]. The CLI parses arguments, calls these and renders;
+//! `cloud/` speaks the protocols.
 
 pub mod data_disks;
 pub mod facts;
@@ -15,7 +16,7 @@ pub mod prepare;
 pub mod readiness;
 pub mod request;
 
-pub use observer::{Observer, Silent, Steps, retry_notice};
+pub use observer::{Observer, Silent, Steps, observe, request_log, retry_notice};
 pub use pipeline::{Outcome, Status, Uploaded, run};
 pub use planned::{ImportPlan, Opened, RunOptions};
 pub use prepare::{Prepared, prepare};
