@@ -52,12 +52,11 @@ pub fn run(a: Args) -> Result<i32> {
     if a.dry_run {
         return dry_run_step(&a, &mut prep, printer.as_ref());
     }
-    let notice = import::retry_notice(printer.clone());
-    let session = prep.session()?.with_notice(notice);
+    let session = import::observe(prep.session()?, printer.clone());
     if !a.json && !a.quiet {
-        print_plan(&prep.plan);
+        print_plan(&prep.plan.import_image);
     }
-    let out = import::run(&prep, &session, printer.as_ref())?;
+    let out = import::run(&prep.plan, &prep.images, &session, printer.as_ref())?;
     finish(&a, &prep, &out)
 }
 
@@ -128,17 +127,24 @@ fn dry_run_step(a: &Args, p: &mut Prepared, printer: &Printer) -> Result<i32> {
             "check",
             "ImportImage with DryRun=true (nothing is imported)",
         );
-        let code = remote_check(a, live, &p.endpoints, &p.plan)?;
+        let code = remote_check(a, live, &p.plan.endpoints, &p.plan.import_image)?;
         printer.note(&format!("remote check passed: the service answered {code}"));
     } else if let Err(e) = &p.creds {
         printer.warning(&e.to_string());
     }
-    dry_run(a, &p.shown, &p.data, p.creds.as_ref().ok(), &p.endpoints)
+    dry_run(
+        a,
+        &p.shown,
+        &p.plan.data,
+        p.creds.as_ref().ok(),
+        &p.plan.endpoints,
+    )
 }
 
 /// What the run did, on stdout (text or the JSON document), and the exit code.
 fn finish(a: &Args, p: &Prepared, out: &Outcome) -> Result<i32> {
-    let resume = escape(&import::pipeline::resume_hint(&p.plan, &out.imported));
+    let plan = &p.plan.import_image;
+    let resume = escape(&import::pipeline::resume_hint(plan, &out.imported));
     match out.status {
         Status::Submitted => {
             if !a.quiet && !a.json {
@@ -150,7 +156,7 @@ fn finish(a: &Args, p: &Prepared, out: &Outcome) -> Result<i32> {
                 println!(
                     "image {} is Available in {}",
                     escape(&out.imported.image_id),
-                    p.plan.region_id
+                    plan.region_id
                 );
                 if let Some(d) = &out.detection {
                     super::import_report::print_detection(d);
@@ -162,10 +168,12 @@ fn finish(a: &Args, p: &Prepared, out: &Outcome) -> Result<i32> {
         }
     }
     if a.json {
-        let mut doc = base_json(&p.plan, false, out.status.name(), Some(&out.imported));
-        doc["upload"] = upload_json(&p.plan, out.uploaded.as_ref());
-        doc["data_disks"] =
-            data_disks_json(&p.data, out.uploaded.as_ref().map(|u| u.data.as_slice()));
+        let mut doc = base_json(plan, false, out.status.name(), Some(&out.imported));
+        doc["upload"] = upload_json(plan, out.uploaded.as_ref());
+        doc["data_disks"] = data_disks_json(
+            &p.plan.data,
+            out.uploaded.as_ref().map(|u| u.data.as_slice()),
+        );
         doc["detection"] = out.detection.as_ref().map_or(Value::Null, Detection::json);
         doc["object_deleted"] = Value::Bool(out.object_deleted);
         doc["timings_ms"] = timings(&p.steps, &out.steps);
@@ -195,6 +203,8 @@ struct Printer {
     json: bool,
     /// Retries are shown with `-v` even under `--quiet`, as the process reporter does.
     retries: bool,
+    /// `-v`: one line per HTTP request, even under `--quiet`.
+    requests: bool,
     upload: Mutex<Option<Progress>>,
     task: Mutex<super::follow::Progress>,
 }
@@ -205,6 +215,7 @@ impl Printer {
             quiet: a.quiet,
             json: a.json,
             retries: a.cloud.verbose || !a.quiet,
+            requests: a.cloud.verbose,
             upload: Mutex::new(None),
             task: Mutex::new(super::follow::Progress::new(a.quiet)),
         }
@@ -230,7 +241,13 @@ impl Observer for Printer {
 
     fn retry(&self, msg: &str) {
         if self.retries {
-            eprintln!("imgtool: {}", escape(msg));
+            super::cloud_log::print(msg);
+        }
+    }
+
+    fn request(&self, line: &str) {
+        if self.requests {
+            super::cloud_log::print(line);
         }
     }
 

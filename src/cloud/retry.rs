@@ -25,11 +25,15 @@ pub struct RetryPolicy {
     pub base_delay: Duration,
     pub max_delay: Duration,
     /// Where this policy's retry notices go; `None`: the process's reporter
-    /// ([`set_reporter`]). A library caller's observer sets it (`import::run`).
+    /// ([`set_reporter`]). A library caller's observer sets it (`Session::with_notice`).
     pub notice: Option<Notice>,
+    /// Where the request log of the calls made with this policy goes (one line per HTTP
+    /// request, see `cloud::trace`); `None`: the process's reporter's, when it has one
+    /// (`-v`). A library caller's observer sets it (`Session::with_request_log`).
+    pub requests: Option<Notice>,
 }
 
-/// A sink for retry notices, shared by the threads of an upload.
+/// A sink for retry notices or request lines, shared by the threads of an upload.
 pub type Notice = Arc<dyn Fn(&str) + Send + Sync>;
 
 impl std::fmt::Debug for RetryPolicy {
@@ -39,6 +43,7 @@ impl std::fmt::Debug for RetryPolicy {
             .field("base_delay", &self.base_delay)
             .field("max_delay", &self.max_delay)
             .field("notice", &self.notice.is_some())
+            .field("requests", &self.requests.is_some())
             .finish()
     }
 }
@@ -51,6 +56,14 @@ impl RetryPolicy {
             ..self.clone()
         }
     }
+
+    /// The same policy, its request log going to `requests`.
+    pub fn with_request_log(&self, requests: Notice) -> RetryPolicy {
+        RetryPolicy {
+            requests: Some(requests),
+            ..self.clone()
+        }
+    }
 }
 
 impl Default for RetryPolicy {
@@ -60,6 +73,7 @@ impl Default for RetryPolicy {
             base_delay: Duration::from_millis(500),
             max_delay: Duration::from_secs(20),
             notice: None,
+            requests: None,
         }
     }
 }
@@ -131,9 +145,12 @@ fn wait(policy: &RetryPolicy, attempt: u32, cause: &str) {
         attempt + 1,
         policy.attempts,
     );
-    match &policy.notice {
-        Some(n) => n(&msg),
-        None => report(&msg),
+    if let Some(n) = &policy.notice {
+        n(&msg);
+    } else if let Ok(r) = REPORTER.read() {
+        if let Some(f) = &r.notices {
+            f(&msg);
+        }
     }
     std::thread::sleep(d);
 }
@@ -146,23 +163,42 @@ fn seconds(d: Duration) -> String {
     }
 }
 
-type Reporter = Box<dyn Fn(&str) + Send + Sync>;
-
-static REPORTER: RwLock<Option<Reporter>> = RwLock::new(None);
-
-/// Where retry notices (and, with `-v`, request logs) go: the CLI installs one that writes
-/// to stderr unless `--quiet`; a library user gets nothing unless it installs one.
-pub fn set_reporter(f: impl Fn(&str) + Send + Sync + 'static) {
-    if let Ok(mut r) = REPORTER.write() {
-        *r = Some(Box::new(f));
+/// Log one HTTP request (`line` made only when someone listens): to `policy`'s request
+/// sink, else to the process reporter's (see [`set_reporter`]), else nowhere.
+pub fn log_request(policy: &RetryPolicy, line: impl FnOnce() -> String) {
+    if let Some(r) = &policy.requests {
+        r(&line());
+    } else if let Ok(r) = REPORTER.read() {
+        if let Some(f) = &r.requests {
+            f(&line());
+        }
     }
 }
 
-pub fn report(msg: &str) {
-    if let Ok(r) = REPORTER.read() {
-        if let Some(f) = r.as_ref() {
-            f(msg);
-        }
+/// The process's sinks, for the calls whose policy has none of its own.
+struct Reporter {
+    notices: Option<Notice>,
+    requests: Option<Notice>,
+}
+
+static REPORTER: RwLock<Reporter> = RwLock::new(Reporter {
+    notices: None,
+    requests: None,
+});
+
+/// Where the retry notices and the request log (`requests`; `None`: no log) go when a
+/// call's policy names no sink of its own. An import's session carries its own
+/// (`Session::with_notice`, `with_request_log`), so this is for the calls made outside one:
+/// STS in `import::prepare` (AssumeRole, its renewals while the run goes on, and
+/// GetCallerIdentity), the dry run's remote check, and `imgtool task`. The CLI installs it
+/// (`cli/cloud_log.rs`); a library user hears nothing from those calls unless it installs
+/// one.
+pub fn set_reporter(notices: Notice, requests: Option<Notice>) {
+    if let Ok(mut r) = REPORTER.write() {
+        *r = Reporter {
+            notices: Some(notices),
+            requests,
+        };
     }
 }
 
@@ -301,6 +337,7 @@ mod tests {
             base_delay: Duration::from_millis(100),
             max_delay: Duration::from_millis(1000),
             notice: None,
+            requests: None,
         };
         let d1 = backoff(&p, 1);
         assert!(
@@ -343,6 +380,7 @@ mod tests {
             base_delay: Duration::from_millis(1),
             max_delay: Duration::from_millis(2),
             notice: None,
+            requests: None,
         };
         let mut n = 0;
         let r: Result<(), _> = run(&p, || {

@@ -173,10 +173,11 @@ impl Client {
         let started = std::time::Instant::now();
         let resp = req.send().map_err(|e| {
             let err = retry::network_error(&e, &url);
-            super::trace::failed(method.as_str(), &url, action, started, &err);
+            super::trace::failed(&self.retry, method.as_str(), &url, action, started, &err);
             err
         })?;
         super::trace::answered(
+            &self.retry,
             method.as_str(),
             &url,
             action,

@@ -60,8 +60,16 @@ impl Session {
         self
     }
 
-    /// An OSS client at `url` (a checked base URL) with this session's credentials, timing
-    /// and retry notices.
+    /// The same session, its request log (one line per HTTP request, see `trace`) going to
+    /// `requests`.
+    pub fn with_request_log(mut self, requests: Notice) -> Self {
+        self.timing.retry = self.timing.retry.with_request_log(requests);
+        self.client = self.client.with_retry(self.timing.retry.clone());
+        self
+    }
+
+    /// An OSS client at `url` (a checked base URL) with this session's credentials, timing,
+    /// retry notices and request log.
     pub fn oss(&self, url: &str, signing: OssSigning) -> Result<Oss> {
         Oss::new(
             self.live.clone(),

@@ -16,9 +16,10 @@ use crate::plan::{self, ImageFacts, MAX_DISK_GIB, MIN_DISK_GIB};
 /// `DiskDeviceMapping.N`, N = 2..17: the service ignores N above 17, so more are refused here.
 pub const MAX_DATA_DISKS: usize = 16;
 
+/// A data disk's plan; its image, opened once, is in `super::Opened`.
+#[derive(Debug, Clone)]
 pub struct DataDisk {
     pub path: PathBuf,
-    pub image: Image,
     pub facts: ImageFacts,
     pub object: String,
     /// GiB: the smallest that holds the virtual disk and its file systems.
@@ -26,9 +27,9 @@ pub struct DataDisk {
 }
 
 impl DataDisk {
-    /// The bytes to upload.
-    pub fn source(&self) -> Result<Box<dyn Source + '_>> {
-        source(&self.path, &self.image, &self.facts.sending)
+    /// The bytes to upload, from `image`, this disk opened.
+    pub fn source<'a>(&self, image: &'a Image) -> Result<Box<dyn Source + 'a>> {
+        source(&self.path, image, &self.facts.sending)
     }
 
     /// What identifies the uploaded bytes, for resuming.
@@ -89,8 +90,8 @@ pub fn default_object(path: &Path, bytes: Bytes) -> String {
 }
 
 /// Open and check every data disk; `system_object` is the system disk's object, which no
-/// data disk may share.
-pub fn open(paths: &[PathBuf], system_object: &str) -> Result<Vec<DataDisk>> {
+/// data disk may share. The plans, and the images in the same order.
+pub fn open(paths: &[PathBuf], system_object: &str) -> Result<(Vec<DataDisk>, Vec<Image>)> {
     if paths.len() > MAX_DATA_DISKS {
         return Err(Error::Usage(format!(
             "{} data disks given; ImportImage takes at most {MAX_DATA_DISKS} \
@@ -99,6 +100,7 @@ pub fn open(paths: &[PathBuf], system_object: &str) -> Result<Vec<DataDisk>> {
         )));
     }
     let mut disks: Vec<DataDisk> = Vec::new();
+    let mut images = Vec::new();
     for path in paths {
         let image = image::open(path)?;
         let facts = image_facts(path, &image, None)?;
@@ -120,13 +122,13 @@ pub fn open(paths: &[PathBuf], system_object: &str) -> Result<Vec<DataDisk>> {
         }
         disks.push(DataDisk {
             path: path.clone(),
-            image,
             facts,
             object,
             disk_image_size,
         });
+        images.push(image);
     }
-    Ok(disks)
+    Ok((disks, images))
 }
 
 /// `DiskDeviceMapping.N.*` for N = 2.. in the order given.
@@ -178,7 +180,7 @@ mod tests {
         }
         // Empty sparse RAWs go up as the (tiny) streamed VHD of their disk, named .vhd; the
         // DiskImageSize is the virtual disk's.
-        let disks = open(&paths, "imgtool/sys.raw").unwrap();
+        let (disks, _) = open(&paths, "imgtool/sys.raw").unwrap();
         let p = params(&disks, "bkt");
         assert_eq!(p[0], ("DiskDeviceMapping.2.Format".into(), "VHD".into()));
         assert_eq!(

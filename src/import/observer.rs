@@ -1,13 +1,16 @@
 //! What an import tells its caller while it runs: steps starting and ending, notes and
-//! warnings, retries, the upload's progress, the submitted task and its state. The CLI prints
-//! them (stderr, progress only on a terminal, nothing with --quiet); a library user records
-//! them or ignores them (every method has an empty default).
+//! warnings, retries, each HTTP request, the upload's progress, the submitted task and its
+//! state. The CLI prints them (stderr, progress only on a terminal, nothing with --quiet but
+//! retries and requests under `-v`); a library user records them or ignores them (every
+//! method has an empty default). Retries and requests reach the observer through the
+//! session ([`observe`]).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::cloud::ecs::{ImageState, Imported, TaskState};
 use crate::cloud::retry::Notice;
+use crate::cloud::session::Session;
 use crate::error::Result;
 
 /// The events of an import, in the order they happen. Called from the upload's worker
@@ -24,6 +27,10 @@ pub trait Observer: Send + Sync {
     /// A request is tried again ("retrying in 1.0 s (attempt 2 of 6): ..."): reaches the
     /// observer when the session was given [`retry_notice`].
     fn retry(&self, _msg: &str) {}
+    /// One HTTP request, as `-v` logs it: `POST https://ecs.../ (ImportImage) -> HTTP 200 in
+    /// 41 ms` (method, URL without its query, what was asked, status, time; never a
+    /// secret). Reaches the observer when the session was given [`request_log`].
+    fn request(&self, _line: &str) {}
     /// An object's upload begins: `bytes` at most will be sent.
     fn upload_started(&self, _object: &str, _bytes: u64) {}
     /// `bytes` more of the object are in OSS (sent, or found there and verified).
@@ -46,6 +53,19 @@ impl Observer for Silent {}
 /// (`Session::with_notice(retry_notice(obs))`).
 pub fn retry_notice(observer: Arc<dyn Observer>) -> Notice {
     Arc::new(move |m: &str| observer.retry(m))
+}
+
+/// The request-log sink that sends a session's request lines to `observer`
+/// (`Session::with_request_log(request_log(obs))`): the library's `-v`.
+pub fn request_log(observer: Arc<dyn Observer>) -> Notice {
+    Arc::new(move |m: &str| observer.request(m))
+}
+
+/// `session` with its retries and its request lines going to `observer`.
+pub fn observe(session: Session, observer: Arc<dyn Observer>) -> Session {
+    session
+        .with_notice(retry_notice(observer.clone()))
+        .with_request_log(request_log(observer))
 }
 
 /// The wall time of each step, in order (the JSON's `timings_ms`).

@@ -1,19 +1,19 @@
 //! The second half of an import, once [`super::prepare`] has planned it: make sure the RAM
 //! role exists, make sure the bucket exists, upload the system disk and the data disks
 //! (resumable, verified), call ImportImage, follow the task until the image is Available,
-//! read the service's image check, delete the object. Every step is told to the observer;
-//! nothing here prints.
+//! read the service's image check, delete the object. [`run`] takes the plan (what to do)
+//! and the images (the open files whose bytes go up) apart. Every step is told to the
+//! observer; nothing here prints.
 
 use std::time::Duration;
 
 use super::observer::{Observer, Steps};
-use super::prepare::Prepared;
+use super::planned::{ImportPlan, Opened};
 use crate::cloud::bucket::{self, Found};
 use crate::cloud::detect::{self, Detection};
 use crate::cloud::ecs::{self, Imported};
 use crate::cloud::follow;
 use crate::cloud::import;
-use crate::cloud::live::Live;
 use crate::cloud::oss::Oss;
 use crate::cloud::resume;
 use crate::cloud::session::Session;
@@ -64,43 +64,37 @@ pub struct Outcome {
     pub created_role: bool,
     pub detection: Option<Detection>,
     pub object_deleted: bool,
-    /// The steps of the run (the plan's are in [`Prepared::steps`]).
+    /// The steps of the run (the plan's are in `Prepared::steps`).
     pub steps: Steps,
 }
 
-impl Prepared {
-    /// The session a real run signs with: the activated role's keys, else the resolved
-    /// ones; the credentials' error when there are none. Takes the credentials.
-    pub fn session(&mut self) -> Result<Session> {
-        let creds = std::mem::replace(
-            &mut self.creds,
-            Err(Error::Failed("the credentials were already taken".into())),
-        )?;
-        let live = self.live.clone().unwrap_or_else(|| Live::fixed(creds));
-        let sig = settings::rpc_signature(self.request.rpc_signature.as_deref(), &env)?;
-        Session::new(live, &self.endpoints, sig)
+/// Run the import `p` plans, uploading from `images`, with `s`, telling `obs` each step. A
+/// task that does not end within the plan's timeout is an error naming how to follow it
+/// later.
+pub fn run(p: &ImportPlan, images: &Opened, s: &Session, obs: &dyn Observer) -> Result<Outcome> {
+    let opts = &p.options;
+    let plan = &p.import_image;
+    if images.data.len() != p.data.len() {
+        return Err(Error::Failed(format!(
+            "the plan has {} data disks but {} were opened",
+            p.data.len(),
+            images.data.len()
+        )));
     }
-}
-
-/// Run the import `p` planned, with `s`, telling `obs` each step. A task that does not end
-/// within `timeout` is an error naming how to follow it later.
-pub fn run(p: &Prepared, s: &Session, obs: &dyn Observer) -> Result<Outcome> {
-    let req = &p.request;
-    let plan = &p.plan;
     let mut steps = Steps::default();
     let created_role = steps.time(obs, "role", || {
         obs.step("role", "checking the RAM role");
-        import::ensure_role(s, req.create_role, &mut |m| obs.note(&m))
+        import::ensure_role(s, opts.create_role, &mut |m| obs.note(&m))
     })?;
     let oss = oss_client(p, s)?;
-    let uploaded = if req.skip_upload {
+    let uploaded = if opts.skip_upload {
         None
     } else {
-        Some(upload_step(p, &mut steps, &oss, obs)?)
+        Some(upload_step(p, images, &mut steps, &oss, obs)?)
     };
     let imported = steps.time(obs, "import", || {
         obs.step("import", "calling ImportImage");
-        import::import(s, plan, req.create_role, created_role, &mut |m| {
+        import::import(s, plan, opts.create_role, created_role, &mut |m| {
             obs.note(&m)
         })
     })?;
@@ -114,18 +108,18 @@ pub fn run(p: &Prepared, s: &Session, obs: &dyn Observer) -> Result<Outcome> {
         object_deleted: false,
         steps: Steps::default(),
     };
-    if !req.no_wait {
+    if !opts.no_wait {
         let followed = steps.time(obs, "follow", || {
             obs.step("follow", "waiting for the image to be Available");
-            follow_task(s, plan, &out.imported, req.timeout, obs)
+            follow_task(s, plan, &out.imported, opts.timeout, obs)
         })?;
         match followed {
             follow::Outcome::Done { .. } => {
                 out.status = Status::Available;
-                if req.options.detect {
+                if opts.detect {
                     out.detection = Some(detection(s, plan, &out.imported, &mut steps, obs)?);
                 }
-                out.object_deleted = req.delete_object && delete_object(&oss, plan, obs)?;
+                out.object_deleted = opts.delete_object && delete_object(&oss, plan, obs)?;
             }
             follow::Outcome::Interrupted => out.status = Status::Interrupted,
             follow::Outcome::TimedOut => {
@@ -145,8 +139,8 @@ pub fn resume_hint(plan: &Plan, imported: &Imported) -> String {
     follow::resume_hint(&imported.task_id, &plan.region_id, Some(&imported.image_id))
 }
 
-fn oss_client(p: &Prepared, s: &Session) -> Result<Oss> {
-    let e = &p.request.endpoints;
+fn oss_client(p: &ImportPlan, s: &Session) -> Result<Oss> {
+    let e = &p.asked;
     let url = settings::oss_endpoint(
         &p.region,
         e.oss.as_deref(),
@@ -154,12 +148,18 @@ fn oss_client(p: &Prepared, s: &Session) -> Result<Oss> {
         e.allow_http,
         &env,
     )?;
-    let signing = settings::oss_signing(p.request.oss_signature.as_deref(), &p.region, &env)?;
+    let signing = settings::oss_signing(p.oss_signature.as_deref(), &p.region, &env)?;
     s.oss(&url, signing)
 }
 
-fn upload_step(p: &Prepared, steps: &mut Steps, oss: &Oss, obs: &dyn Observer) -> Result<Uploaded> {
-    let (req, plan) = (&p.request, &p.plan);
+fn upload_step(
+    p: &ImportPlan,
+    images: &Opened,
+    steps: &mut Steps,
+    oss: &Oss,
+    obs: &dyn Observer,
+) -> Result<Uploaded> {
+    let (opts, plan) = (&p.options, &p.import_image);
     let found = steps.time(obs, "bucket", || {
         obs.step("bucket", &format!("checking bucket {}", plan.oss_bucket));
         bucket::ensure(
@@ -171,30 +171,30 @@ fn upload_step(p: &Prepared, steps: &mut Steps, oss: &Oss, obs: &dyn Observer) -
         )
     })?;
     // The bytes come from the image opened in `prepare`, the file its identity was read from.
-    let src = super::data_disks::source(&req.image, &p.image, &p.facts.sending)?;
-    let opts = upload::Options {
+    let src = super::data_disks::source(&p.facts.path, &images.system, &p.facts.sending)?;
+    let up = upload::Options {
         bucket: plan.oss_bucket.clone(),
         key: plan.oss_object.clone(),
-        part_size: upload::part_size(src.len(), req.part_size)?,
-        parallel: req.parallel.unwrap_or_else(upload::default_parallel),
-        restart: req.restart,
+        part_size: upload::part_size(src.len(), opts.part_size)?,
+        parallel: opts.parallel.unwrap_or_else(upload::default_parallel),
+        restart: opts.restart,
         identity: super::data_disks::upload_identity(&p.facts),
-        state_dir: req.state_dir.clone().or_else(|| resume::dir(&env)),
+        state_dir: opts.state_dir.clone().or_else(|| resume::dir(&env)),
     };
     let outcome = steps.time(obs, "upload", || {
-        obs.step("upload", &format!("oss://{}/{}", opts.bucket, opts.key));
-        send(oss, src.as_ref(), &opts, obs)
+        obs.step("upload", &format!("oss://{}/{}", up.bucket, up.key));
+        send(oss, src.as_ref(), &up, obs)
     })?;
     // Each data disk exactly as the system disk: same bucket, same resumable upload.
     let data = steps.time(obs, "upload_data_disks", || {
         let mut outcomes = Vec::new();
-        for d in &p.data {
-            let src = d.source()?;
+        for (d, image) in p.data.iter().zip(&images.data) {
+            let src = d.source(image)?;
             let o = upload::Options {
                 key: d.object.clone(),
-                part_size: upload::part_size(src.len(), req.part_size)?,
+                part_size: upload::part_size(src.len(), opts.part_size)?,
                 identity: d.identity(),
-                ..opts.clone()
+                ..up.clone()
             };
             obs.step(
                 "upload",

@@ -2,13 +2,15 @@
 //! opened (once) and inspected, the region, bucket and object chosen (each default said), the
 //! data disks opened, the ImportImage plan built and checked, the readiness gate passed.
 //! Only STS may be asked something here (the account id in the default bucket's name), and
-//! only when the run sends requests.
+//! only when the run sends requests. The result is the plan and the open images, apart, plus
+//! what a caller shows or runs with (the inspection, the credentials, the timings).
 
 use std::path::Path;
 
-use super::data_disks::{self, DataDisk};
+use super::data_disks;
 use super::facts::image_facts_and_report;
 use super::observer::{Observer, Steps};
+use super::planned::{ImportPlan, Opened, RunOptions};
 use super::readiness;
 use super::request::Request;
 use crate::cloud::bucket;
@@ -16,36 +18,48 @@ use crate::cloud::credentials::{self, Credentials};
 use crate::cloud::ecs;
 use crate::cloud::live::Live;
 use crate::cloud::rpc::Client;
-use crate::cloud::settings::{self, Endpoints, env};
+use crate::cloud::session::Session;
+use crate::cloud::settings::{self, env};
 use crate::cloud::{regions, roles, sts};
 use crate::disk::DiskReport;
-use crate::error::Result;
-use crate::image::{self, Image, VirtualDisk};
+use crate::error::{Error, Result};
+use crate::image::{self, VirtualDisk};
 use crate::plan::sent::Bytes;
-use crate::plan::{self, ImageFacts, Plan};
+use crate::plan::{self, Plan};
 
-/// An import planned and checked, ready to run (or to be shown by a dry run).
+/// An import planned and checked, ready to run (`run(&p.plan, &p.images, ...)`) or to be
+/// shown by a dry run.
 pub struct Prepared {
-    pub request: Request,
-    /// The system disk, opened once: its identity and the bytes uploaded come from this
-    /// open file.
-    pub image: Image,
-    pub facts: ImageFacts,
+    /// What will be done.
+    pub plan: ImportPlan,
+    /// The system disk and the data disks, each opened once: the identities in the plan and
+    /// the bytes uploaded come from these open files.
+    pub images: Opened,
+    /// What `inspect` found on the system disk (readiness findings, warnings).
     pub disk: DiskReport,
-    pub region: String,
-    pub endpoints: Endpoints,
-    pub data: Vec<DataDisk>,
-    pub plan: Plan,
-    /// The plan as a dry run shows it (the default bucket's account id unknown).
+    /// The ImportImage plan as a dry run shows it (the default bucket's account id unknown).
     pub shown: Plan,
     /// The resolved credentials; an `Err` is kept, since a dry run works without them.
     pub creds: Result<Credentials>,
     /// Role-based credentials activated (STS AssumeRole, instance metadata), when the run
     /// sends requests.
     pub live: Option<Live>,
-    /// Whether the bucket is imgtool's default (then it may be created).
-    pub bucket_defaulted: bool,
+    /// The timings of the steps so far (inspect, plan).
     pub steps: Steps,
+}
+
+impl Prepared {
+    /// The session a real run signs with: the activated role's keys, else the resolved
+    /// ones; the credentials' error when there are none. Takes the credentials.
+    pub fn session(&mut self) -> Result<Session> {
+        let creds = std::mem::replace(
+            &mut self.creds,
+            Err(Error::Failed("the credentials were already taken".into())),
+        )?;
+        let live = self.live.clone().unwrap_or_else(|| Live::fixed(creds));
+        let sig = settings::rpc_signature(self.plan.rpc_signature.as_deref(), &env)?;
+        Session::new(live, &self.plan.endpoints, sig)
+    }
 }
 
 /// Plan the import of `req.image`, telling `obs` each decision.
@@ -93,7 +107,7 @@ pub fn prepare(req: Request, obs: &dyn Observer) -> Result<Prepared> {
         &env,
     )?;
     let object = object_of(&req, sending.bytes, obs);
-    let data = steps.time(obs, "inspect_data_disks", || {
+    let (data, data_images) = steps.time(obs, "inspect_data_disks", || {
         data_disks::open(&req.data_disks, &object)
     })?;
     for d in &data {
@@ -157,19 +171,39 @@ pub fn prepare(req: Request, obs: &dyn Observer) -> Result<Prepared> {
     for w in &plan.warnings {
         obs.warning(w);
     }
+    let options = RunOptions {
+        create_role: req.create_role,
+        skip_upload: req.skip_upload,
+        no_wait: req.no_wait,
+        timeout: req.timeout,
+        delete_object: req.delete_object,
+        detect: req.options.detect,
+        part_size: req.part_size,
+        parallel: req.parallel,
+        restart: req.restart,
+        state_dir: req.state_dir,
+    };
     Ok(Prepared {
-        request: req,
-        image: img,
-        facts,
+        plan: ImportPlan {
+            import_image: plan,
+            facts,
+            data,
+            region,
+            endpoints: eps,
+            asked: req.endpoints,
+            rpc_signature: req.rpc_signature,
+            oss_signature: req.oss_signature,
+            bucket_defaulted: defaulted,
+            options,
+        },
+        images: Opened {
+            system: img,
+            data: data_images,
+        },
         disk,
-        region,
-        endpoints: eps,
-        data,
-        plan,
         shown,
         creds,
         live,
-        bucket_defaulted: defaulted,
         steps,
     })
 }

@@ -119,7 +119,7 @@ fn the_pipeline_tells_its_observer_each_step_in_order_and_uploads_the_file_it_op
     };
     let rec = Arc::new(Recorder::default());
     let prep = import::prepare(req, rec.as_ref()).expect("prepare");
-    assert_eq!(prep.plan.oss_object, "imgtool/disk.raw");
+    assert_eq!(prep.plan.import_image.oss_object, "imgtool/disk.raw");
 
     // The path now names another file: the upload must still send the file prepare opened
     // (whose identity the resume record carries), not whatever the path names now.
@@ -135,11 +135,11 @@ fn the_pipeline_tells_its_observer_each_step_in_order_and_uploads_the_file_it_op
         source: "test".into(),
         role: None,
     };
-    let mut session = Session::new(creds, &prep.endpoints, RpcSignature::V3).expect("session");
+    let mut session = Session::new(creds, &prep.plan.endpoints, RpcSignature::V3).expect("session");
     session.timing.poll = Duration::from_millis(10);
     session.timing.retry.base_delay = Duration::from_millis(5);
     let session = session.with_notice(import::retry_notice(rec.clone()));
-    let out = import::run(&prep, &session, rec.as_ref()).expect("run");
+    let out = import::run(&prep.plan, &prep.images, &session, rec.as_ref()).expect("run");
 
     assert_eq!(out.status, Status::Available);
     let up = out.uploaded.as_ref().expect("uploaded");

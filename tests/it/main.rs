@@ -24,6 +24,7 @@ mod first_hour_cloud;
 mod fuzz_corpus;
 mod golden;
 mod hostile_volumes;
+mod import_observer;
 mod import_pipeline;
 mod initramfs;
 mod inspect;

@@ -284,10 +284,17 @@ impl Oss {
         let started = std::time::Instant::now();
         let resp = req.send().map_err(|e| {
             let err = super::retry::network_error(&e, &shown);
-            super::trace::failed(method, &shown, "OSS", started, &err);
+            super::trace::failed(&self.retry, method, &shown, "OSS", started, &err);
             err
         })?;
-        super::trace::answered(method, &shown, "OSS", started, resp.status().as_u16());
+        super::trace::answered(
+            &self.retry,
+            method,
+            &shown,
+            "OSS",
+            started,
+            resp.status().as_u16(),
+        );
         read_reply(resp)
     }
 
