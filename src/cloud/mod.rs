@@ -3,6 +3,14 @@
 //! decides parameters; it takes a finished [`crate::plan::Plan`] and a byte source
 //! ([`upload::Source`]).
 
+// Numbers from files, flags and server answers are converted with checks or a reason
+// (issue 13 point 5), as in image/ (see image/fit.rs).
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 pub mod bucket;
 pub mod call_error;
 pub mod crc64;

@@ -15,6 +15,7 @@ use super::crc64;
 use super::oss::{Payload, Reply};
 use super::rpc::CallError;
 use crate::error::{Error, Result};
+use crate::image::fit::min_len;
 
 /// Bytes read from the source and handed to the connection at a time. Large enough that
 /// the hand-over costs nothing next to the copy, small enough that every connection's
@@ -86,7 +87,7 @@ pub fn range_crc(read: &ReadAt<'_>, offset: u64, len: u64, buf: &mut Vec<u8>) ->
     let mut d = crc64::Digest::new();
     let mut at = 0u64;
     while at < len {
-        let n = (len - at).min(CHUNK as u64) as usize;
+        let n = min_len(CHUNK, len - at);
         buf.resize(n, 0);
         read(offset + at, buf)?;
         d.write(buf);
@@ -105,7 +106,7 @@ fn produce(
     let mut d = crc64::Digest::new();
     let mut at = 0u64;
     while at < len {
-        let n = (len - at).min(CHUNK as u64) as usize;
+        let n = min_len(CHUNK, len - at);
         let mut buf = back.try_recv().unwrap_or_default();
         buf.resize(n, 0);
         if let Err(e) = read(offset + at, &mut buf) {
@@ -149,6 +150,8 @@ impl Read for Chunks {
 }
 
 #[cfg(test)]
+// The fixtures cast small lengths and offsets into in-memory buffers.
+#[allow(clippy::cast_possible_truncation)]
 mod tests {
     use super::*;
 

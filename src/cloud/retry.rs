@@ -86,6 +86,8 @@ pub fn backoff(p: &RetryPolicy, attempt: u32) -> Duration {
         .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
         .min(p.max_delay);
     let half = exp / 2;
+    // half is at most max_delay / 2 (seconds): its milliseconds fit a u64.
+    #[allow(clippy::cast_possible_truncation)]
     let jitter_ms = random_u64() % (half.as_millis() as u64 + 1);
     half + Duration::from_millis(jitter_ms)
 }

@@ -72,6 +72,32 @@ pub struct Preview {
     pub canonical_request: Option<String>,
 }
 
+/// One call of an action: the same on every attempt (each attempt signs it afresh).
+struct Call<'a> {
+    svc: &'a Service,
+    method: Method,
+    action: &'a str,
+    params: &'a [(String, String)],
+}
+
+impl<'a> Call<'a> {
+    /// The service's root URL, without the query (what is shown and traced).
+    fn url(&self) -> String {
+        format!("{}/", self.svc.endpoint)
+    }
+
+    /// What V3 covers of the call, with the headers of the attempt.
+    fn v3_request(&self, headers: &'a [(String, String)], payload_hash: &'a str) -> V3Request<'a> {
+        V3Request {
+            method: self.method.as_str(),
+            path: "/",
+            params: self.params,
+            headers,
+            payload_hash,
+        }
+    }
+}
+
 pub struct Client {
     http: reqwest::blocking::Client,
     creds: Live,
@@ -152,33 +178,34 @@ impl Client {
         action: &str,
         params: &[(String, String)],
     ) -> Result<Value, CallError> {
-        retry::run(&self.retry, || self.once(svc, method, action, params))
+        let call = Call {
+            svc,
+            method,
+            action,
+            params,
+        };
+        retry::run(&self.retry, || self.once(&call))
     }
 
-    fn once(
-        &self,
-        svc: &Service,
-        method: Method,
-        action: &str,
-        params: &[(String, String)],
-    ) -> Result<Value, CallError> {
+    fn once(&self, call: &Call<'_>) -> Result<Value, CallError> {
         let creds = self.creds.get()?;
         let req = match self.signature {
-            RpcSignature::V1 => self.request_v1(&creds, svc, method, action, params),
-            RpcSignature::V3 => self.request_v3(&creds, svc, method, action, params),
+            RpcSignature::V1 => self.request_v1(&creds, call),
+            RpcSignature::V3 => self.request_v3(&creds, call),
         };
+        let (method, action) = (call.method.as_str(), call.action);
         // The URL is shown without its query: a V1 GET URL carries the AccessKeyId,
         // SecurityToken and Signature.
-        let url = format!("{}/", svc.endpoint);
+        let url = call.url();
         let started = std::time::Instant::now();
         let resp = req.send().map_err(|e| {
             let err = retry::network_error(&e, &url);
-            super::trace::failed(&self.retry, method.as_str(), &url, action, started, &err);
+            super::trace::failed(&self.retry, method, &url, action, started, &err);
             err
         })?;
         super::trace::answered(
             &self.retry,
-            method.as_str(),
+            method,
             &url,
             action,
             started,
@@ -194,32 +221,29 @@ impl Client {
     fn request_v3(
         &self,
         creds: &Credentials,
-        svc: &Service,
-        method: Method,
-        action: &str,
-        params: &[(String, String)],
+        call: &Call<'_>,
     ) -> reqwest::blocking::RequestBuilder {
         let token = creds.security_token.as_ref().map(|t| t.expose());
-        let headers = v3_headers(svc, action, &timestamp(SystemTime::now()), &nonce(), token);
+        let headers = v3_headers(
+            call.svc,
+            call.action,
+            &timestamp(SystemTime::now()),
+            &nonce(),
+            token,
+        );
         let hash = empty_payload_hash();
         let signed = sign_v3::sign(
             &creds.access_key_id,
             &creds.access_key_secret,
-            &V3Request {
-                method: method.as_str(),
-                path: "/",
-                params,
-                headers: &headers,
-                payload_hash: &hash,
-            },
+            &call.v3_request(&headers, &hash),
         );
-        let query = canonical_query(params);
+        let query = canonical_query(call.params);
         let url = if query.is_empty() {
-            format!("{}/", svc.endpoint)
+            call.url()
         } else {
-            format!("{}/?{query}", svc.endpoint)
+            format!("{}?{query}", call.url())
         };
-        let mut req = match method {
+        let mut req = match call.method {
             Method::Get => self.http.get(url),
             Method::Post => self.http.post(url),
         };
@@ -234,20 +258,17 @@ impl Client {
     fn request_v1(
         &self,
         creds: &Credentials,
-        svc: &Service,
-        method: Method,
-        action: &str,
-        params: &[(String, String)],
+        call: &Call<'_>,
     ) -> reqwest::blocking::RequestBuilder {
-        let mut all = common_params(creds, svc, action);
-        all.extend(params.iter().cloned());
+        let mut all = common_params(creds, call.svc, call.action);
+        all.extend(call.params.iter().cloned());
         all.push(("Timestamp".into(), timestamp(SystemTime::now())));
         all.push(("SignatureNonce".into(), nonce()));
-        let signature = rpc_signature(&creds.access_key_secret, method.as_str(), &all);
+        let signature = rpc_signature(&creds.access_key_secret, call.method.as_str(), &all);
         all.push(("Signature".into(), signature));
         let query = canonical_query(&all);
-        let url = format!("{}/", svc.endpoint);
-        match method {
+        let url = call.url();
+        match call.method {
             Method::Get => self.http.get(format!("{url}?{query}")),
             Method::Post => self
                 .http
@@ -271,8 +292,14 @@ impl Client {
             "(no credentials found)".to_string(),
             Credentials::masked_key_id,
         );
+        let call = Call {
+            svc,
+            method,
+            action,
+            params,
+        };
         if signature == RpcSignature::V3 {
-            return preview_v3(creds, &key_id, svc, method, action, params);
+            return preview_v3(creds, &key_id, &call);
         }
         let mut all = common_params_without(svc, action, &key_id);
         if creds.is_some_and(|c| c.security_token.is_some()) {
@@ -284,7 +311,7 @@ impl Client {
         all.push(("Signature".into(), REDACTED.into()));
         Preview {
             method: method.as_str(),
-            url: format!("{}/", svc.endpoint),
+            url: call.url(),
             params: all,
             headers: Vec::new(),
             canonical_request: None,
@@ -294,32 +321,19 @@ impl Client {
 
 const REDACTED: &str = "(redacted)";
 
-fn preview_v3(
-    creds: Option<&Credentials>,
-    key_id: &str,
-    svc: &Service,
-    method: Method,
-    action: &str,
-    params: &[(String, String)],
-) -> Preview {
+fn preview_v3(creds: Option<&Credentials>, key_id: &str, call: &Call<'_>) -> Preview {
     let token = creds
         .and_then(|c| c.security_token.as_ref())
         .map(|_| REDACTED);
     let headers = v3_headers(
-        svc,
-        action,
+        call.svc,
+        call.action,
         "(time of sending)",
         "(fresh for every attempt)",
         token,
     );
     let hash = empty_payload_hash();
-    let (canonical, signed) = sign_v3::canonical_request(&V3Request {
-        method: method.as_str(),
-        path: "/",
-        params,
-        headers: &headers,
-        payload_hash: &hash,
-    });
+    let (canonical, signed) = sign_v3::canonical_request(&call.v3_request(&headers, &hash));
     let mut shown = headers;
     shown.push((
         "Authorization".into(),
@@ -329,9 +343,9 @@ fn preview_v3(
         ),
     ));
     Preview {
-        method: method.as_str(),
-        url: format!("{}/", svc.endpoint),
-        params: params.to_vec(),
+        method: call.method.as_str(),
+        url: call.url(),
+        params: call.params.to_vec(),
         headers: shown,
         canonical_request: Some(canonical),
     }
@@ -414,7 +428,7 @@ pub fn nonce() -> String {
 pub fn timestamp(t: SystemTime) -> String {
     let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, d) = civil_from_days(days as i64);
+    let (y, m, d) = civil_from_days(days);
     format!(
         "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
         rem / 3600,
@@ -436,7 +450,7 @@ pub fn http_date(t: SystemTime) -> String {
     ];
     let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, d) = civil_from_days(days as i64);
+    let (y, m, d) = civil_from_days(days);
     format!(
         "{}, {d:02} {} {y:04} {:02}:{:02}:{:02} GMT",
         DAYS[(days % 7) as usize],
@@ -447,17 +461,23 @@ pub fn http_date(t: SystemTime) -> String {
     )
 }
 
-/// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
+/// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian), for days since
+/// 1970-01-01 (never before: a time before the epoch is taken as the epoch). Unsigned, since
+/// every intermediate is non-negative from day 0 on.
+fn civil_from_days(days: u64) -> (u64, u32, u32) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
     let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
     let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    // doy is 0..=365 and mp 0..=11: the day is 1..=31, the month 1..=12.
+    #[allow(clippy::cast_possible_truncation)]
+    let (d, m) = (
+        (doy - (153 * mp + 2) / 5 + 1) as u32,
+        if mp < 10 { mp + 3 } else { mp - 9 } as u32,
+    );
+    let y = yoe + era * 400 + u64::from(m <= 2);
     (y, m, d)
 }
 

@@ -13,9 +13,21 @@ type HmacSha1 = Hmac<Sha1>;
 /// everything else `%XY` in upper-case hex. Unlike form encoding, a space is `%20`, and `*`
 /// is encoded, which is why this is not `form_urlencoded`.
 pub fn percent_encode(s: &str) -> String {
+    encode_keeping(s, b"")
+}
+
+/// Percent-encode a path (an OSS key in a URL, V4's canonical URI): as [`percent_encode`],
+/// but `/` stays.
+pub fn encode_path(s: &str) -> String {
+    encode_keeping(s, b"/")
+}
+
+/// Unreserved bytes and those of `keep` stay; every other byte is `%XX`.
+fn encode_keeping(s: &str, keep: &[u8]) -> String {
     let mut out = String::with_capacity(s.len() * 3);
     for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') || keep.contains(&b)
+        {
             out.push(char::from(b));
         } else {
             out.push_str(&format!("%{b:02X}"));

@@ -17,7 +17,7 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
 use super::credentials::Secret;
-use super::sign::percent_encode;
+use super::sign::{encode_path, percent_encode};
 
 pub const ALGORITHM: &str = "OSS4-HMAC-SHA256";
 pub const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
@@ -46,19 +46,6 @@ pub struct Signed {
     pub authorization: String,
     pub canonical_request: String,
     pub string_to_sign: String,
-}
-
-/// Percent-encode a path: unreserved bytes and `/` stay.
-pub fn encode_path(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 pub fn canonical_uri(bucket: &str, key: &str) -> String {

@@ -8,6 +8,14 @@
 //! [`RawStream`] is the library entry point for consumers that want the converted RAW bytes
 //! without a file (the upload streams them straight into object-storage parts).
 
+// Numbers from files, flags and server answers are converted with checks or a reason
+// (issue 13 point 5), as in image/ (see image/fit.rs).
+#![warn(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
+
 mod atomic;
 mod in_place;
 mod input;
@@ -39,6 +47,9 @@ pub use vhd_stream::{VhdReader, VhdStream};
 /// The unit of work: a read, a zero check and a write of at most this many bytes. It is also
 /// the block size of the dynamic VHDs we write.
 pub const CHUNK: u64 = 2 << 20;
+/// [`CHUNK`] as a buffer length.
+#[allow(clippy::cast_possible_truncation)] // 2 MiB
+pub(crate) const CHUNK_LEN: usize = CHUNK as usize;
 /// Granularity of hole detection inside a chunk: the file-system block size.
 pub const ZERO_GRANULE: usize = 4096;
 /// Chunks planned ahead for verification, handed to the thread pool at once (buffers are per

@@ -93,11 +93,14 @@ pub(crate) fn render(label: &str, done: u64, total: u64, elapsed: Duration) -> S
     } else {
         "?".into()
     };
+    // A rate of bytes per second, never negative; `as` saturates (NaN becomes 0).
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let per_second = rate as u64;
     format!(
         "{label}: {} / {} ({pct:.0}%), {}/s, ETA {eta}",
         human(done),
         human(total),
-        human(rate as u64)
+        human(per_second)
     )
 }
 

@@ -3,6 +3,7 @@
 
 use std::io::{self, Read, Seek, SeekFrom};
 
+use crate::image::fit::min_len;
 use crate::image::{ExtentKind, VirtualDisk};
 
 /// `Read + Seek` over any [`VirtualDisk`]: exactly `disk.size()` bytes, the RAW image the disk
@@ -71,7 +72,7 @@ impl Read for RawStream<'_> {
             return Ok(0);
         }
         let (kind, end) = self.extent_here()?;
-        let n = (buf.len() as u64).min(end.min(size) - self.pos) as usize;
+        let n = min_len(buf.len(), end.min(size) - self.pos);
         let out = &mut buf[..n];
         match kind {
             ExtentKind::Zero => out.fill(0),
@@ -84,22 +85,30 @@ impl Read for RawStream<'_> {
 
 impl Seek for RawStream<'_> {
     fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
-        let base = match to {
-            SeekFrom::Start(n) => Some(n),
-            SeekFrom::End(d) => self.disk.size().checked_add_signed(d),
-            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
-        };
-        self.pos = base.ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "seek before the start of the disk",
-            )
-        })?;
+        self.pos = seek_target(self.pos, self.disk.size(), to, "disk")?;
         Ok(self.pos)
     }
 }
 
+/// Where a seek to `to` lands from `pos` in a `what` of `len` bytes (past the end is allowed,
+/// as for a file; before the start is an error).
+pub(super) fn seek_target(pos: u64, len: u64, to: SeekFrom, what: &str) -> io::Result<u64> {
+    let base = match to {
+        SeekFrom::Start(n) => Some(n),
+        SeekFrom::End(d) => len.checked_add_signed(d),
+        SeekFrom::Current(d) => pos.checked_add_signed(d),
+    };
+    base.ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("seek before the start of the {what}"),
+        )
+    })
+}
+
 #[cfg(test)]
+// The fixtures cast small lengths and offsets into in-memory buffers.
+#[allow(clippy::cast_possible_truncation)]
 mod tests {
     use super::*;
     use crate::image::Extent;

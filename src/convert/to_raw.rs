@@ -13,7 +13,8 @@ use super::input::{Input, Pieces};
 use super::mapped::Guard;
 use super::progress::Progress;
 use super::{
-    CHUNK, Stats, WRITEBACK_EVERY, ZERO_GRANULE, check_interrupted, nonzero_runs, workers,
+    CHUNK, CHUNK_LEN, Stats, WRITEBACK_EVERY, ZERO_GRANULE, check_interrupted, nonzero_runs,
+    workers,
 };
 use crate::error::{Error, Result};
 use crate::image::source::SourceFile;
@@ -51,7 +52,7 @@ pub(crate) fn write(input: &Input, tmp: &TempOutput, stats: &Stats, bar: &Progre
     };
     workers::pull(
         input.worker_threads(),
-        CHUNK as usize,
+        CHUNK_LEN,
         next,
         |buf, (off, len)| {
             w.piece(buf, off, len)?;
@@ -101,6 +102,8 @@ impl Writer<'_> {
         let bytes: &[u8] = match &map {
             Some(m) => m,
             None => {
+                // Pieces are cut at CHUNK (Pieces::new above), the buffer's length.
+                #[allow(clippy::cast_possible_truncation)]
                 let buf = &mut buf[..len as usize];
                 self.input.disk.read_at(off, buf)?;
                 buf
@@ -247,6 +250,8 @@ impl BufferPool {
 }
 
 #[cfg(test)]
+// The fixtures cast small lengths and offsets into in-memory buffers.
+#[allow(clippy::cast_possible_truncation)]
 mod tests {
     use super::*;
 

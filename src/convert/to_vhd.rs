@@ -14,8 +14,9 @@ use super::mapped::Guard;
 use super::progress::Progress;
 use super::to_raw::{Sharing, shrank_or};
 use super::vhd_meta::{self, BAT_OFFSET, HEADER_OFFSET, Identity, Layout};
-use super::{CHUNK, Stats, WRITEBACK_EVERY, check_interrupted, is_zero, workers};
+use super::{CHUNK, CHUNK_LEN, Stats, WRITEBACK_EVERY, check_interrupted, is_zero, workers};
 use crate::error::{Error, Result};
+use crate::image::fit::min_len;
 use crate::image::vhd::dynamic::BAT_UNALLOCATED;
 use crate::image::vhd::footer::{DATA_OFFSET_NONE, DiskType, FOOTER_SIZE};
 
@@ -147,7 +148,7 @@ impl Blocks<'_> {
         };
         workers::pull(
             self.input.worker_threads(),
-            self.layout.bitmap as usize + CHUNK as usize,
+            self.layout.bitmap_len() + CHUNK_LEN,
             next,
             |buf, (b, data_len)| {
                 self.block(buf, b)?;
@@ -164,10 +165,10 @@ impl Blocks<'_> {
         check_interrupted()?;
         let size = self.input.size();
         let start = b * CHUNK;
-        let len = CHUNK.min(size - start) as usize;
+        let len = min_len(CHUNK_LEN, size - start);
         let range = self.input.file_range(start, len as u64);
         let map = range.and_then(|(src, at)| self.maps.map(src, at, len as u64));
-        let (bitmap, data) = buf.split_at_mut(self.layout.bitmap as usize);
+        let (bitmap, data) = buf.split_at_mut(self.layout.bitmap_len());
         let bytes: &[u8] = match &map {
             Some(m) => m,
             None => {
@@ -204,7 +205,7 @@ impl Blocks<'_> {
                         .write_all_at(m, data_at)
                         .map_err(|e| shrank_or(e, src, src_at, self.out_path))?;
                 }
-                self.layout.bitmap as usize + len
+                self.layout.bitmap_len() + len
             }
             _ => {
                 data[len..].fill(0);
@@ -212,7 +213,14 @@ impl Blocks<'_> {
                 buf.len()
             }
         };
-        self.bat[b as usize].store(sector, Ordering::Relaxed);
+        let entry = usize::try_from(b).ok().and_then(|b| self.bat.get(b));
+        let entry = entry.ok_or_else(|| {
+            Error::Failed(format!(
+                "{}: block {b} past the BAT",
+                self.out_path.display()
+            ))
+        })?;
+        entry.store(sector, Ordering::Relaxed);
         Stats::add(&self.stats.written, written as u64);
         Stats::add(&self.stats.data, len as u64);
         Ok(())
@@ -228,7 +236,14 @@ fn write_metadata(
     end: u64,
 ) -> Result<()> {
     let io = |e| Error::io(out_path, e);
-    let mut table = vec![0u8; layout.bat_bytes as usize];
+    let len = usize::try_from(layout.bat_bytes).map_err(|_| {
+        Error::Failed(format!(
+            "{}: a BAT of {} bytes does not fit in memory here",
+            out_path.display(),
+            layout.bat_bytes
+        ))
+    })?;
+    let mut table = vec![0u8; len];
     layout.bat_bytes_at(0, &mut table, |e| {
         bat.get(e as usize).copied().unwrap_or(BAT_UNALLOCATED)
     });

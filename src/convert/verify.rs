@@ -7,8 +7,9 @@ use rayon::prelude::*;
 
 use super::progress::Progress;
 use super::to_raw::BufferPool;
-use super::{BATCH, CHUNK, Format, check_interrupted};
+use super::{BATCH, CHUNK, CHUNK_LEN, Format, check_interrupted};
 use crate::error::{Error, Result};
+use crate::image::fit::min_len;
 use crate::image::raw::RawImage;
 use crate::image::vhd::VhdImage;
 use crate::image::{ExtentKind, VirtualDisk};
@@ -51,7 +52,7 @@ fn compare(
     }
     let size = a.size();
     let (mut za, mut zb) = (ZeroCursor::new(a), ZeroCursor::new(b));
-    let pool = BufferPool::new(2 * CHUNK as usize);
+    let pool = BufferPool::new(2 * CHUNK_LEN);
     let mut off = 0u64;
     while off < size {
         check_interrupted()?;
@@ -71,7 +72,7 @@ fn compare(
             .par_iter()
             .map(|&(at, len)| {
                 let mut buf = pool.take();
-                let r = chunk_difference(a, b, &mut buf, at, len as usize);
+                let r = chunk_difference(a, b, &mut buf, at, min_len(CHUNK_LEN, len));
                 pool.give(buf);
                 if let Some(p) = bar {
                     p.add(len);
@@ -93,7 +94,7 @@ fn chunk_difference(
     at: u64,
     len: usize,
 ) -> Result<Option<u64>> {
-    let (x, y) = buf.split_at_mut(CHUNK as usize);
+    let (x, y) = buf.split_at_mut(CHUNK_LEN);
     let (x, y) = (&mut x[..len], &mut y[..len]);
     a.read_at(at, x)?;
     b.read_at(at, y)?;
@@ -137,6 +138,8 @@ impl<'a> ZeroCursor<'a> {
 }
 
 #[cfg(test)]
+// The fixtures cast small lengths and offsets into in-memory buffers.
+#[allow(clippy::cast_possible_truncation)]
 mod tests {
     use super::*;
     use crate::image::Extent;

@@ -41,6 +41,9 @@ pub const CREATOR_VERSION: u32 = 0x0000_0001;
 pub const CREATOR_HOST_OS: [u8; 4] = *b"Wi2k";
 /// The block size of every dynamic VHD we write (why 2 MiB: see the module documentation).
 pub const BLOCK_SIZE: u64 = CHUNK;
+/// [`BLOCK_SIZE`] as the header's Block Size field holds it.
+#[allow(clippy::cast_possible_truncation)] // 2 MiB
+const BLOCK_SIZE_FIELD: u32 = BLOCK_SIZE as u32;
 /// Where the dynamic header goes: right after the footer copy.
 pub const HEADER_OFFSET: u64 = FOOTER_SIZE as u64;
 /// Where the BAT goes: right after the header.
@@ -160,7 +163,7 @@ impl Layout {
             size,
             entries,
             bat_bytes: (u64::from(entries) * dynamic::BAT_ENTRY_SIZE).div_ceil(SECTOR) * SECTOR,
-            bitmap: dynamic::bitmap_size(BLOCK_SIZE as u32),
+            bitmap: dynamic::bitmap_size(BLOCK_SIZE_FIELD),
             head,
         })
     }
@@ -172,8 +175,16 @@ impl Layout {
 
     /// Blocks packed one after the other (the stream's layout).
     pub fn compact(size: u64) -> Result<Layout> {
-        let bitmap = dynamic::bitmap_size(BLOCK_SIZE as u32);
+        let bitmap = dynamic::bitmap_size(BLOCK_SIZE_FIELD);
         Layout::new(size, bitmap)
+    }
+
+    /// [`Layout::bitmap`] as a buffer length.
+    pub fn bitmap_len(&self) -> usize {
+        // bitmap_size(BLOCK_SIZE): 512 bytes for the 2 MiB blocks written here.
+        #[allow(clippy::cast_possible_truncation)]
+        let n = self.bitmap as usize;
+        n
     }
 
     /// Bytes of one slot: padding, bitmap, data.
@@ -227,7 +238,7 @@ impl Layout {
             table_offset: BAT_OFFSET,
             header_version: HEADER_VERSION,
             max_table_entries: self.entries,
-            block_size: BLOCK_SIZE as u32,
+            block_size: BLOCK_SIZE_FIELD,
             checksum: 0,
             parent_unique_id: [0; 16],
             parent_timestamp: 0,
@@ -254,6 +265,8 @@ impl Layout {
 }
 
 #[cfg(test)]
+// The fixtures cast small lengths and offsets into in-memory buffers.
+#[allow(clippy::cast_possible_truncation)]
 mod tests {
     use super::*;
     use crate::image::vhd::geometry::virtual_size;

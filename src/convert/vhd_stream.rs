@@ -19,9 +19,11 @@
 use std::io::{self, Read, Seek, SeekFrom};
 
 use super::input::{Input, Pieces};
+use super::stream::seek_target;
 use super::vhd_meta::{BAT_OFFSET, BLOCK_SIZE, HEADER_OFFSET, Identity, Layout, check_size};
 use super::{Format, check_interrupted, is_zero};
 use crate::error::{Error, Result};
+use crate::image::fit::min_len;
 use crate::image::vhd::dynamic::{BAT_UNALLOCATED, HEADER_SIZE};
 use crate::image::vhd::footer::FOOTER_SIZE;
 use crate::image::{Image, VirtualDisk};
@@ -152,14 +154,18 @@ impl<'a> VhdStream<'a> {
             return Ok(copy_from(&self.header, at - HEADER_OFFSET, out));
         }
         if at < BAT_OFFSET + l.bat_bytes {
-            let n = out.len().min((BAT_OFFSET + l.bat_bytes - at) as usize);
+            let n = min_len(out.len(), BAT_OFFSET + l.bat_bytes - at);
             l.bat_bytes_at(at - BAT_OFFSET, &mut out[..n], |e| {
-                self.bat.get(e as usize).copied().unwrap_or(BAT_UNALLOCATED)
+                usize::try_from(e)
+                    .ok()
+                    .and_then(|e| self.bat.get(e))
+                    .copied()
+                    .unwrap_or(BAT_UNALLOCATED)
             });
             return Ok(n);
         }
         if at < data_start {
-            let n = out.len().min((data_start - at) as usize);
+            let n = min_len(out.len(), data_start - at);
             out[..n].fill(0);
             return Ok(n);
         }
@@ -171,20 +177,21 @@ impl<'a> VhdStream<'a> {
         let head = l.stride() - BLOCK_SIZE;
         if within < head {
             // Padding (none in the compact layout), then the sector bitmap: all sectors here.
-            let n = out.len().min((head - within) as usize);
-            let pad = (head - l.bitmap).saturating_sub(within) as usize;
-            out[..n.min(pad)].fill(0);
-            out[n.min(pad)..n].fill(0xff);
+            let n = min_len(out.len(), head - within);
+            let pad = min_len(n, (head - l.bitmap).saturating_sub(within));
+            out[..pad].fill(0);
+            out[pad..n].fill(0xff);
             return Ok(n);
         }
-        let block = self.slots.get(slot as usize).copied().ok_or_else(|| {
+        let block = usize::try_from(slot).ok().and_then(|s| self.slots.get(s));
+        let block = block.copied().ok_or_else(|| {
             Error::Failed(format!("VHD stream slot {slot} out of range at byte {at}"))
         })?;
         let d = within - head;
-        let n = out.len().min((BLOCK_SIZE - d) as usize);
+        let n = min_len(out.len(), BLOCK_SIZE - d);
         let virt = u64::from(block) * BLOCK_SIZE + d;
         // The tail of the last block, past the disk's end, reads as zeros.
-        let real = n.min(self.layout.size.saturating_sub(virt) as usize);
+        let real = min_len(n, self.layout.size.saturating_sub(virt));
         if real > 0 {
             self.disk.read_at(virt, &mut out[..real])?;
         }
@@ -203,7 +210,10 @@ impl<'a> VhdStream<'a> {
 
 /// Copy `src[at..]` into the start of `out`; returns how many bytes.
 fn copy_from(src: &[u8], at: u64, out: &mut [u8]) -> usize {
-    let from = src.get(at as usize..).unwrap_or(&[]);
+    let from = usize::try_from(at)
+        .ok()
+        .and_then(|at| src.get(at..))
+        .unwrap_or(&[]);
     let n = from.len().min(out.len());
     out[..n].copy_from_slice(&from[..n]);
     n
@@ -235,7 +245,7 @@ fn range_is_zero(disk: &dyn VirtualDisk, off: u64, len: u64, buf: &mut [u8]) -> 
     let mut at = 0u64;
     let mut piece = FIRST_PROBE;
     while at < len {
-        let n = (piece as u64).min(len - at) as usize;
+        let n = min_len(piece, len - at);
         disk.read_at(off + at, &mut buf[..n])?;
         if !is_zero(&buf[..n]) {
             return Ok(false);
@@ -255,7 +265,7 @@ pub struct VhdReader<'s, 'a> {
 impl Read for VhdReader<'_, '_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let left = self.stream.len().saturating_sub(self.pos);
-        let n = (buf.len() as u64).min(left) as usize;
+        let n = min_len(buf.len(), left);
         if n == 0 {
             return Ok(0);
         }
@@ -270,17 +280,7 @@ impl Read for VhdReader<'_, '_> {
 
 impl Seek for VhdReader<'_, '_> {
     fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
-        let base = match to {
-            SeekFrom::Start(n) => Some(n),
-            SeekFrom::End(d) => self.stream.len().checked_add_signed(d),
-            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
-        };
-        self.pos = base.ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "seek before the start of the stream",
-            )
-        })?;
+        self.pos = seek_target(self.pos, self.stream.len(), to, "stream")?;
         Ok(self.pos)
     }
 }

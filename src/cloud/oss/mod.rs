@@ -50,7 +50,7 @@ impl Endpoint {
 
     /// The URL of `key` in `bucket` (an empty key is the bucket itself).
     pub fn url(&self, bucket: &str, key: &str) -> String {
-        let key = encode_key(key);
+        let key = super::sign::encode_path(key);
         if self.path_style {
             format!("{}://{}/{bucket}/{key}", self.scheme, self.host)
         } else {
@@ -68,19 +68,6 @@ fn is_ip_host(host: &str) -> bool {
     }
     let name = host.rsplit_once(':').map_or(host, |(h, _)| h);
     name.parse::<IpAddr>().is_ok()
-}
-
-/// Percent-encode a key for the URL path: unreserved bytes and `/` stay.
-pub fn encode_key(key: &str) -> String {
-    let mut out = String::with_capacity(key.len());
-    for b in key.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 fn encode_query(s: &str) -> String {
@@ -195,6 +182,32 @@ impl Payload {
     }
 }
 
+/// One OSS request: what is signed and sent, the same on every attempt.
+pub struct Request<'a> {
+    pub method: &'a str,
+    pub bucket: &'a str,
+    /// Empty for the bucket itself.
+    pub key: &'a str,
+    pub query: &'a Query<'a>,
+    /// Extra headers, signed (`x-oss-acl`).
+    pub headers: &'a [(&'a str, &'a str)],
+    pub payload: &'a Payload,
+}
+
+impl<'a> Request<'a> {
+    /// A request with no extra headers and no body.
+    pub fn empty(method: &'a str, bucket: &'a str, key: &'a str, query: &'a Query<'a>) -> Self {
+        Request {
+            method,
+            bucket,
+            key,
+            query,
+            headers: &[],
+            payload: &Payload::Empty,
+        }
+    }
+}
+
 pub struct Oss {
     http: Client,
     creds: Live,
@@ -245,24 +258,15 @@ impl Oss {
     }
 
     /// One signed attempt.
-    pub fn send(
-        &self,
-        method: &str,
-        bucket: &str,
-        key: &str,
-        query: &Query<'_>,
-        headers: &[(&str, &str)],
-        payload: &Payload,
-    ) -> Result<Reply, CallError> {
+    pub fn send(&self, r: &Request<'_>) -> Result<Reply, CallError> {
         let now = SystemTime::now();
         let date = http_date(now);
         let c = self.creds.get()?;
         let (url, auth, all) = match &self.signing {
-            OssSigning::V1 => self.sign_v1(&c, method, bucket, key, query, headers, payload, &date),
-            OssSigning::V4 { region } => self.sign_v4(
-                &c, method, bucket, key, query, headers, payload, region, now,
-            ),
+            OssSigning::V1 => self.sign_v1(&c, r, &date),
+            OssSigning::V4 { region } => self.sign_v4(&c, r, region, now),
         };
+        let method = r.method;
         let m = reqwest::Method::from_bytes(method.as_bytes())
             .map_err(|_| CallError::Transport(format!("bad method {method}")))?;
         let shown = super::retry::without_query(&url);
@@ -271,8 +275,8 @@ impl Oss {
             .request(m, url)
             .header("Date", &date)
             .header("Authorization", auth)
-            .body(payload.body());
-        if let Payload::Reader(_, len) = payload {
+            .body(r.payload.body());
+        if let Payload::Reader(_, len) = r.payload {
             // The client's timeout covers the whole exchange, body included: a fixed 30 s
             // would cut every large part on a slow link, forever.
             let extra = Duration::from_secs(*len / SLOWEST_BYTES_PER_SEC);
@@ -299,18 +303,8 @@ impl Oss {
     }
 
     /// `send`, retried on transient failures with backoff.
-    pub fn call(
-        &self,
-        method: &str,
-        bucket: &str,
-        key: &str,
-        query: &Query<'_>,
-        headers: &[(&str, &str)],
-        payload: &Payload,
-    ) -> Result<Reply, CallError> {
-        super::retry::run(&self.retry, || {
-            self.send(method, bucket, key, query, headers, payload)
-        })
+    pub fn call(&self, r: &Request<'_>) -> Result<Reply, CallError> {
+        super::retry::run(&self.retry, || self.send(r))
     }
 
     pub fn retry_policy(&self) -> &RetryPolicy {
@@ -323,7 +317,7 @@ impl Oss {
             sub: vec![("location", None)],
             ..Query::default()
         };
-        match self.call("GET", bucket, "", &q, &[], &Payload::Empty) {
+        match self.call(&Request::empty("GET", bucket, "", &q)) {
             Ok(r) => Ok(Some(xml::location(&r.body))),
             Err(e) if e.code() == Some("NoSuchBucket") => Ok(None),
             Err(e) => Err(e),
@@ -333,19 +327,16 @@ impl Oss {
     /// Create a private bucket.
     pub fn put_bucket(&self, bucket: &str) -> Result<(), CallError> {
         let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CreateBucketConfiguration><StorageClass>Standard</StorageClass></CreateBucketConfiguration>";
-        self.call(
-            "PUT",
-            bucket,
-            "",
-            &Query::default(),
-            &[("x-oss-acl", "private")],
-            &Payload::Xml(body.into()),
-        )
+        self.call(&Request {
+            headers: &[("x-oss-acl", "private")],
+            payload: &Payload::Xml(body.into()),
+            ..Request::empty("PUT", bucket, "", &Query::default())
+        })
         .map(|_| ())
     }
 
     pub fn head_object(&self, bucket: &str, key: &str) -> Result<Option<ObjectMeta>, CallError> {
-        match self.call("HEAD", bucket, key, &Query::default(), &[], &Payload::Empty) {
+        match self.call(&Request::empty("HEAD", bucket, key, &Query::default())) {
             Ok(r) => {
                 let size = r
                     .header("content-length")
@@ -362,15 +353,8 @@ impl Oss {
     }
 
     pub fn delete_object(&self, bucket: &str, key: &str) -> Result<(), CallError> {
-        self.call(
-            "DELETE",
-            bucket,
-            key,
-            &Query::default(),
-            &[],
-            &Payload::Empty,
-        )
-        .map(|_| ())
+        self.call(&Request::empty("DELETE", bucket, key, &Query::default()))
+            .map(|_| ())
     }
 
     pub fn initiate(&self, bucket: &str, key: &str) -> Result<String, CallError> {
@@ -378,7 +362,7 @@ impl Oss {
             sub: vec![("uploads", None)],
             ..Query::default()
         };
-        let r = self.call("POST", bucket, key, &q, &[], &Payload::Empty)?;
+        let r = self.call(&Request::empty("POST", bucket, key, &q))?;
         xml::upload_id(&r.body)
             .ok_or_else(|| CallError::Transport("InitiateMultipartUpload gave no UploadId".into()))
     }
@@ -399,7 +383,10 @@ impl Oss {
             ],
             ..Query::default()
         };
-        self.send("PUT", bucket, key, &q, &[], payload)
+        self.send(&Request {
+            payload,
+            ..Request::empty("PUT", bucket, key, &q)
+        })
     }
 
     /// One attempt at a whole small object.
@@ -409,7 +396,10 @@ impl Oss {
         key: &str,
         payload: &Payload,
     ) -> Result<Reply, CallError> {
-        self.send("PUT", bucket, key, &Query::default(), &[], payload)
+        self.send(&Request {
+            payload,
+            ..Request::empty("PUT", bucket, key, &Query::default())
+        })
     }
 
     /// Every uploaded part, following the pages (1000 parts at most each).
@@ -430,7 +420,7 @@ impl Oss {
                     ("part-number-marker", marker.to_string()),
                 ],
             };
-            let r = self.call("GET", bucket, key, &q, &[], &Payload::Empty)?;
+            let r = self.call(&Request::empty("GET", bucket, key, &q))?;
             // Not a ListPartsResult: no parts listed, so every part is sent again.
             let page = xml::list_parts(&r.body).unwrap_or_default();
             parts.extend(page.parts);
@@ -460,14 +450,10 @@ impl Oss {
             sub: vec![("uploadId", Some(upload_id.to_string()))],
             ..Query::default()
         };
-        self.call(
-            "POST",
-            bucket,
-            key,
-            &q,
-            &[],
-            &Payload::Xml(xml::complete(parts)),
-        )
+        self.call(&Request {
+            payload: &Payload::Xml(xml::complete(parts)),
+            ..Request::empty("POST", bucket, key, &q)
+        })
     }
 
     pub fn abort(&self, bucket: &str, key: &str, upload_id: &str) -> Result<(), CallError> {
@@ -475,7 +461,7 @@ impl Oss {
             sub: vec![("uploadId", Some(upload_id.to_string()))],
             ..Query::default()
         };
-        match self.call("DELETE", bucket, key, &q, &[], &Payload::Empty) {
+        match self.call(&Request::empty("DELETE", bucket, key, &q)) {
             Err(e) if e.code() == Some("NoSuchUpload") => Ok(()),
             other => other.map(|_| ()),
         }

@@ -7,7 +7,7 @@ use super::super::credentials::Credentials;
 use super::super::rpc::basic_datetime;
 use super::super::sign::{OssRequest, oss_signature};
 use super::super::sign_v4::{self, UNSIGNED_PAYLOAD, V4Request};
-use super::{Oss, Payload, Query};
+use super::{Oss, Query, Request};
 
 /// How OSS requests are signed: V4 (the default; the scope names the bucket's region) or V1
 /// for old private deployments.
@@ -63,6 +63,22 @@ fn v4_headers(
     all
 }
 
+/// What V4 covers of `r`: its query parameters as `pairs`, the headers sent as `headers`.
+fn v4_request<'a>(
+    r: &Request<'a>,
+    pairs: &'a [(String, Option<String>)],
+    headers: &'a [(String, String)],
+) -> V4Request<'a> {
+    V4Request {
+        method: r.method,
+        bucket: r.bucket,
+        key: r.key,
+        query: pairs,
+        headers,
+        additional: &[],
+    }
+}
+
 /// What a V4 request would sign, for dry-run: the security token and the time as
 /// placeholders, nothing secret.
 pub fn preview_v4(
@@ -75,94 +91,71 @@ pub fn preview_v4(
     let token = with_token.then_some("(redacted)");
     let all = v4_headers(&[], "", "(time of sending)", token);
     let pairs = query.all();
-    sign_v4::canonical_request(&V4Request {
-        method,
-        bucket,
-        key,
-        query: &pairs,
-        headers: &all,
-        additional: &[],
-    })
+    let r = Request::empty(method, bucket, key, query);
+    sign_v4::canonical_request(&v4_request(&r, &pairs, &all))
 }
 
 impl Oss {
     /// V1: (URL, Authorization, headers to send with Content-Type).
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn sign_v1(
         &self,
         creds: &Credentials,
-        method: &str,
-        bucket: &str,
-        key: &str,
-        query: &Query<'_>,
-        headers: &[(&str, &str)],
-        payload: &Payload,
+        r: &Request<'_>,
         date: &str,
     ) -> (String, String, Vec<(String, String)>) {
-        let mut all: Vec<(&str, &str)> = headers.to_vec();
+        let mut all: Vec<(&str, &str)> = r.headers.to_vec();
         if let Some(t) = &creds.security_token {
             all.push(("x-oss-security-token", t.expose()));
         }
-        let resource = format!("/{bucket}/{key}{}", query.signed());
+        let resource = format!("/{}/{}{}", r.bucket, r.key, r.query.signed());
+        let content_type = r.payload.content_type();
         let sig = oss_signature(
             &creds.access_key_secret,
             &OssRequest {
-                verb: method,
+                verb: r.method,
                 content_md5: "",
-                content_type: payload.content_type(),
+                content_type,
                 date,
                 headers: &all,
                 resource: &resource,
             },
         );
-        let url = format!("{}{}", self.endpoint.url(bucket, key), query.url());
+        let url = format!("{}{}", self.endpoint.url(r.bucket, r.key), r.query.url());
         let mut sent: Vec<(String, String)> = all
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        if !payload.content_type().is_empty() {
-            sent.push(("Content-Type".into(), payload.content_type().into()));
+        if !content_type.is_empty() {
+            sent.push(("Content-Type".into(), content_type.into()));
         }
         (url, format!("OSS {}:{sig}", creds.access_key_id), sent)
     }
 
     /// V4: every query parameter signed, the URL's query the canonical one.
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn sign_v4(
         &self,
         creds: &Credentials,
-        method: &str,
-        bucket: &str,
-        key: &str,
-        query: &Query<'_>,
-        headers: &[(&str, &str)],
-        payload: &Payload,
+        r: &Request<'_>,
         region: &str,
         now: SystemTime,
     ) -> (String, String, Vec<(String, String)>) {
         let datetime = basic_datetime(now);
         let token = creds.security_token.as_ref().map(|t| t.expose());
-        let all = v4_headers(headers, payload.content_type(), &datetime, token);
-        let pairs = query.all();
+        let all = v4_headers(r.headers, r.payload.content_type(), &datetime, token);
+        let pairs = r.query.all();
         let signed = sign_v4::sign(
             &creds.access_key_id,
             &creds.access_key_secret,
             region,
             &datetime,
-            &V4Request {
-                method,
-                bucket,
-                key,
-                query: &pairs,
-                headers: &all,
-                additional: &[],
-            },
+            &v4_request(r, &pairs, &all),
         );
         let q = sign_v4::canonical_query(&pairs);
+        let base = self.endpoint.url(r.bucket, r.key);
         let url = if q.is_empty() {
-            self.endpoint.url(bucket, key)
+            base
         } else {
-            format!("{}?{q}", self.endpoint.url(bucket, key))
+            format!("{base}?{q}")
         };
         (url, signed.authorization, all)
     }
