@@ -73,19 +73,10 @@ impl<'a> Input<'a> {
     /// Like [`VirtualDisk::extent`], but a fixed VHD's holes come from its file (the VHD reader
     /// calls all of a fixed disk data).
     pub fn extent(&self, offset: u64) -> Result<Extent> {
-        let size = self.size();
-        let Some(src) = self.file else {
-            return self.disk.extent(offset);
-        };
-        let (kind, end) = match src.data_region(offset) {
-            Some((data, _)) if data > offset => (ExtentKind::Zero, data),
-            Some((_, hole)) => (ExtentKind::Data, hole),
-            None => (ExtentKind::Data, size),
-        };
-        Ok(Extent {
-            kind,
-            len: end.min(size).max(offset + 1) - offset,
-        })
+        match self.file {
+            Some(src) => Ok(src.disk_extent(offset, self.size())),
+            None => self.disk.extent(offset),
+        }
     }
 }
 

@@ -1,9 +1,12 @@
 //! What a format's reader or checker finds wrong: a byte offset in a named structure, what was
 //! found and what was expected. Shared by every format's `check`.
 
+use std::path::Path;
+
 use serde::Serialize;
 
 use super::kind::Kind;
+use crate::error::Error;
 
 /// Serialised as `"warning"` / `"error"` (the `check --json` document, docs/json.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -72,6 +75,16 @@ impl Finding {
         }
         s
     }
+
+    /// This finding as the error that stops the reader of `path`.
+    pub fn to_error(&self, path: &Path) -> Error {
+        Error::malformed(path, self.offset, &self.field, &self.found, &self.expected)
+    }
+}
+
+/// The first finding of `findings` a reader of `path` cannot go on past, as its error.
+pub fn fatal_error(path: &Path, findings: &[Finding]) -> Option<Error> {
+    findings.iter().find(|f| f.fatal).map(|f| f.to_error(path))
 }
 
 /// What `check` found in one file (and, for a chain, about its chain).

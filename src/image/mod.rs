@@ -10,6 +10,7 @@
 )]
 
 pub mod cache;
+pub mod chain;
 pub mod check;
 pub mod finding;
 pub mod fit;

@@ -101,14 +101,6 @@ impl VirtualDisk for RawImage {
                 self.src.path().display()
             )));
         }
-        let (kind, end) = match self.src.data_region(offset) {
-            Some((data, _)) if data > offset => (ExtentKind::Zero, data),
-            Some((_, hole)) => (ExtentKind::Data, hole),
-            None => (ExtentKind::Data, size),
-        };
-        Ok(Extent {
-            kind,
-            len: end.min(size).max(offset + 1) - offset,
-        })
+        Ok(self.src.disk_extent(offset, size))
     }
 }

@@ -5,6 +5,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::image::virtual_disk::{Extent, ExtentKind};
 
 /// Formats are read by offset (footers at the end, tables anywhere), so the input must be
 /// seekable. Said before opening: opening a FIFO would wait for a writer.
@@ -120,6 +121,20 @@ impl SourceFile {
     /// from SEEK_DATA / SEEK_HOLE. `None` when the file system cannot tell.
     pub fn data_region(&self, offset: u64) -> Option<(u64, u64)> {
         crate::sys::data_region(&self.file, offset, self.len)
+    }
+
+    /// What lies at `offset` (below `size`) of a disk whose bytes are this file's: its holes
+    /// are the disk's zeros; where the file system cannot tell, data to the end.
+    pub fn disk_extent(&self, offset: u64, size: u64) -> Extent {
+        let (kind, end) = match self.data_region(offset) {
+            Some((data, _)) if data > offset => (ExtentKind::Zero, data),
+            Some((_, hole)) => (ExtentKind::Data, hole),
+            None => (ExtentKind::Data, size),
+        };
+        Extent {
+            kind,
+            len: end.min(size).max(offset + 1) - offset,
+        }
     }
 }
 

@@ -1,7 +1,9 @@
 //! The one interface every format offers: a byte-addressable disk of a fixed size, read by
 //! position from any thread, with extents that say where the holes are.
 
-use crate::error::Result;
+use std::path::Path;
+
+use crate::error::{Error, Result};
 
 /// What a range of the virtual disk holds, as far as the format can tell without reading data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +37,24 @@ pub trait VirtualDisk: Send + Sync {
             len: self.size().saturating_sub(offset),
         })
     }
+}
+
+/// A read of `len` bytes at `offset` must end inside the `size`-byte disk of the image `path`.
+#[inline]
+pub fn check_read(path: &Path, size: u64, offset: u64, len: usize) -> Result<()> {
+    let end = offset.checked_add(len as u64);
+    if end.is_none_or(|e| e > size) {
+        return Err(Error::Usage(format!(
+            "{}: read of {len} bytes at {offset} runs past the end of the {size}-byte virtual disk",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+/// An extent query at `offset`, at or past the end of the disk.
+pub fn extent_past_end(offset: u64) -> Error {
+    Error::Usage(format!("extent query at {offset} past the end of the disk"))
 }
 
 impl<T: VirtualDisk + ?Sized> VirtualDisk for Box<T> {

@@ -93,6 +93,21 @@ fn open_ntfs(r: &mut SliceReader<'_>) -> ntfs::Result<ntfs::Ntfs> {
 
 struct Ext4Guest(ext4_view::Ext4);
 
+/// Up to `len` bytes from where `file` stands, fewer at its end; `None` on a read error.
+fn read_up_to(file: &mut ext4_view::File, len: usize) -> Option<Vec<u8>> {
+    let mut out = vec![0u8; len];
+    let mut got = 0;
+    while got < out.len() {
+        match file.read_bytes(&mut out[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(_) => return None,
+        }
+    }
+    out.truncate(got);
+    Some(out)
+}
+
 impl GuestFs for Ext4Guest {
     fn kind(&mut self, path: &str) -> Option<NodeKind> {
         if !ext4_path_ok(&self.0, path, true) {
@@ -118,17 +133,7 @@ impl GuestFs for Ext4Guest {
             return None;
         }
         let mut file = self.0.open(path).ok()?;
-        let mut out = vec![0u8; max.min(MAX_TEXT.max(PE_HEAD))];
-        let mut got = 0;
-        while got < out.len() {
-            match file.read_bytes(&mut out[got..]) {
-                Ok(0) => break,
-                Ok(n) => got += n,
-                Err(_) => return None,
-            }
-        }
-        out.truncate(got);
-        Some(out)
+        read_up_to(&mut file, max.min(MAX_TEXT.max(PE_HEAD)))
     }
     fn read_range(&mut self, path: &str, offset: u64, len: usize) -> Option<Vec<u8>> {
         if !ext4_path_ok(&self.0, path, false) {
@@ -136,17 +141,7 @@ impl GuestFs for Ext4Guest {
         }
         let mut file = self.0.open(path).ok()?;
         file.seek_to(offset.min(file.metadata().len())).ok()?;
-        let mut out = vec![0u8; len.min(MAX_RANGE)];
-        let mut got = 0;
-        while got < out.len() {
-            match file.read_bytes(&mut out[got..]) {
-                Ok(0) => break,
-                Ok(n) => got += n,
-                Err(_) => return None,
-            }
-        }
-        out.truncate(got);
-        Some(out)
+        read_up_to(&mut file, len.min(MAX_RANGE))
     }
     fn list_dir(&mut self, path: &str, max: usize) -> Vec<String> {
         if !ext4_path_ok(&self.0, path, false) {

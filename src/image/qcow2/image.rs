@@ -1,22 +1,19 @@
 //! A qcow2 image with its backing chain: the top file's active layer, then whatever lies
 //! behind it (qcow2, RAW or VHD), each opened by its own reader.
 
-use std::path::PathBuf;
-
 use super::header::has_magic;
 use super::layer::{Qcow2File, Run, resolve};
 use crate::error::{Error, Result};
-use crate::image::fit::min_len;
+use crate::image::chain::ChainWalk;
+use crate::image::fit::{min_len, zero_past};
 use crate::image::foreign;
 use crate::image::format::{Format, Kind};
 use crate::image::raw::RawImage;
 use crate::image::source::SourceFile;
 use crate::image::vhd::{VhdImage, looks_like_vhd};
-use crate::image::virtual_disk::{Extent, ExtentKind, VirtualDisk};
+use crate::image::virtual_disk::{Extent, ExtentKind, VirtualDisk, check_read, extent_past_end};
 use crate::image::{vhdx, vmdk};
 
-/// The deepest backing chain we follow, as for VHD differencing chains.
-pub const MAX_CHAIN_DEPTH: usize = crate::image::vhd::MAX_CHAIN_DEPTH;
 /// How many runs one `extent` call looks at before answering with what it has.
 const MAX_EXTENT_STEPS: usize = 4096;
 
@@ -30,39 +27,16 @@ pub struct Qcow2Image {
 
 impl Qcow2Image {
     pub fn open(src: SourceFile) -> Result<Qcow2Image> {
-        let mut seen = Vec::new();
-        Self::open_chain(src, &mut seen)
+        Self::open_chain(src, &mut ChainWalk::new("qcow2 backing chain"))
     }
 
-    fn open_chain(src: SourceFile, seen: &mut Vec<PathBuf>) -> Result<Qcow2Image> {
-        let canon = std::fs::canonicalize(src.path()).unwrap_or_else(|_| src.path().to_path_buf());
-        if seen.contains(&canon) {
-            let chain: Vec<String> = seen.iter().map(|p| p.display().to_string()).collect();
-            return Err(Error::Chain {
-                path: seen.first().cloned().unwrap_or(canon.clone()),
-                what: format!(
-                    "qcow2 backing chain loops back to a file already in it: {} -> {}",
-                    chain.join(" -> "),
-                    canon.display()
-                ),
-            });
-        }
-        if seen.len() >= MAX_CHAIN_DEPTH {
-            return Err(Error::Chain {
-                path: seen.first().cloned().unwrap_or(canon),
-                what: format!(
-                    "qcow2 backing chain is deeper than {MAX_CHAIN_DEPTH} files (imgtool's limit); \
-                     stopped before opening {}",
-                    src.path().display()
-                ),
-            });
-        }
-        seen.push(canon);
+    fn open_chain(src: SourceFile, walk: &mut ChainWalk) -> Result<Qcow2Image> {
+        walk.enter(src.path())?;
         let top = Qcow2File::open(src)?;
         let (backing, backing_via) = match top.header.backing_file.clone() {
             None => (None, None),
             Some(name) => {
-                let (b, via) = open_backing(&top, &name, seen)?;
+                let (b, via) = open_backing(&top, &name, walk)?;
                 (Some(b), Some(via))
             }
         };
@@ -79,9 +53,7 @@ impl Qcow2Image {
             buf.fill(0);
             return Ok(());
         };
-        let n = min_len(buf.len(), b.size().saturating_sub(offset));
-        let (inside, past) = buf.split_at_mut(n);
-        past.fill(0);
+        let inside = zero_past(buf, offset, b.size());
         if inside.is_empty() {
             return Ok(());
         }
@@ -110,7 +82,7 @@ impl Qcow2Image {
 fn open_backing(
     top: &Qcow2File,
     name: &str,
-    seen: &mut Vec<PathBuf>,
+    walk: &mut ChainWalk,
 ) -> Result<(Box<dyn Format>, &'static str)> {
     let path = top.src.path();
     if name.starts_with("json:") || name.contains("://") {
@@ -160,7 +132,7 @@ fn open_backing(
         "contents"
     };
     let b: Box<dyn Format> = match kind {
-        Kind::Qcow2 => Box::new(Qcow2Image::open_chain(src, seen)?),
+        Kind::Qcow2 => Box::new(Qcow2Image::open_chain(src, walk)?),
         Kind::Vhd => Box::new(VhdImage::from_source(src)?),
         Kind::Raw => Box::new(RawImage::from_source(src)),
         Kind::Vhdx => (vhdx::ENTRY.open)(src)?,
@@ -175,15 +147,7 @@ impl VirtualDisk for Qcow2Image {
     }
 
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
-        let end = offset.checked_add(buf.len() as u64);
-        if end.is_none_or(|e| e > self.size()) {
-            return Err(Error::Usage(format!(
-                "{}: read of {} bytes at {offset} runs past the end of the {}-byte virtual disk",
-                self.top.src.path().display(),
-                buf.len(),
-                self.size()
-            )));
-        }
+        check_read(self.top.src.path(), self.size(), offset, buf.len())?;
         // Metadata first, in order; whole compressed clusters are set aside and inflated
         // afterwards on rayon's threads, each straight into its part of `buf`.
         let mut whole: Vec<(u64, u64, &mut [u8])> = Vec::new();
@@ -233,9 +197,7 @@ impl VirtualDisk for Qcow2Image {
     fn extent(&self, offset: u64) -> Result<Extent> {
         let size = self.size();
         if offset >= size {
-            return Err(Error::Usage(format!(
-                "extent query at {offset} past the end of the disk"
-            )));
+            return Err(extent_past_end(offset));
         }
         let (kind, mut len) = self.kind_at(offset)?;
         for _ in 0..MAX_EXTENT_STEPS {

@@ -11,7 +11,7 @@ use super::snapshot::{self, Snapshot};
 use crate::bytes::be_u64s;
 use crate::error::{Error, Result};
 use crate::image::cache::Cache;
-use crate::image::fit::min_len;
+use crate::image::fit::zero_past;
 use crate::image::source::SourceFile;
 
 /// The most bytes of L2 tables kept cached per file.
@@ -290,9 +290,7 @@ impl Qcow2File {
     /// Read data bytes at `host`; bytes past the end of the data source read as zeros.
     pub fn read_data(&self, host: u64, buf: &mut [u8]) -> Result<()> {
         let f = self.data_file.as_ref().unwrap_or(&self.src);
-        let n = min_len(buf.len(), f.len().saturating_sub(host));
-        let (inside, past) = buf.split_at_mut(n);
-        past.fill(0);
+        let inside = zero_past(buf, host, f.len());
         f.read_exact_at(host, inside, "qcow2 cluster data")
     }
 

@@ -23,4 +23,4 @@ mod refcount;
 pub mod snapshot;
 
 pub use self::format::ENTRY;
-pub use self::image::{MAX_CHAIN_DEPTH, Qcow2Image};
+pub use self::image::Qcow2Image;

@@ -452,27 +452,22 @@ fn check_locators(
             ));
         }
         let e = end.unwrap_or(len);
-        for s in &spans {
-            if l.data_offset < s.1 && s.0 < e {
-                r.findings.push(Finding::new(
-                    Severity::Error,
-                    at + 16,
-                    format!("{field} data"),
-                    format!("bytes {}..{e}", l.data_offset),
-                    format!("no overlap with locator {} data", s.2),
-                ));
-            }
+        let overlaps = |start: u64, stop: u64| l.data_offset < stop && start < e;
+        let overlap = |with: String| {
+            Finding::new(
+                Severity::Error,
+                at + 16,
+                format!("{field} data"),
+                format!("bytes {}..{e}", l.data_offset),
+                format!("no overlap with {with}"),
+            )
+        };
+        for s in spans.iter().filter(|s| overlaps(s.0, s.1)) {
+            r.findings.push(overlap(format!("locator {} data", s.2)));
         }
-        for b in blocks {
-            if l.data_offset < b.1 && b.0 < e {
-                r.findings.push(Finding::new(
-                    Severity::Error,
-                    at + 16,
-                    format!("{field} data"),
-                    format!("bytes {}..{e}", l.data_offset),
-                    format!("no overlap with the block of BAT entry {}", b.2),
-                ));
-            }
+        for b in blocks.iter().filter(|b| overlaps(b.0, b.1)) {
+            r.findings
+                .push(overlap(format!("the block of BAT entry {}", b.2)));
         }
         spans.push((l.data_offset, e, i));
     }

@@ -10,6 +10,7 @@ use super::geometry::SizeSource;
 use super::validate::{Finding, Severity};
 use super::{dynamic, footer, geometry, validate};
 use crate::error::{Error, Result};
+use crate::image::finding::fatal_error;
 use crate::image::fit::min_len;
 use crate::image::source::SourceFile;
 
@@ -363,14 +364,8 @@ fn open_sparse(
     let mut raw = [0u8; HEADER_SIZE];
     src.read_exact_at(at, &mut raw, "VHD dynamic header")?;
     let problems = validate::header(&raw, at, src.len());
-    if let Some(f) = problems.iter().find(|f| f.fatal) {
-        return Err(Error::malformed(
-            src.path(),
-            f.offset,
-            &f.field,
-            &f.found,
-            &f.expected,
-        ));
+    if let Some(e) = fatal_error(src.path(), &problems) {
+        return Err(e);
     }
     findings.extend(problems);
     let header = DynamicHeader::parse(&raw);

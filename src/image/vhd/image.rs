@@ -7,12 +7,11 @@ use super::file::{Sparse, VhdFile, read_footer};
 use super::footer::DiskType;
 use super::{footer, parent};
 use crate::error::{Error, Result};
-use crate::image::fit::min_len;
+use crate::image::chain::{ChainWalk, short_reason, size_warnings};
+use crate::image::fit::{min_len, zero_past};
 use crate::image::source::SourceFile;
+use crate::image::virtual_disk::{check_read, extent_past_end};
 use crate::image::{Extent, ExtentKind, VirtualDisk};
-
-/// The deepest differencing chain we follow (Hyper-V itself warns well before this).
-pub const MAX_CHAIN_DEPTH: usize = 32;
 
 /// An opened VHD: the file and, for a differencing disk, its parents down to the base.
 #[derive(Debug)]
@@ -32,39 +31,12 @@ impl VhdImage {
     }
 
     pub fn from_source(src: SourceFile) -> Result<VhdImage> {
-        let mut layers = Vec::new();
+        let mut layers: Vec<VhdFile> = Vec::new();
         let mut parent_search = Vec::new();
-        let mut warnings = Vec::new();
-        let mut seen: Vec<PathBuf> = Vec::new();
+        let mut walk = ChainWalk::new("differencing chain");
         let mut next = Some(src);
         while let Some(src) = next.take() {
-            if layers.len() >= MAX_CHAIN_DEPTH {
-                let top: &VhdFile = &layers[0];
-                return Err(Error::Chain {
-                    path: top.src.path().to_path_buf(),
-                    what: format!(
-                        "differencing chain is deeper than {MAX_CHAIN_DEPTH} files (imgtool's limit); stopped before opening {}",
-                        src.path().display()
-                    ),
-                });
-            }
-            let canon =
-                std::fs::canonicalize(src.path()).unwrap_or_else(|_| src.path().to_path_buf());
-            if seen.contains(&canon) {
-                let chain: Vec<String> = seen.iter().map(|p| p.display().to_string()).collect();
-                let top = layers
-                    .first()
-                    .map_or(src.path(), |l: &VhdFile| l.src.path());
-                return Err(Error::Chain {
-                    path: top.to_path_buf(),
-                    what: format!(
-                        "differencing chain loops back to a file already in it: {} -> {}",
-                        chain.join(" -> "),
-                        canon.display()
-                    ),
-                });
-            }
-            seen.push(canon);
+            walk.enter(src.path())?;
             let layer = VhdFile::open(src)?;
             if layer.footer.kind() == Some(DiskType::Differencing) {
                 let (parent, tried) = find_parent(&layer)?;
@@ -73,7 +45,11 @@ impl VhdImage {
             }
             layers.push(layer);
         }
-        check_chain_sizes(&layers, &mut warnings);
+        let sizes: Vec<(&Path, u64)> = layers
+            .iter()
+            .map(|l| (l.src.path(), l.virtual_size))
+            .collect();
+        let warnings = size_warnings(&sizes);
         Ok(VhdImage {
             layers,
             parent_search,
@@ -91,10 +67,7 @@ impl VhdImage {
             return Ok(());
         };
         // A parent smaller than its child reads as zeros past its end.
-        let avail = layer.virtual_size.saturating_sub(offset);
-        let n = min_len(buf.len(), avail);
-        let (inside, past) = buf.split_at_mut(n);
-        past.fill(0);
+        let inside = zero_past(buf, offset, layer.virtual_size);
         if inside.is_empty() {
             return Ok(());
         }
@@ -222,24 +195,14 @@ impl VirtualDisk for VhdImage {
     }
 
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
-        let end = offset.checked_add(buf.len() as u64);
-        if end.is_none_or(|e| e > self.size()) {
-            return Err(Error::Usage(format!(
-                "{}: read of {} bytes at {offset} runs past the end of the {}-byte virtual disk",
-                self.top().src.path().display(),
-                buf.len(),
-                self.size()
-            )));
-        }
+        check_read(self.top().src.path(), self.size(), offset, buf.len())?;
         self.read_layer(0, offset, buf)
     }
 
     fn extent(&self, offset: u64) -> Result<Extent> {
         let size = self.size();
         if offset >= size {
-            return Err(Error::Usage(format!(
-                "extent query at {offset} past the end of the disk"
-            )));
+            return Err(extent_past_end(offset));
         }
         let Some(g) = self.granule() else {
             return Ok(Extent {
@@ -294,7 +257,7 @@ fn find_parent(child: &VhdFile) -> Result<(SourceFile, Vec<(PathBuf, String)>)> 
             Err(e) => attempts.push(format!(
                 "{} (from {from}): {}",
                 path.display(),
-                short_io(&e)
+                short_reason(&e)
             )),
         }
     }
@@ -338,30 +301,9 @@ fn find_parent(child: &VhdFile) -> Result<(SourceFile, Vec<(PathBuf, String)>)> 
     })
 }
 
-fn short_io(e: &Error) -> String {
-    match e {
-        Error::Io { source, .. } => source.to_string(),
-        other => other.to_string(),
-    }
-}
-
 /// The unique id of a would-be parent, from whichever of its footers is valid.
 fn parent_unique_id(src: &SourceFile) -> Result<[u8; 16]> {
     let mut findings = Vec::new();
     let (footer, ..) = read_footer(src, &mut findings)?;
     Ok(footer.unique_id)
-}
-
-fn check_chain_sizes(layers: &[VhdFile], warnings: &mut Vec<String>) {
-    for w in layers.windows(2) {
-        if w[1].virtual_size != w[0].virtual_size {
-            warnings.push(format!(
-                "{} is {} bytes but its parent {} is {} bytes; the part past the parent's end reads as zeros",
-                w[0].src.path().display(),
-                w[0].virtual_size,
-                w[1].src.path().display(),
-                w[1].virtual_size
-            ));
-        }
-    }
 }

@@ -23,4 +23,4 @@ mod image;
 
 pub use self::file::{FooterSource, MAX_BAT_ENTRIES, Sparse, VhdFile, looks_like_vhd};
 pub use self::format::ENTRY;
-pub use self::image::{MAX_CHAIN_DEPTH, VhdImage};
+pub use self::image::VhdImage;

@@ -190,15 +190,7 @@ pub fn read_headers(src: &SourceFile) -> Result<Headers> {
     };
     let header = match if current == 0 { &h1 } else { &h2 } {
         Ok(h) => h.clone(),
-        Err(f) => {
-            return Err(Error::malformed(
-                src.path(),
-                f.offset,
-                &f.field,
-                &f.found,
-                &f.expected,
-            ));
-        }
+        Err(f) => return Err(f.to_error(src.path())),
     };
     Ok(Headers {
         slots: [h1, h2],

@@ -1,18 +1,15 @@
 //! An opened VHDX and, for a differencing disk, its parents down to the base: the virtual disk
 //! they make together.
 
-use std::path::PathBuf;
-
 use super::bat::PayloadState;
 use super::file::{Source, VhdxFile};
 use super::parent::find_parent;
-use crate::error::{Error, Result};
-use crate::image::fit::min_len;
+use crate::error::Result;
+use crate::image::chain::ChainWalk;
+use crate::image::fit::{min_len, zero_past};
 use crate::image::source::SourceFile;
+use crate::image::virtual_disk::{check_read, extent_past_end};
 use crate::image::{Extent, ExtentKind, VirtualDisk};
-
-/// The deepest differencing chain we follow (as for VHD).
-pub const MAX_CHAIN_DEPTH: usize = 32;
 
 #[derive(Debug)]
 pub struct VhdxImage {
@@ -25,33 +22,14 @@ pub struct VhdxImage {
 
 impl VhdxImage {
     pub fn from_source(src: SourceFile) -> Result<VhdxImage> {
-        let top = VhdxFile::open(src)?;
-        let mut seen = vec![canonical(top.src().path())];
-        let mut layers = vec![top];
+        let mut walk = ChainWalk::new("differencing chain");
+        walk.enter(src.path())?;
+        let mut layers = vec![VhdxFile::open(src)?];
         let mut found_via = Vec::new();
         let mut warnings = Vec::new();
         while let Some(last) = layers.last().filter(|l| l.differencing()) {
-            if layers.len() >= MAX_CHAIN_DEPTH {
-                return Err(Error::Chain {
-                    path: layers[0].src().path().to_path_buf(),
-                    what: format!(
-                        "differencing chain is deeper than {MAX_CHAIN_DEPTH} files (imgtool's limit, vhdx::MAX_CHAIN_DEPTH)"
-                    ),
-                });
-            }
             let (parent, via, _tried) = find_parent(last)?;
-            let canon = canonical(parent.src().path());
-            if seen.contains(&canon) {
-                let chain: Vec<String> = seen.iter().map(|p| p.display().to_string()).collect();
-                return Err(Error::Chain {
-                    path: layers[0].src().path().to_path_buf(),
-                    what: format!(
-                        "differencing chain loops back to a file already in it: {} -> {}",
-                        chain.join(" -> "),
-                        canon.display()
-                    ),
-                });
-            }
+            walk.enter(parent.src().path())?;
             if parent.virtual_size() != last.virtual_size()
                 || parent.meta.logical_sector_size != last.meta.logical_sector_size
             {
@@ -65,7 +43,6 @@ impl VhdxImage {
                     last.meta.logical_sector_size
                 ));
             }
-            seen.push(canon);
             found_via.push(via);
             layers.push(parent);
         }
@@ -86,10 +63,7 @@ impl VhdxImage {
             return Ok(());
         };
         // A parent smaller than its child reads as zeros past its end.
-        let avail = layer.virtual_size().saturating_sub(offset);
-        let n = min_len(buf.len(), avail);
-        let (inside, past) = buf.split_at_mut(n);
-        past.fill(0);
+        let inside = zero_past(buf, offset, layer.virtual_size());
         let bs = layer.block_size();
         let mut done = 0usize;
         while done < inside.len() {
@@ -169,34 +143,20 @@ impl VhdxImage {
     }
 }
 
-fn canonical(p: &std::path::Path) -> PathBuf {
-    std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
-}
-
 impl VirtualDisk for VhdxImage {
     fn size(&self) -> u64 {
         self.top().virtual_size()
     }
 
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
-        let end = offset.checked_add(buf.len() as u64);
-        if end.is_none_or(|e| e > self.size()) {
-            return Err(Error::Usage(format!(
-                "{}: read of {} bytes at {offset} runs past the end of the {}-byte virtual disk",
-                self.top().src().path().display(),
-                buf.len(),
-                self.size()
-            )));
-        }
+        check_read(self.top().src().path(), self.size(), offset, buf.len())?;
         self.read_layer(0, offset, buf)
     }
 
     fn extent(&self, offset: u64) -> Result<Extent> {
         let size = self.size();
         if offset >= size {
-            return Err(Error::Usage(format!(
-                "extent query at {offset} past the end of the disk"
-            )));
+            return Err(extent_past_end(offset));
         }
         let g = self.granule();
         let first = self.block_has_data(offset)?;

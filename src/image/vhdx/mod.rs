@@ -19,4 +19,4 @@ pub mod parent;
 pub mod view;
 
 pub use self::format::ENTRY;
-pub use self::image::{MAX_CHAIN_DEPTH, VhdxImage};
+pub use self::image::VhdxImage;

@@ -9,6 +9,7 @@ use super::file::VhdxFile;
 use super::guid::Guid;
 use super::metadata::VHDX_PARENT_LOCATOR_TYPE;
 use crate::error::{Error, Result};
+use crate::image::chain::short_reason;
 use crate::image::source::SourceFile;
 
 /// Where a parent was looked for: (path, which locator key it came from, what happened).
@@ -112,7 +113,7 @@ pub fn find_parent(child: &VhdxFile) -> Result<(VhdxFile, String, Tried)> {
                     ),
                 ));
             }
-            Err(e) => tried.push((p, via, short(&e))),
+            Err(e) => tried.push((p, via, short_reason(&e))),
         }
     }
     let list: Vec<String> = tried
@@ -131,11 +132,4 @@ pub fn find_parent(child: &VhdxFile) -> Result<(VhdxFile, String, Tried)> {
             }
         ),
     })
-}
-
-fn short(e: &Error) -> String {
-    match e {
-        Error::Io { source, .. } => source.to_string(),
-        other => other.to_string(),
-    }
 }

@@ -1,18 +1,17 @@
 //! A VMDK and its parents: the chain through `parentFileNameHint` (with the CID check), and
 //! the virtual disk read through it.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::descriptor::CID_NONE;
 use super::layer::{Data, Layer};
 use super::sparse::Grain;
 use crate::error::{Error, Result};
+use crate::image::chain::{ChainWalk, size_warnings};
 use crate::image::fit::min_len;
 use crate::image::source::SourceFile;
+use crate::image::virtual_disk::{check_read, extent_past_end};
 use crate::image::{Extent, ExtentKind, VirtualDisk};
-
-/// The deepest chain we follow, as for VHD.
-pub const MAX_CHAIN_DEPTH: usize = 32;
 
 #[derive(Debug)]
 pub struct VmdkImage {
@@ -34,34 +33,11 @@ impl VmdkImage {
     }
 
     pub fn from_source(src: SourceFile) -> Result<VmdkImage> {
-        let top_path = src.path().to_path_buf();
         let mut layers: Vec<Layer> = Vec::new();
-        let mut seen: Vec<PathBuf> = Vec::new();
+        let mut walk = ChainWalk::new("VMDK chain");
         let mut next = Some(src);
         while let Some(src) = next.take() {
-            if layers.len() >= MAX_CHAIN_DEPTH {
-                return Err(chain_error(
-                    &top_path,
-                    format!(
-                        "VMDK chain is deeper than {MAX_CHAIN_DEPTH} files (imgtool's limit); stopped before opening {}",
-                        src.path().display()
-                    ),
-                ));
-            }
-            let canon =
-                std::fs::canonicalize(src.path()).unwrap_or_else(|_| src.path().to_path_buf());
-            if seen.contains(&canon) {
-                let chain: Vec<String> = seen.iter().map(|p| p.display().to_string()).collect();
-                return Err(chain_error(
-                    &top_path,
-                    format!(
-                        "VMDK chain loops back to a file already in it: {} -> {}",
-                        chain.join(" -> "),
-                        canon.display()
-                    ),
-                ));
-            }
-            seen.push(canon);
+            walk.enter(src.path())?;
             let layer = Layer::open(src)?;
             if let Some(prev) = layers.last() {
                 check_cid(prev, &layer)?;
@@ -69,18 +45,8 @@ impl VmdkImage {
             next = parent_of(&layer)?;
             layers.push(layer);
         }
-        let mut warnings = Vec::new();
-        for w in layers.windows(2) {
-            if w[0].size != w[1].size {
-                warnings.push(format!(
-                    "{} is {} bytes but its parent {} is {} bytes; the part past the parent's end reads as zeros",
-                    w[0].src().path().display(),
-                    w[0].size,
-                    w[1].src().path().display(),
-                    w[1].size
-                ));
-            }
-        }
+        let sizes: Vec<(&Path, u64)> = layers.iter().map(|l| (l.src().path(), l.size)).collect();
+        let warnings = size_warnings(&sizes);
         Ok(VmdkImage { layers, warnings })
     }
 
@@ -228,24 +194,16 @@ impl VirtualDisk for VmdkImage {
     }
 
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
-        let end = offset.checked_add(buf.len() as u64);
-        if end.is_none_or(|e| e > self.size()) {
-            return Err(Error::Usage(format!(
-                "{}: read of {} bytes at {offset} runs past the end of the {}-byte virtual disk",
-                self.top().src().path().display(),
-                buf.len(),
-                self.size()
-            )));
-        }
+        check_read(self.top().src().path(), self.size(), offset, buf.len())?;
         self.read_layer(0, offset, buf)
     }
 
     fn extent(&self, offset: u64) -> Result<Extent> {
         let size = self.size();
         let top = self.top();
-        let p = top.piece_at(offset).ok_or_else(|| {
-            Error::Usage(format!("extent query at {offset} past the end of the disk"))
-        })?;
+        let p = top
+            .piece_at(offset)
+            .ok_or_else(|| extent_past_end(offset))?;
         let pend = p.start + p.len;
         let (kind, end) = match &p.data {
             Data::Zero => (ExtentKind::Zero, pend),

@@ -11,7 +11,7 @@ use super::header::{
 };
 use super::window::Window;
 use crate::error::{Error, Result};
-use crate::image::finding::{Finding, Severity};
+use crate::image::finding::{Finding, Severity, fatal_error};
 use crate::image::source::SourceFile;
 
 /// The most grain directory entries we read (16 MiB of directory).
@@ -54,12 +54,6 @@ pub enum Grain {
     At(u32),
 }
 
-fn fatal_error(src: &SourceFile, f: &[Finding]) -> Option<Error> {
-    f.iter()
-        .find(|f| f.fatal)
-        .map(|f| Error::malformed(src.path(), f.offset, &f.field, &f.found, &f.expected))
-}
-
 /// Read the header at the start of `win`, and the footer's copy when it says GD_AT_END.
 pub fn read_headers(
     src: &SourceFile,
@@ -69,7 +63,7 @@ pub fn read_headers(
     win.read(src, 0, &mut b, "VMDK sparse header")?;
     let first = SparseHeader::parse(&b);
     let mut findings = header::validate(&first, win.at(0), win.len, false);
-    if let Some(e) = fatal_error(src, &findings) {
+    if let Some(e) = fatal_error(src.path(), &findings) {
         return Err(e);
     }
     if first.gd_offset != GD_AT_END {
@@ -79,7 +73,7 @@ pub fn read_headers(
     win.read(src, at, &mut b, "VMDK footer header (GD_AT_END)")?;
     let footer = SparseHeader::parse(&b);
     let ff = header::validate(&footer, win.at(at), win.len, true);
-    if let Some(e) = fatal_error(src, &ff) {
+    if let Some(e) = fatal_error(src.path(), &ff) {
         return Err(e);
     }
     if footer.gd_offset == GD_AT_END {
@@ -110,7 +104,7 @@ impl SparseExtent {
             ));
         }
         #[allow(clippy::cast_possible_truncation)] // at most MAX_GD_ENTRIES, checked above
-        let gd = read_table(src, win, header.gd_offset, n as usize, "grain directory")?;
+        let gd = read_entries(src, win, header.gd_offset, n as usize, "grain directory")?;
         let mut x = SparseExtent {
             win,
             grain_bytes: header.grain_bytes(),
@@ -158,7 +152,7 @@ impl SparseExtent {
                 ));
             }
             let what = format!("grain table of directory entry {i}");
-            let t = read_table(src, self.win, u64::from(first), run * per, &what)?;
+            let t = read_entries(src, self.win, u64::from(first), run * per, &what)?;
             for k in 0..run {
                 // The tables hold at most MAX_GT_ENTRIES (32 Mi): their count fits a u32.
                 #[allow(clippy::cast_possible_truncation)]
@@ -420,8 +414,9 @@ pub fn inflate_to(data: &[u8], out: &mut [u8]) -> std::result::Result<usize, Str
     }
 }
 
-/// `n` little-endian u32 entries at sector `sector` of the window.
-fn read_table(
+/// `n` little-endian u32 entries (of a grain directory or table) at sector `sector` of the
+/// window; `check` reads the redundant ones through it too.
+pub fn read_entries(
     src: &SourceFile,
     win: Window,
     sector: u64,
@@ -440,17 +435,6 @@ fn read_table(
     let mut b = vec![0u8; n * 4];
     win.read(src, at, &mut b, what)?;
     Ok(crate::bytes::le_u32s(&b).collect())
-}
-
-/// Grain directory or table entries at `sector` (for `check`, which reads the redundant ones).
-pub fn read_entries(
-    src: &SourceFile,
-    win: Window,
-    sector: u64,
-    n: usize,
-    what: &str,
-) -> Result<Vec<u32>> {
-    read_table(src, win, sector, n, what)
 }
 
 #[cfg(test)]

@@ -121,10 +121,11 @@ pub fn data_block_entries(
     Ok(ControlFlow::Continue(()))
 }
 
-/// The inode number of `name` in a short-form directory.
-pub fn shortform_lookup(fork: &[u8], ftype: bool, name: &str) -> R<Option<u64>> {
+/// The inode number of `name` among the entries `scan` visits; the scan stops at it.
+fn find_entry<T>(name: &str, scan: impl FnOnce(&mut Visit<'_>) -> R<T>) -> R<Option<u64>> {
     let mut found = None;
-    shortform_entries(fork, ftype, &mut |n, ino| {
+    // Whether the scan stopped is in `found`.
+    scan(&mut |n, ino| {
         if n == name.as_bytes() {
             found = Some(ino);
             return ControlFlow::Break(());
@@ -134,18 +135,14 @@ pub fn shortform_lookup(fork: &[u8], ftype: bool, name: &str) -> R<Option<u64>> 
     Ok(found)
 }
 
+/// The inode number of `name` in a short-form directory.
+pub fn shortform_lookup(fork: &[u8], ftype: bool, name: &str) -> R<Option<u64>> {
+    find_entry(name, |visit| shortform_entries(fork, ftype, visit))
+}
+
 /// The inode number of `name` in one directory data block.
 pub fn data_block_lookup(b: &[u8], v5: bool, ftype: bool, name: &str) -> R<Option<u64>> {
-    let mut found = None;
-    // Whether the scan stopped is in `found`.
-    let _ = data_block_entries(b, v5, ftype, &mut |n, ino| {
-        if n == name.as_bytes() {
-            found = Some(ino);
-            return ControlFlow::Break(());
-        }
-        ControlFlow::Continue(())
-    })?;
-    Ok(found)
+    find_entry(name, |visit| data_block_entries(b, v5, ftype, visit))
 }
 
 impl Xfs<'_> {
@@ -199,15 +196,7 @@ impl Xfs<'_> {
 
     /// The inode number of `name` in directory `dir`.
     pub fn lookup(&mut self, dir: &Inode, name: &str) -> R<Option<u64>> {
-        let mut found = None;
-        self.dir_entries(dir, &mut |n, ino| {
-            if n == name.as_bytes() {
-                found = Some(ino);
-                return ControlFlow::Break(());
-            }
-            ControlFlow::Continue(())
-        })?;
-        Ok(found)
+        find_entry(name, |visit| self.dir_entries(dir, visit))
     }
 
     /// Up to `max` names in directory `dir` (not `.` and `..`), with their inode numbers, in
