@@ -27,6 +27,7 @@ mod hostile_volumes;
 mod import_pipeline;
 mod initramfs;
 mod inspect;
+mod newc;
 mod qcow2_hostile;
 mod qcow2_read;
 mod readiness;
