@@ -50,3 +50,17 @@ pub fn tempdir() -> tempfile::TempDir {
 pub fn qemu_img() -> Command {
     Command::new("qemu-img")
 }
+
+/// `len` pseudo-random bytes (xorshift) that differ with `seed`: hard to compress, and a
+/// part sent twice, in the wrong place or from another file shows.
+pub fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut s = seed | 1;
+    (0..len)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s as u8
+        })
+        .collect()
+}
