@@ -51,6 +51,12 @@ pub fn qemu_img() -> Command {
     Command::new("qemu-img")
 }
 
+/// `qemu-img ARGS`, which must succeed.
+pub fn qemu_img_ok(args: &[&str]) {
+    let o = qemu_img().args(args).output().expect("qemu-img");
+    assert!(o.status.success(), "qemu-img {args:?}: {}", stderr(&o));
+}
+
 /// `len` pseudo-random bytes (xorshift) that differ with `seed`: hard to compress, and a
 /// part sent twice, in the wrong place or from another file shows.
 pub fn noise(len: usize, seed: u64) -> Vec<u8> {
