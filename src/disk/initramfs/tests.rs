@@ -156,7 +156,7 @@ fn lz4_frame_format_and_crc_variant_read() {
     let s = scan(&crc, &["virtio_blk"]).unwrap();
     assert!(s.found.contains("virtio_blk"));
 
-    // Lower-case hex digits (GNU cpio's) read as the upper-case ones (gen_init_cpio's) do.
+    // Lower-case hex digits read as the upper-case ones this writer uses do: newc allows both.
     let mut lower = newc::archive(&[("lib/modules/6.1/virtio_blk.ko", b"abc")]);
     let header = &mut lower[6..newc::HEADER_LEN];
     assert!(
