@@ -17,6 +17,10 @@ use std::time::{Duration, Instant};
 
 use imgtool::disk::initramfs::{Limits, scan_modules};
 
+#[path = "../tests/it/newc.rs"]
+mod newc;
+use newc::{entry, trailer};
+
 const MODULES: usize = 2000;
 const MODULE_BYTES: usize = 20 << 10;
 const RUNS: usize = 3;
@@ -24,38 +28,6 @@ const LIMITS: Limits = Limits {
     max_input: 512 << 20,
     max_output: 1 << 30,
 };
-
-fn entry(out: &mut Vec<u8>, name: &str, data: &[u8]) {
-    let fields = [
-        1,
-        0o100644,
-        0,
-        0,
-        1,
-        0,
-        data.len(),
-        0,
-        0,
-        0,
-        0,
-        name.len() + 1,
-        0,
-    ];
-    out.extend_from_slice(b"070701");
-    for f in fields {
-        out.extend_from_slice(format!("{f:08X}").as_bytes());
-    }
-    out.extend_from_slice(name.as_bytes());
-    out.push(0);
-    out.resize(out.len().div_ceil(4) * 4, 0);
-    out.extend_from_slice(data);
-    out.resize(out.len().div_ceil(4) * 4, 0);
-}
-
-fn trailer(out: &mut Vec<u8>) {
-    entry(out, "TRAILER!!!", b"");
-    out.resize(out.len().div_ceil(512) * 512, 0);
-}
 
 /// About 1/3 random bytes, 2/3 words from a small vocabulary: compresses roughly 3:1 like code.
 fn module(n: usize, x: &mut u64) -> Vec<u8> {

@@ -7,6 +7,8 @@
 //!
 //!     cargo bench --bench readiness
 
+#[path = "../tests/it/newc.rs"]
+mod newc;
 #[path = "../tests/it/readiness_guest.rs"]
 mod readiness_guest;
 
@@ -17,34 +19,6 @@ use readiness_guest::{self as g, DiskOpts, KVER};
 
 const RUNS: usize = 5;
 const CPIO_BYTES: usize = 64 << 20;
-
-fn newc(out: &mut Vec<u8>, name: &str, mode: u32, data: &[u8]) {
-    let namesize = name.len() + 1;
-    let h = format!(
-        "070701{:08X}{mode:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{namesize:08X}{:08X}",
-        out.len() as u32,
-        0,
-        0,
-        1,
-        0,
-        data.len(),
-        0,
-        0,
-        0,
-        0,
-        0
-    );
-    out.extend_from_slice(h.as_bytes());
-    out.extend_from_slice(name.as_bytes());
-    out.push(0);
-    while out.len() % 4 != 0 {
-        out.push(0);
-    }
-    out.extend_from_slice(data);
-    while out.len() % 4 != 0 {
-        out.push(0);
-    }
-}
 
 /// Module-like contents: a third random bytes, the rest repeated runs (compresses ~3:1).
 fn module(seed: u64, len: usize) -> Vec<u8> {
@@ -100,12 +74,13 @@ fn initramfs() -> (Vec<u8>, usize) {
     names.sort();
     let per = CPIO_BYTES / names.len();
     let mut cpio = Vec::with_capacity(CPIO_BYTES + (1 << 20));
-    newc(&mut cpio, ".", 0o40755, &[]);
-    newc(&mut cpio, "init", 0o100755, b"#!/bin/sh\n");
-    for (i, n) in names.iter().enumerate() {
-        newc(&mut cpio, n, 0o100644, &module(i as u64 * 7919 + 1, per));
+    newc::entry_with(&mut cpio, newc::MAGIC, 1, 0o40755, ".", &[]);
+    newc::entry_with(&mut cpio, newc::MAGIC, 2, 0o100755, "init", b"#!/bin/sh\n");
+    for (ino, (i, n)) in (3..).zip(names.iter().enumerate()) {
+        let data = module(i as u64 * 7919 + 1, per);
+        newc::entry_with(&mut cpio, newc::MAGIC, ino, newc::FILE, n, &data);
     }
-    newc(&mut cpio, "TRAILER!!!", 0, &[]);
+    newc::trailer(&mut cpio);
     let raw = cpio.len();
     let stream = liblzma::stream::Stream::new_easy_encoder(6, liblzma::stream::Check::Crc32)
         .expect("xz encoder");

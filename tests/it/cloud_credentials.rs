@@ -186,6 +186,16 @@ fn ecs_keys(fake: &FakeCloud) -> Vec<(String, Option<String>)> {
         .collect()
 }
 
+/// Every ECS call was signed with the STS key and carried its token (`what`: the source).
+fn assert_ecs_signed_with_sts(fake: &FakeCloud, what: &str) {
+    let keys = ecs_keys(fake);
+    assert!(!keys.is_empty(), "{what}: no ECS call");
+    for (k, t) in keys {
+        assert_eq!(k, fake_cloud::STS_KEY_ID, "{what}");
+        assert_eq!(t.as_deref(), Some(fake_cloud::STS_TOKEN), "{what}");
+    }
+}
+
 #[test]
 fn alibabacloud_credentials_file_access_key_and_sts() {
     let fake = FakeCloud::start(Scenario::default());
@@ -220,12 +230,7 @@ fn alibabacloud_credentials_file_access_key_and_sts() {
         .env("ALIBABA_CLOUD_PROFILE", "tmp");
     let o = run(c, &args_with_sts(&s, &fake), &[]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let keys = ecs_keys(&fake);
-    assert!(!keys.is_empty());
-    for (k, t) in keys {
-        assert_eq!(k, fake_cloud::STS_KEY_ID);
-        assert_eq!(t.as_deref(), Some(fake_cloud::STS_TOKEN));
-    }
+    assert_ecs_signed_with_sts(&fake, "a credentials file's sts profile");
     assert_no_secrets(&o);
 }
 
@@ -264,12 +269,7 @@ fn ram_role_arn_assumes_the_role_and_renews_it() {
             "acs:ram::1234567890123456:role/importer"
         );
         assert_eq!(assumed[0].params["RoleSessionName"], "imgtool-test");
-        let keys = ecs_keys(&fake);
-        assert!(!keys.is_empty());
-        for (k, t) in keys {
-            assert_eq!(k, fake_cloud::STS_KEY_ID, "{source}");
-            assert_eq!(t.as_deref(), Some(fake_cloud::STS_TOKEN), "{source}");
-        }
+        assert_ecs_signed_with_sts(&fake, source);
         assert_no_secrets(&o);
     }
 }
@@ -299,12 +299,7 @@ fn ecs_ram_role_reads_instance_metadata() {
         let o = run(c, &args_with_sts(&s, &fake), &[]);
         assert_eq!(o.status.code(), Some(0), "{source}: {}", stderr(&o));
         assert!(fake.actions().iter().any(|a| a == "metadata"));
-        let keys = ecs_keys(&fake);
-        assert!(!keys.is_empty());
-        for (k, t) in keys {
-            assert_eq!(k, fake_cloud::STS_KEY_ID, "{source}");
-            assert_eq!(t.as_deref(), Some(fake_cloud::STS_TOKEN), "{source}");
-        }
+        assert_ecs_signed_with_sts(&fake, source);
         assert_no_secrets(&o);
     }
 }

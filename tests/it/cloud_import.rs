@@ -254,9 +254,7 @@ fn duplicated_name_is_explained() {
 fn missing_bucket_is_explained() {
     let fake = FakeCloud::start(Scenario::default());
     let s = setup();
-    let mut args = s.import_args(&fake);
-    let i = args.iter().position(|a| a == "bkt").expect("bucket arg");
-    args[i] = "missing-bucket".into();
+    let args = s.import_args_in(&fake, "missing-bucket");
     let o = run(s.cmd(), &args, &[]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(
@@ -270,9 +268,7 @@ fn missing_bucket_is_explained() {
 fn server_text_is_escaped() {
     let fake = FakeCloud::start(Scenario::default());
     let s = setup();
-    let mut args = s.import_args(&fake);
-    let i = args.iter().position(|a| a == "bkt").expect("bucket arg");
-    args[i] = "evil-bucket".into();
+    let args = s.import_args_in(&fake, "evil-bucket");
     let o = run(s.cmd(), &args, &[]);
     assert_eq!(o.status.code(), Some(2));
     assert!(!o.stderr.contains(&0x1b), "raw ESC reached the terminal");
@@ -853,10 +849,7 @@ fn detect_reads_the_image_check_once_available() {
 fn current_error_codes_say_what_to_do() {
     let fake = FakeCloud::start(Scenario::default());
     let s = setup();
-    let mut args = s.import_args(&fake);
-    if let Some(i) = args.iter().position(|a| a == "bkt") {
-        args[i] = "archive-bucket".into();
-    }
+    let args = s.import_args_in(&fake, "archive-bucket");
     let o = run(s.cmd(), &args, &[]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     let e = stderr(&o);

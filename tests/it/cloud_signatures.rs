@@ -13,28 +13,23 @@ fn vhd(s: &mut Setup) {
 }
 
 /// `imgtool import IMAGE --auto-size` with nothing but credentials, a region and the
-/// endpoints in the environment (loopback endpoints need no flag).
+/// endpoints in the environment (`Setup::zero_config`).
 fn zero_config(
     s: &Setup,
     cloud: &FakeCloud,
     oss: &FakeOss,
     extra: &[&str],
 ) -> std::process::Output {
-    let mut c = s.cmd();
-    c.env("ALIBABA_CLOUD_REGION_ID", "cn-hangzhou")
-        .env("IMGTOOL_ECS_ENDPOINT", &cloud.url)
-        .env("IMGTOOL_RAM_ENDPOINT", &cloud.url)
-        .env("IMGTOOL_STS_ENDPOINT", &cloud.url)
-        .env("IMGTOOL_OSS_ENDPOINT", &oss.url)
-        .args([
-            "import",
-            &s.image.display().to_string(),
-            "--force",
-            "--auto-size",
-            "--part-size",
-            "100K",
-        ])
-        .args(extra);
+    let mut c = s.zero_config(cloud, oss, "cn-hangzhou");
+    c.args([
+        "import",
+        &s.image.display().to_string(),
+        "--force",
+        "--auto-size",
+        "--part-size",
+        "100K",
+    ])
+    .args(extra);
     c.output().expect("run imgtool")
 }
 
@@ -123,14 +118,9 @@ fn v1_on_request_against_a_v1_only_deployment() {
     assert_eq!(ok_rpc, ["v1"]);
     assert!(oss.writes().iter().all(|r| r.signature == "v1"));
     // The environment variables do the same as the flags.
-    let mut c = s.cmd();
+    let mut c = s.zero_config(&cloud, &oss, "cn-hangzhou");
     c.env("IMGTOOL_RPC_SIGNATURE", "v1")
         .env("IMGTOOL_OSS_SIGNATURE", "v1")
-        .env("ALIBABA_CLOUD_REGION_ID", "cn-hangzhou")
-        .env("IMGTOOL_ECS_ENDPOINT", &cloud.url)
-        .env("IMGTOOL_RAM_ENDPOINT", &cloud.url)
-        .env("IMGTOOL_STS_ENDPOINT", &cloud.url)
-        .env("IMGTOOL_OSS_ENDPOINT", &oss.url)
         .args([
             "import",
             &s.image.display().to_string(),

@@ -10,33 +10,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::cloud_support::{Setup, all_output, run, setup};
+use crate::cloud_support::{Setup, all_output, bucket_bkt, json_of, oss_with_bkt, run, setup};
 use crate::fake_cloud::{FakeCloud, Scenario};
 use crate::fake_oss::{FakeOss, OssScenario};
-use crate::util::{self, stderr};
+use crate::util::{self, noise, stderr};
 
 const MIB: u64 = 1 << 20;
 const GIB: u64 = 1 << 30;
-
-fn oss() -> FakeOss {
-    FakeOss::start(OssScenario {
-        buckets: vec![("bkt".into(), "cn-hangzhou".into())],
-        region: "cn-hangzhou".into(),
-        ..OssScenario::default()
-    })
-}
-
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut s = seed | 1;
-    (0..len)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            s as u8
-        })
-        .collect()
-}
 
 /// A sparse RAW of `size` bytes with `runs` runs of `run` noisy bytes at the offsets given.
 fn sparse_raw(path: &Path, size: u64, at: &[u64], run: usize) {
@@ -49,38 +29,10 @@ fn sparse_raw(path: &Path, size: u64, at: &[u64], run: usize) {
 
 /// `import` against both fakes, JSON out, with the part size given (none: the default).
 fn args(s: &Setup, cloud: &FakeCloud, oss: &FakeOss, part: Option<&str>) -> Vec<String> {
-    // --force: these disks hold no OS, which the readiness gate (issue 17) refuses.
-    let mut a: Vec<String> = vec![
-        "import".into(),
-        s.image.display().to_string(),
-        "--force".into(),
-    ];
-    a.extend(
-        [
-            "--ecs-endpoint",
-            &cloud.url,
-            "--ram-endpoint",
-            &cloud.url,
-            "--oss-endpoint",
-            &oss.url,
-            "--allow-http",
-            "--region",
-            "cn-hangzhou",
-            "--bucket",
-            "bkt",
-            "--json",
-        ]
-        .map(String::from),
-    );
-    if let Some(p) = part {
-        a.extend(["--part-size".to_string(), p.to_string()]);
+    match part {
+        Some(p) => s.upload_args(cloud, oss, &["--part-size", p]),
+        None => s.upload_args(cloud, oss, &[]),
     }
-    a
-}
-
-fn json_of(o: &std::process::Output) -> Value {
-    serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("one JSON document ({e}):\n{}", all_output(o)))
 }
 
 /// Save the object to `dir/name` and check that qemu-img and imgtool both read it as a
@@ -151,7 +103,7 @@ fn assert_same_disk(a: &Path, b: &Path, what: &str) {
 #[test]
 fn a_sparse_8_gib_raw_with_256_mib_of_data_goes_up_as_about_256_mib() {
     let cloud = FakeCloud::start(Scenario::default());
-    let oss = oss();
+    let oss = oss_with_bkt("cn-hangzhou");
     let mut s = setup();
     s.image = s.dir.path().join("big.raw");
     // 64 runs of 4 MiB, each starting on a 2 MiB boundary, spread over the 8 GiB (the last
@@ -197,7 +149,7 @@ fn a_sparse_8_gib_raw_with_256_mib_of_data_goes_up_as_about_256_mib() {
 #[test]
 fn a_differencing_chain_goes_up_as_the_stream_of_the_whole_chain() {
     let cloud = FakeCloud::start(Scenario::default());
-    let oss = oss();
+    let oss = oss_with_bkt("cn-hangzhou");
     let mut s = setup();
     crate::vhd_read::generate(s.dir.path(), &["chain2"]);
     s.image = s.dir.path().join("chain2.vhd");
@@ -216,7 +168,7 @@ fn a_differencing_chain_goes_up_as_the_stream_of_the_whole_chain() {
 #[test]
 fn a_fixed_vhd_goes_up_as_the_stream_of_its_data() {
     let cloud = FakeCloud::start(Scenario::default());
-    let oss = oss();
+    let oss = oss_with_bkt("cn-hangzhou");
     let mut s = setup();
     let raw = s.dir.path().join("src.raw");
     sparse_raw(&raw, 96 * MIB, &[0, 40 * MIB + 4096, 95 * MIB], 1 << 20);
@@ -244,7 +196,7 @@ fn a_fixed_vhd_goes_up_as_the_stream_of_its_data() {
 #[test]
 fn format_raw_still_sends_the_raw_file() {
     let cloud = FakeCloud::start(Scenario::default());
-    let oss = oss();
+    let oss = oss_with_bkt("cn-hangzhou");
     let mut s = setup();
     s.image = s.dir.path().join("disk.raw");
     sparse_raw(&s.image, 16 * MIB, &[3 * MIB], 1 << 20);
@@ -319,7 +271,7 @@ fn a_dense_raw_stays_raw_and_a_dry_run_says_what_goes_up() {
 #[test]
 fn a_killed_stream_upload_resumes_sending_only_the_missing_parts() {
     let cloud = FakeCloud::start(Scenario::default());
-    let oss = oss();
+    let oss = oss_with_bkt("cn-hangzhou");
     let mut s = setup();
     s.image = s.dir.path().join("disk.raw");
     // 12 MiB of data in a 256 MiB disk, each 2 MiB run straddling two blocks: a stream of
@@ -410,10 +362,8 @@ fn watch_peak_rss(child: &mut std::process::Child) -> u64 {
 fn a_multi_gib_upload_at_default_settings_stays_under_64_mib_of_memory() {
     let cloud = FakeCloud::start(Scenario::default());
     let oss = FakeOss::start(OssScenario {
-        buckets: vec![("bkt".into(), "cn-hangzhou".into())],
-        region: "cn-hangzhou".into(),
         discard_data: true,
-        ..OssScenario::default()
+        ..bucket_bkt("cn-hangzhou")
     });
     let mut s = setup();
     s.image = s.dir.path().join("big.raw");

@@ -5,7 +5,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use serde_json::Value;
+
 use crate::fake_cloud::{self, FakeCloud};
+use crate::fake_oss::{FakeOss, OssScenario};
 use crate::util;
 
 pub const GIB: u64 = 1 << 30;
@@ -65,8 +68,25 @@ impl Setup {
         c
     }
 
+    /// `cmd()` with nothing else but a region and the endpoints of both fakes in the
+    /// environment (loopback endpoints need no flag): the zero-config import.
+    pub fn zero_config(&self, cloud: &FakeCloud, oss: &FakeOss, region: &str) -> Command {
+        let mut c = self.cmd();
+        c.env("ALIBABA_CLOUD_REGION_ID", region)
+            .env("IMGTOOL_ECS_ENDPOINT", &cloud.url)
+            .env("IMGTOOL_RAM_ENDPOINT", &cloud.url)
+            .env("IMGTOOL_STS_ENDPOINT", &cloud.url)
+            .env("IMGTOOL_OSS_ENDPOINT", &oss.url);
+        c
+    }
+
     /// `import IMAGE` against `fake`, ready for more flags.
     pub fn import_args(&self, fake: &FakeCloud) -> Vec<String> {
+        self.import_args_in(fake, "bkt")
+    }
+
+    /// `import_args` naming another bucket.
+    pub fn import_args_in(&self, fake: &FakeCloud, bucket: &str) -> Vec<String> {
         let mut a: Vec<String> = vec!["import".into(), self.image.display().to_string()];
         a.extend(endpoint_args(fake));
         a.extend(
@@ -74,7 +94,7 @@ impl Setup {
                 "--region",
                 "cn-hangzhou",
                 "--bucket",
-                "bkt",
+                bucket,
                 "--skip-upload",
                 // The blank test image has no OS: the readiness gate (issue 17) would stop
                 // every import; these tests are about the cloud half.
@@ -84,6 +104,47 @@ impl Setup {
         );
         a
     }
+
+    /// `import IMAGE` uploading to `bkt` on `oss`, then importing on `cloud`, JSON out, with
+    /// `extra` flags (part size, parallelism...).
+    pub fn upload_args(&self, cloud: &FakeCloud, oss: &FakeOss, extra: &[&str]) -> Vec<String> {
+        // --force: these disks hold no OS, which the readiness gate (issue 17) refuses.
+        let mut a: Vec<String> = vec![
+            "import".into(),
+            self.image.display().to_string(),
+            "--force".into(),
+        ];
+        a.extend(endpoint_args(cloud));
+        a.extend(
+            [
+                "--oss-endpoint",
+                &oss.url,
+                "--region",
+                "cn-hangzhou",
+                "--bucket",
+                "bkt",
+                "--json",
+            ]
+            .map(String::from),
+        );
+        a.extend(extra.iter().map(|x| x.to_string()));
+        a
+    }
+}
+
+/// The fake OSS (service region cn-hangzhou) holding the bucket `bkt` in `region`: the
+/// scenario, for tests that change more of it ...
+pub fn bucket_bkt(region: &str) -> OssScenario {
+    OssScenario {
+        buckets: vec![("bkt".into(), region.into())],
+        region: "cn-hangzhou".into(),
+        ..OssScenario::default()
+    }
+}
+
+/// ... and the fake started with it, on 127.0.0.1.
+pub fn oss_with_bkt(region: &str) -> FakeOss {
+    FakeOss::start(bucket_bkt(region))
 }
 
 pub fn endpoint_args(fake: &FakeCloud) -> Vec<String> {
@@ -100,6 +161,12 @@ pub fn endpoint_args(fake: &FakeCloud) -> Vec<String> {
 
 pub fn run(mut c: Command, args: &[String], extra: &[&str]) -> Output {
     c.args(args).args(extra).output().expect("run imgtool")
+}
+
+/// The one JSON document on stdout.
+pub fn json_of(o: &Output) -> Value {
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("one JSON document ({e}):\n{}", all_output(o)))
 }
 
 /// Everything the process printed.

@@ -5,35 +5,14 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
-use crate::cloud_support::{Setup, all_output, assert_no_secrets, run, setup};
+use crate::cloud_support::{
+    Setup, all_output, assert_no_secrets, bucket_bkt, json_of, oss_with_bkt, run, setup,
+};
 use crate::fake_cloud::{self, FakeCloud, Glitch, Scenario};
 use crate::fake_oss::{self, FakeOss, OssScenario};
-use crate::util::{stderr, stdout};
+use crate::util::{noise, stderr, stdout};
 
 const PART: u64 = 100 * 1024;
-
-fn oss_with_bucket(region: &str) -> FakeOss {
-    FakeOss::start(OssScenario {
-        buckets: vec![("bkt".into(), region.into())],
-        region: "cn-hangzhou".into(),
-        ..OssScenario::default()
-    })
-}
-
-/// Bytes no two parts share, so a part sent twice or in the wrong place shows.
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut s = seed | 1;
-    (0..len)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            s as u8
-        })
-        .collect()
-}
 
 /// A RAW image of `len` noisy bytes at `s.image`.
 fn raw_image(s: &mut Setup, len: usize) -> Vec<u8> {
@@ -45,38 +24,7 @@ fn raw_image(s: &mut Setup, len: usize) -> Vec<u8> {
 
 /// `import` against both fakes with a small part size.
 fn args(s: &Setup, cloud: &FakeCloud, oss: &FakeOss) -> Vec<String> {
-    let mut a: Vec<String> = vec![
-        "import".into(),
-        s.image.display().to_string(),
-        "--force".into(),
-    ];
-    a.extend(
-        [
-            "--ecs-endpoint",
-            &cloud.url,
-            "--ram-endpoint",
-            &cloud.url,
-            "--oss-endpoint",
-            &oss.url,
-            "--allow-http",
-            "--region",
-            "cn-hangzhou",
-            "--bucket",
-            "bkt",
-            "--part-size",
-            "100K",
-            "--parallel",
-            "3",
-            "--json",
-        ]
-        .map(String::from),
-    );
-    a
-}
-
-fn json_of(o: &std::process::Output) -> Value {
-    serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("one JSON document ({e}):\n{}", all_output(o)))
+    s.upload_args(cloud, oss, &["--part-size", "100K", "--parallel", "3"])
 }
 
 fn state_files(home: &Path) -> Vec<PathBuf> {
@@ -88,7 +36,7 @@ fn state_files(home: &Path) -> Vec<PathBuf> {
 #[test]
 fn dynamic_vhd_goes_up_as_vhd_byte_for_byte() {
     let cloud = FakeCloud::start(Scenario::default());
-    let oss = oss_with_bucket("cn-hangzhou");
+    let oss = oss_with_bkt("cn-hangzhou");
     let mut s = setup();
     crate::vhd_read::generate(s.dir.path(), &["small-dynamic"]);
     s.image = s.dir.path().join("small-dynamic.vhd");
@@ -127,15 +75,12 @@ fn dynamic_vhd_goes_up_as_vhd_byte_for_byte() {
 fn format_raw_sends_a_differencing_chain_as_the_raw_of_the_whole_chain() {
     // Without --format the chain goes up as the streamed VHD (cloud_stream.rs).
     let cloud = FakeCloud::start(Scenario::default());
-    let oss = oss_with_bucket("cn-hangzhou");
+    let oss = oss_with_bkt("cn-hangzhou");
     let mut s = setup();
     crate::vhd_read::generate(s.dir.path(), &["chain2"]);
     s.image = s.dir.path().join("chain2.vhd");
     let want = std::fs::read(s.dir.path().join("chain2.raw")).unwrap();
-    let a: Vec<String> = args(&s, &cloud, &oss)
-        .into_iter()
-        .map(|x| if x == "100K" { "1M".into() } else { x })
-        .collect();
+    let a = s.upload_args(&cloud, &oss, &["--part-size", "1M", "--parallel", "3"]);
     let o = run(s.cmd(), &a, &["--format", "raw"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let obj = oss.object("bkt", "imgtool/chain2.raw").expect("object");
@@ -155,7 +100,7 @@ fn format_raw_sends_a_differencing_chain_as_the_raw_of_the_whole_chain() {
 #[test]
 fn format_raw_converts_a_single_vhd_while_uploading() {
     let cloud = FakeCloud::start(Scenario::default());
-    let oss = oss_with_bucket("cn-hangzhou");
+    let oss = oss_with_bkt("cn-hangzhou");
     let mut s = setup();
     crate::vhd_read::generate(s.dir.path(), &["small-dynamic"]);
     s.image = s.dir.path().join("small-dynamic.vhd");
@@ -177,7 +122,7 @@ fn format_raw_converts_a_single_vhd_while_uploading() {
 #[test]
 fn killed_upload_resumes_sending_only_the_missing_parts() {
     let cloud = FakeCloud::start(Scenario::default());
-    let oss = oss_with_bucket("cn-hangzhou");
+    let oss = oss_with_bkt("cn-hangzhou");
     oss.set_scenario(|sc| {
         sc.stall_after = Some(6);
         sc.page_limit = Some(4);
@@ -246,7 +191,7 @@ fn killed_upload_resumes_sending_only_the_missing_parts() {
 #[test]
 fn restart_aborts_the_earlier_upload() {
     let cloud = FakeCloud::start(Scenario::default());
-    let oss = oss_with_bucket("cn-hangzhou");
+    let oss = oss_with_bkt("cn-hangzhou");
     oss.set_scenario(|sc| sc.stall_after = Some(2));
     let mut s = setup();
     let data = raw_image(&mut s, 8 * PART as usize);
@@ -285,11 +230,10 @@ fn part_failures_and_rpc_throttling_still_finish() {
         ..Scenario::default()
     });
     let oss = FakeOss::start(OssScenario {
-        buckets: vec![("bkt".into(), "cn-hangzhou".into())],
         fail_parts: vec![2, 5],
         reset_parts: vec![3],
         bad_crc_parts: vec![4],
-        ..OssScenario::default()
+        ..bucket_bkt("cn-hangzhou")
     });
     let mut s = setup();
     let data = raw_image(&mut s, 7 * PART as usize + 5);
@@ -312,9 +256,8 @@ fn part_failures_and_rpc_throttling_still_finish() {
 fn completion_answer_lost_is_confirmed_by_the_object() {
     let cloud = FakeCloud::start(Scenario::default());
     let oss = FakeOss::start(OssScenario {
-        buckets: vec![("bkt".into(), "cn-hangzhou".into())],
         drop_first_complete: true,
-        ..OssScenario::default()
+        ..bucket_bkt("cn-hangzhou")
     });
     let mut s = setup();
     let data = raw_image(&mut s, 3 * PART as usize + 3);
@@ -333,9 +276,8 @@ fn completion_answer_lost_is_confirmed_by_the_object() {
 fn whole_object_crc_mismatch_fails_loudly_before_import() {
     let cloud = FakeCloud::start(Scenario::default());
     let oss = FakeOss::start(OssScenario {
-        buckets: vec![("bkt".into(), "cn-hangzhou".into())],
         bad_object_crc: true,
-        ..OssScenario::default()
+        ..bucket_bkt("cn-hangzhou")
     });
     let mut s = setup();
     raw_image(&mut s, 3 * PART as usize);
@@ -348,7 +290,7 @@ fn whole_object_crc_mismatch_fails_loudly_before_import() {
 #[test]
 fn bucket_in_another_region_is_refused_before_any_byte_is_sent() {
     let cloud = FakeCloud::start(Scenario::default());
-    let oss = oss_with_bucket("cn-beijing");
+    let oss = oss_with_bkt("cn-beijing");
     let mut s = setup();
     raw_image(&mut s, 3 * PART as usize);
     let o = run(s.cmd(), &args(&s, &cloud, &oss), &[]);
@@ -377,7 +319,7 @@ fn explicit_missing_bucket_is_not_created() {
 #[test]
 fn identical_object_is_not_uploaded_again() {
     let cloud = FakeCloud::start(Scenario::default());
-    let oss = oss_with_bucket("cn-hangzhou");
+    let oss = oss_with_bkt("cn-hangzhou");
     let mut s = setup();
     let data = raw_image(&mut s, 3 * PART as usize + 1);
     oss.put_object("bkt", "imgtool/disk.raw", data);
@@ -400,7 +342,7 @@ fn identical_object_is_not_uploaded_again() {
 #[test]
 fn small_image_goes_up_in_one_put() {
     let cloud = FakeCloud::start(Scenario::default());
-    let oss = oss_with_bucket("cn-hangzhou");
+    let oss = oss_with_bkt("cn-hangzhou");
     let mut s = setup();
     let data = raw_image(&mut s, 50_000);
     let o = run(s.cmd(), &args(&s, &cloud, &oss), &[]);
@@ -417,7 +359,7 @@ fn delete_object_waits_for_available() {
         polls: 3,
         ..Scenario::default()
     });
-    let oss = oss_with_bucket("cn-hangzhou");
+    let oss = oss_with_bkt("cn-hangzhou");
     let mut s = setup();
     raw_image(&mut s, 2 * PART as usize + 3);
     let mut a = args(&s, &cloud, &oss);
@@ -453,12 +395,7 @@ fn zero_config_uses_and_creates_the_default_bucket() {
     });
     let mut s = setup();
     let data = raw_image(&mut s, 2 * PART as usize);
-    let mut c = s.cmd();
-    c.env("ALIBABA_CLOUD_REGION_ID", "cn-shanghai")
-        .env("IMGTOOL_ECS_ENDPOINT", &cloud.url)
-        .env("IMGTOOL_RAM_ENDPOINT", &cloud.url)
-        .env("IMGTOOL_STS_ENDPOINT", &cloud.url)
-        .env("IMGTOOL_OSS_ENDPOINT", &oss.url);
+    let c = s.zero_config(&cloud, &oss, "cn-shanghai");
     let a = vec![
         "import".to_string(),
         s.image.display().to_string(),
@@ -491,7 +428,7 @@ fn zero_config_uses_and_creates_the_default_bucket() {
 #[test]
 fn sts_credentials_carry_the_token_to_oss() {
     let cloud = FakeCloud::start(Scenario::default());
-    let oss = oss_with_bucket("cn-hangzhou");
+    let oss = oss_with_bkt("cn-hangzhou");
     let mut s = setup();
     raw_image(&mut s, 2 * PART as usize + 1);
     let mut c = s.bare();
@@ -512,7 +449,7 @@ fn sts_credentials_carry_the_token_to_oss() {
 #[test]
 fn object_key_is_encoded_in_the_url_and_signed_raw() {
     let cloud = FakeCloud::start(Scenario::default());
-    let oss = oss_with_bucket("cn-hangzhou");
+    let oss = oss_with_bkt("cn-hangzhou");
     let mut s = setup();
     let data = raw_image(&mut s, 2 * PART as usize + 9);
     let key = "dir/镜像 1+x.raw";
@@ -579,7 +516,7 @@ fn killed_at_random_moments_the_final_object_is_byte_identical() {
     // parts, plus a pseudo-random delay), then let a last run finish: the object is exactly the
     // file, however many runs were cut short.
     let cloud = FakeCloud::start(Scenario::default());
-    let oss = oss_with_bucket("cn-hangzhou");
+    let oss = oss_with_bkt("cn-hangzhou");
     let mut s = setup();
     let data = raw_image(&mut s, 24 * PART as usize + 12_345);
     let mut x: u64 = 0x0BAD_5EED_1234_5678;
@@ -641,7 +578,7 @@ fn killed_at_random_moments_the_final_object_is_byte_identical() {
 #[test]
 fn system_disk_and_two_data_disks_go_up_and_are_mapped_2_and_3() {
     let cloud = FakeCloud::start(Scenario::default());
-    let oss = oss_with_bucket("cn-hangzhou");
+    let oss = oss_with_bkt("cn-hangzhou");
     let mut s = setup();
     let sys = raw_image(&mut s, 3 * PART as usize);
     let d1 = s.dir.path().join("data1.raw");

@@ -8,8 +8,10 @@ use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::util::{qemu_img, run, stderr, stdout, tempdir};
-use crate::vhd_read::{assert_same, generate, patterned_raw, qemu_raw, qemu_vhd, read_all};
+use crate::util::{Rng, qemu_img, run, stderr, stdout, tempdir};
+use crate::vhd_read::{
+    QEMU_VHD_SIZE, QEMU_VHDS, assert_same, generate, patterned_raw, qemu_raw, qemu_vhd, read_all,
+};
 
 fn convert(args: &[&Path], extra: &[&str]) -> std::process::Output {
     let mut a: Vec<&str> = vec!["convert", "--quiet"];
@@ -58,13 +60,8 @@ fn temp_files(dir: &Path) -> Vec<PathBuf> {
 #[test]
 fn qemu_made_vhds_convert_to_the_raw_qemu_makes() {
     let d = tempdir();
-    for (name, opts) in [
-        ("dyn", "subformat=dynamic"),
-        ("fixed", "subformat=fixed"),
-        ("dyn-force", "subformat=dynamic,force_size=on"),
-        ("fixed-force", "subformat=fixed,force_size=on"),
-    ] {
-        let vhd = qemu_vhd(d.path(), name, (37 << 20) + 5 * 512, opts);
+    for (name, opts) in QEMU_VHDS {
+        let vhd = qemu_vhd(d.path(), name, QEMU_VHD_SIZE, opts);
         let out = d.path().join(format!("{name}.out.raw"));
         convert_ok(&vhd, &out, &[]);
         assert_same(&fs::read(&out).unwrap(), &qemu_raw(&vhd, d.path()), name);
@@ -181,21 +178,6 @@ fn mostly_empty_4gib_vhd_converts_to_a_sparse_raw_quickly() {
         imgtool::convert::first_difference(&ours, &theirs).unwrap(),
         None
     );
-}
-
-/// xorshift64*: a fixed-seed generator, so a failing seed can be rerun.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
 }
 
 /// A sparse RAW with data runs at random places and lengths, some of them written zeros

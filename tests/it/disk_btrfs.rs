@@ -3,7 +3,7 @@
 
 use imgtool::disk::DiskReport;
 
-use crate::disk_util::{inspect_raw, inspect_vhd};
+use crate::disk_util::fixture_tests;
 
 fn check_btrfs(r: &DiskReport) {
     assert!(r.warnings.is_empty(), "{:?}", r.warnings);
@@ -21,12 +21,9 @@ fn check_btrfs(r: &DiskReport) {
     assert!(fs.features.is_empty()); // num_devices 1
 }
 
-#[test]
-fn btrfs_superblock_raw() {
-    check_btrfs(&inspect_raw("btrfs"));
-}
-
-#[test]
-fn btrfs_superblock_vhd() {
-    check_btrfs(&inspect_vhd("btrfs"));
-}
+fixture_tests!(
+    btrfs_superblock_raw,
+    btrfs_superblock_vhd,
+    "btrfs",
+    check_btrfs
+);

@@ -7,24 +7,9 @@
 use imgtool::disk::DiskReport;
 use imgtool::disk::partition::TableKind;
 
-use crate::disk_util::{inspect_raw, inspect_vhd};
+use crate::disk_util::{fixture_tests, inspect_raw};
 
 const MIB: u64 = 1 << 20;
-
-/// `fixture_tests!(name, "fixture", check)` makes `name_raw` and `name_vhd`.
-macro_rules! fixture_tests {
-    ($raw:ident, $vhd:ident, $fixture:literal, $check:ident) => {
-        #[test]
-        fn $raw() {
-            $check(&inspect_raw($fixture));
-        }
-        #[test]
-
-        fn $vhd() {
-            $check(&inspect_vhd($fixture));
-        }
-    };
-}
 
 fn value(f: &imgtool::disk::Fact) -> Option<&str> {
     f.value.as_deref()

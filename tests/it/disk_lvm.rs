@@ -4,7 +4,7 @@
 
 use imgtool::disk::DiskReport;
 
-use crate::disk_util::{inspect_raw, inspect_vhd};
+use crate::disk_util::fixture_tests;
 
 const MIB: u64 = 1 << 20;
 
@@ -48,15 +48,7 @@ fn check_lvm(r: &DiskReport) {
     );
 }
 
-#[test]
-fn lvm_linear_lvs_raw() {
-    check_lvm(&inspect_raw("lvm"));
-}
-
-#[test]
-fn lvm_linear_lvs_vhd() {
-    check_lvm(&inspect_vhd("lvm"));
-}
+fixture_tests!(lvm_linear_lvs_raw, lvm_linear_lvs_vhd, "lvm", check_lvm);
 
 /// A damaged metadata area header (its magic at PV byte 4096 + 4) is a warning naming it;
 /// the PV is still listed, no VG is invented.

@@ -7,6 +7,22 @@ use std::path::PathBuf;
 use imgtool::disk::DiskReport;
 use imgtool::plan::inspect_disk;
 
+/// `fixture_tests!(name_raw, name_vhd, "fixture", check)` makes two tests: `check` on the
+/// fixture inspected as RAW ([`inspect_raw`]) and as a dynamic VHD ([`inspect_vhd`]).
+macro_rules! fixture_tests {
+    ($raw:ident, $vhd:ident, $fixture:literal, $check:ident) => {
+        #[test]
+        fn $raw() {
+            $check(&$crate::disk_util::inspect_raw($fixture));
+        }
+        #[test]
+        fn $vhd() {
+            $check(&$crate::disk_util::inspect_vhd($fixture));
+        }
+    };
+}
+pub(crate) use fixture_tests;
+
 /// A fixture unpacked into its own temp dir (kept alive by the returned guard).
 pub struct Unpacked {
     pub dir: tempfile::TempDir,

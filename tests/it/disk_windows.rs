@@ -3,7 +3,7 @@
 
 use imgtool::disk::DiskReport;
 
-use crate::disk_util::{inspect_raw, inspect_vhd};
+use crate::disk_util::{fixture_tests, inspect_raw};
 
 fn check_2019(r: &DiskReport) {
     assert!(r.warnings.is_empty(), "{:?}", r.warnings);
@@ -32,15 +32,12 @@ fn check_2019(r: &DiskReport) {
     assert_eq!(j["guest"]["os"]["windows"]["current_build"], "17763");
 }
 
-#[test]
-fn windows_server_2019_raw() {
-    check_2019(&inspect_raw("windows-2019"));
-}
-
-#[test]
-fn windows_server_2019_vhd() {
-    check_2019(&inspect_vhd("windows-2019"));
-}
+fixture_tests!(
+    windows_server_2019_raw,
+    windows_server_2019_vhd,
+    "windows-2019",
+    check_2019
+);
 
 /// The older fixture's SOFTWARE is a 4-byte stub: no version, so the newest listed Windows
 /// Server (the current Platform list has no generic Windows), and a warning naming it.

@@ -8,20 +8,7 @@ use imgtool::disk::DiskReport;
 use imgtool::disk::fs::xfs::Xfs;
 use imgtool::disk::slice::Slice;
 
-use crate::disk_util::{inspect_raw, inspect_vhd, unpack};
-
-macro_rules! fixture_tests {
-    ($raw:ident, $vhd:ident, $fixture:literal, $check:ident) => {
-        #[test]
-        fn $raw() {
-            $check(&inspect_raw($fixture));
-        }
-        #[test]
-        fn $vhd() {
-            $check(&inspect_vhd($fixture));
-        }
-    };
-}
+use crate::disk_util::{fixture_tests, unpack};
 
 fn assert_rocky(r: &DiskReport, partition: Option<u32>, label: &str) {
     assert!(r.warnings.is_empty(), "{:?}", r.warnings);

@@ -7,15 +7,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::util::{run, stderr, stdout};
-
-fn qemu_img(args: &[&str]) {
-    let o = Command::new("qemu-img")
-        .args(args)
-        .output()
-        .expect("qemu-img");
-    assert!(o.status.success(), "qemu-img {args:?}: {}", stderr(&o));
-}
+use crate::util::{qemu_img_ok, run, stderr, stdout};
 
 fn truncate(p: &Path, len: u64) {
     OpenOptions::new()
@@ -23,6 +15,33 @@ fn truncate(p: &Path, len: u64) {
         .open(p)
         .and_then(|f| f.set_len(len))
         .expect("truncate");
+}
+
+/// A fixed VHD of `size` (qemu-img's) cut to 1,000,000 bytes: its footer, the last 512
+/// bytes, is gone.
+pub fn fixed_vhd_without_footer(p: &Path, size: &str) {
+    qemu_img_ok(&[
+        "create",
+        "-q",
+        "-f",
+        "vpc",
+        "-o",
+        "subformat=fixed",
+        p.to_str().unwrap(),
+        size,
+    ]);
+    truncate(p, 1_000_000);
+}
+
+/// `imgtool convert --quiet RAW VHD` (a dynamic VHD), which must succeed.
+fn imgtool_vhd(raw: &Path, vhd: &Path) {
+    let o = run(&[
+        "convert",
+        "--quiet",
+        raw.to_str().unwrap(),
+        vhd.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
 }
 
 /// A RAW disk with a non-zero byte in every 64 KiB, so every 2 MiB block of a VHD made from
@@ -46,17 +65,7 @@ fn check_json(p: &Path) -> (Option<i32>, Value) {
 fn a_vhd_that_lost_its_footer_is_a_damaged_vhd_not_a_clean_raw() {
     let d = tempfile::tempdir().unwrap();
     let x = d.path().join("x.vhd");
-    qemu_img(&[
-        "create",
-        "-q",
-        "-f",
-        "vpc",
-        "-o",
-        "subformat=fixed",
-        x.to_str().unwrap(),
-        "64M",
-    ]);
-    truncate(&x, 1_000_000);
+    fixed_vhd_without_footer(&x, "64M");
     let (code, doc) = check_json(&x);
     assert_eq!(code, Some(1), "{doc}");
     assert_eq!(doc["format"], "vhd", "{doc}");
@@ -85,7 +94,7 @@ fn a_vhd_that_lost_its_footer_is_a_damaged_vhd_not_a_clean_raw() {
 fn a_dynamic_header_without_any_footer_is_reported_by_check() {
     let d = tempfile::tempdir().unwrap();
     let x = d.path().join("dyn.vhd");
-    qemu_img(&["create", "-q", "-f", "vpc", x.to_str().unwrap(), "64M"]);
+    qemu_img_ok(&["create", "-q", "-f", "vpc", x.to_str().unwrap(), "64M"]);
     let len = fs::metadata(&x).unwrap().len();
     // Destroy both footers: the copy at offset 0 and the one at the end.
     let mut b = fs::read(&x).unwrap();
@@ -104,13 +113,7 @@ fn a_truncated_dynamic_vhd_says_blocks_were_lost_and_advises_no_overwrite() {
     let raw = d.path().join("m.img");
     dense_raw(&raw, 16 << 20);
     let m = d.path().join("m.vhd");
-    let o = run(&[
-        "convert",
-        "--quiet",
-        raw.to_str().unwrap(),
-        m.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    imgtool_vhd(&raw, &m);
     let len = fs::metadata(&m).unwrap().len();
     truncate(&m, len - (4 << 20));
     let (code, doc) = check_json(&m);
@@ -146,13 +149,7 @@ fn a_dynamic_vhd_missing_only_its_end_footer_is_told_to_append_the_copy() {
     let raw = d.path().join("m.img");
     dense_raw(&raw, 8 << 20);
     let m = d.path().join("m.vhd");
-    let o = run(&[
-        "convert",
-        "--quiet",
-        raw.to_str().unwrap(),
-        m.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    imgtool_vhd(&raw, &m);
     let len = fs::metadata(&m).unwrap().len();
     truncate(&m, len - 512);
     let (code, doc) = check_json(&m);
@@ -182,13 +179,7 @@ fn check_does_not_warn_about_imgtools_own_vhd() {
     let raw = d.path().join("a.img");
     fs::File::create(&raw).unwrap().set_len(200 << 20).unwrap();
     let vhd = d.path().join("a.vhd");
-    let o = run(&[
-        "convert",
-        "--quiet",
-        raw.to_str().unwrap(),
-        vhd.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    imgtool_vhd(&raw, &vhd);
     let (code, doc) = check_json(&vhd);
     assert_eq!(code, Some(0), "{doc:#}");
     assert_eq!(doc["warnings"], serde_json::json!([]), "{doc:#}");

@@ -12,18 +12,11 @@ use serde_json::Value;
 
 use crate::cloud_support::{endpoint_args, setup};
 use crate::fake_cloud::{FakeCloud, Scenario};
-use crate::util::{run, stderr, stdout};
+use crate::first_hour::fixed_vhd_without_footer;
+use crate::util::{qemu_img_ok, run, stderr, stdout};
 
 fn repo(p: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
-}
-
-fn qemu_img(args: &[&str]) {
-    let o = Command::new("qemu-img")
-        .args(args)
-        .output()
-        .expect("qemu-img");
-    assert!(o.status.success(), "qemu-img {args:?}: {}", stderr(&o));
 }
 
 fn s(p: &Path) -> &str {
@@ -122,7 +115,7 @@ fn images(d: &Path) -> Vec<PathBuf> {
         let p = d.join(name);
         let mut a: Vec<&str> = args.to_vec();
         a.push(s(&p));
-        qemu_img(&a);
+        qemu_img_ok(&a);
         p
     };
     v.push(mk(
@@ -242,7 +235,7 @@ fn the_key_test_can_fail() {
 fn vhd_dynamic_data_offset_is_null_not_two_to_the_64_minus_one() {
     let d = tempfile::tempdir().unwrap();
     let p = d.path().join("d.vhd");
-    qemu_img(&["create", "-q", "-f", "vpc", s(&p), "8M"]);
+    qemu_img_ok(&["create", "-q", "-f", "vpc", s(&p), "8M"]);
     let (_, doc) = json_of(&["inspect", "--json", s(&p)]);
     assert!(doc["vhd"]["dynamic"].is_object(), "{doc}");
     assert_eq!(doc["vhd"]["dynamic"]["data_offset"], Value::Null, "{doc}");
@@ -257,7 +250,7 @@ fn vhd_dynamic_data_offset_is_null_not_two_to_the_64_minus_one() {
 fn warnings_are_a_list_of_strings_in_inspect_and_check() {
     let d = tempfile::tempdir().unwrap();
     let p = d.path().join("a.vmdk");
-    qemu_img(&["create", "-q", "-f", "vmdk", s(&p), "8M"]);
+    qemu_img_ok(&["create", "-q", "-f", "vmdk", s(&p), "8M"]);
     for cmd in ["inspect", "check"] {
         let (_, doc) = json_of(&[cmd, "--json", s(&p)]);
         let w = doc["warnings"]
@@ -357,7 +350,7 @@ fn counts_are_singular_for_one() {
     let d = tempfile::tempdir().unwrap();
     // One allocated block: "1 block checked", "0 warnings".
     let p = d.path().join("one.vhd");
-    qemu_img(&["create", "-q", "-f", "vpc", s(&p), "8M"]);
+    qemu_img_ok(&["create", "-q", "-f", "vpc", s(&p), "8M"]);
     let o = Command::new("qemu-io")
         .args(["-f", "vpc", "-c", "write -P 7 0 512", s(&p)])
         .output()
@@ -368,22 +361,7 @@ fn counts_are_singular_for_one() {
     assert!(out.contains("(0 warnings, 1 block checked)"), "{out}");
     // One problem: a fixed VHD that lost its footer.
     let x = d.path().join("x.vhd");
-    qemu_img(&[
-        "create",
-        "-q",
-        "-f",
-        "vpc",
-        "-o",
-        "subformat=fixed",
-        s(&x),
-        "4M",
-    ]);
-    fs::OpenOptions::new()
-        .write(true)
-        .open(&x)
-        .unwrap()
-        .set_len(1_000_000)
-        .unwrap();
+    fixed_vhd_without_footer(&x, "4M");
     let o = run(&["check", s(&x)]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
@@ -499,26 +477,11 @@ fn a_sigkilled_convert_leaves_a_temp_file_the_next_run_reports_and_removes() {
 fn several_files_give_an_array_and_the_worst_exit_code() {
     let d = tempfile::tempdir().unwrap();
     let good = d.path().join("good.vhd");
-    qemu_img(&["create", "-q", "-f", "vpc", s(&good), "8M"]);
+    qemu_img_ok(&["create", "-q", "-f", "vpc", s(&good), "8M"]);
     let bad = d.path().join("bad.vhd");
-    qemu_img(&[
-        "create",
-        "-q",
-        "-f",
-        "vpc",
-        "-o",
-        "subformat=fixed",
-        s(&bad),
-        "4M",
-    ]);
-    fs::OpenOptions::new()
-        .write(true)
-        .open(&bad)
-        .unwrap()
-        .set_len(1_000_000)
-        .unwrap();
+    fixed_vhd_without_footer(&bad, "4M");
     let q = d.path().join("c.qcow2");
-    qemu_img(&["create", "-q", "-f", "qcow2", s(&q), "8M"]);
+    qemu_img_ok(&["create", "-q", "-f", "qcow2", s(&q), "8M"]);
     let missing = d.path().join("missing.vhd");
 
     let (code, doc) = json_of(&["inspect", "--json", s(&good), s(&q)]);
@@ -609,7 +572,7 @@ fn every_subcommand_takes_quiet_and_shows_examples() {
     }
     let d = tempfile::tempdir().unwrap();
     let p = d.path().join("d.vhd");
-    qemu_img(&["create", "-q", "-f", "vpc", s(&p), "8M"]);
+    qemu_img_ok(&["create", "-q", "-f", "vpc", s(&p), "8M"]);
     for cmd in ["inspect", "check"] {
         let o = run(&[cmd, "-q", s(&p)]);
         assert_eq!(o.status.code(), Some(0));

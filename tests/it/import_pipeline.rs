@@ -12,8 +12,10 @@ use imgtool::cloud::session::Session;
 use imgtool::import::request::Endpoints;
 use imgtool::import::{self, Observer, Request, Status};
 
+use crate::cloud_support::bucket_bkt;
 use crate::fake_cloud::{self, FakeCloud, Scenario};
 use crate::fake_oss::{FakeOss, OssScenario};
+use crate::util::noise;
 
 /// Every event, as a short word, in the order heard (from any thread).
 #[derive(Default)]
@@ -58,19 +60,6 @@ impl Observer for Recorder {
     }
 }
 
-/// Noisy bytes, so a part sent twice, or another file's bytes, shows.
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut s = seed | 1;
-    (0..len)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            s as u8
-        })
-        .collect()
-}
-
 fn position(events: &[String], from: usize, prefix: &str) -> usize {
     events[from..]
         .iter()
@@ -86,11 +75,9 @@ fn the_pipeline_tells_its_observer_each_step_in_order_and_uploads_the_file_it_op
         ..Scenario::default()
     });
     let oss = FakeOss::start(OssScenario {
-        buckets: vec![("bkt".into(), "cn-hangzhou".into())],
-        region: "cn-hangzhou".into(),
         // Part 2's first attempt gets a 503: the retry must reach the observer.
         fail_parts: vec![2],
-        ..OssScenario::default()
+        ..bucket_bkt("cn-hangzhou")
     });
     let dir = crate::util::tempdir();
     let image = dir.path().join("disk.raw");

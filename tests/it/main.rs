@@ -28,6 +28,7 @@ mod import_observer;
 mod import_pipeline;
 mod initramfs;
 mod inspect;
+mod newc;
 mod qcow2_hostile;
 mod qcow2_read;
 mod readiness;

@@ -50,3 +50,38 @@ pub fn tempdir() -> tempfile::TempDir {
 pub fn qemu_img() -> Command {
     Command::new("qemu-img")
 }
+
+/// `qemu-img ARGS`, which must succeed.
+pub fn qemu_img_ok(args: &[&str]) {
+    let o = qemu_img().args(args).output().expect("qemu-img");
+    assert!(o.status.success(), "qemu-img {args:?}: {}", stderr(&o));
+}
+
+/// `len` pseudo-random bytes (xorshift) that differ with `seed`: hard to compress, and a
+/// part sent twice, in the wrong place or from another file shows.
+pub fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut s = seed | 1;
+    (0..len)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s as u8
+        })
+        .collect()
+}
+
+/// xorshift64*: a fixed-seed generator, so a failing seed can be rerun.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+}

@@ -84,6 +84,17 @@ pub fn patterned_raw(path: &Path, size: u64) {
     }
 }
 
+/// The VHDs qemu-img makes (`-o` options), by name: each subformat, with and without
+/// force_size ...
+pub(crate) const QEMU_VHDS: [(&str, &str); 4] = [
+    ("dyn", "subformat=dynamic"),
+    ("fixed", "subformat=fixed"),
+    ("dyn-force", "subformat=dynamic,force_size=on"),
+    ("fixed-force", "subformat=fixed,force_size=on"),
+];
+/// ... of 37 MiB + 5 sectors: not CHS-representable, so force_size matters.
+pub(crate) const QEMU_VHD_SIZE: u64 = (37 << 20) + 5 * 512;
+
 pub(crate) fn qemu_vhd(dir: &Path, name: &str, size: u64, opts: &str) -> PathBuf {
     let raw = dir.join(format!("{name}.src.raw"));
     patterned_raw(&raw, size);
@@ -101,14 +112,8 @@ pub(crate) fn qemu_vhd(dir: &Path, name: &str, size: u64, opts: &str) -> PathBuf
 #[test]
 fn qemu_made_dynamic_and_fixed_read_like_qemu() {
     let d = tempdir();
-    for (name, opts) in [
-        ("dyn", "subformat=dynamic"),
-        ("fixed", "subformat=fixed"),
-        ("dyn-force", "subformat=dynamic,force_size=on"),
-        ("fixed-force", "subformat=fixed,force_size=on"),
-    ] {
-        // 37 MiB + 5 sectors: not CHS-representable, so force_size matters.
-        let vhd = qemu_vhd(d.path(), name, (37 << 20) + 5 * 512, opts);
+    for (name, opts) in QEMU_VHDS {
+        let vhd = qemu_vhd(d.path(), name, QEMU_VHD_SIZE, opts);
         assert_same(&read_all(&vhd), &qemu_raw(&vhd, d.path()), name);
     }
 }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use imgtool::VirtualDisk;
 use imgtool::convert::{Identity, VhdStream};
 
-use crate::util::{qemu_img, run, tempdir};
+use crate::util::{Rng, qemu_img, run, tempdir};
 use crate::vhd_read::{assert_same, generate, patterned_raw, qemu_raw, qemu_vhd, read_all};
 
 const ID: Identity = Identity {
@@ -127,21 +127,6 @@ fn an_odd_sized_disk_is_a_clear_error() {
     );
 }
 
-/// xorshift64*, fixed seeds: a failing seed can be rerun.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 /// A sparse RAW: data runs at random places, some written as zeros (allocated, all zero: the
 /// zero scan must drop their blocks), some one byte long at a block's edge.
 fn random_sparse_raw(path: &Path, rng: &mut Rng) -> Vec<u8> {
@@ -155,7 +140,7 @@ fn random_sparse_raw(path: &Path, rng: &mut Rng) -> Vec<u8> {
         };
         let len = (1 + rng.below(3 << 20)).min(size - at) as usize;
         let zero = rng.below(4) == 0;
-        let seed = rng.next() as u8;
+        let seed = rng.next_u64() as u8;
         let buf: Vec<u8> = (0..len)
             .map(|i| if zero { 0 } else { (i as u8) ^ seed | 1 })
             .collect();

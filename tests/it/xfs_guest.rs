@@ -12,6 +12,7 @@ use imgtool::disk::fs::xfs::{Xfs, XfsGuest};
 use imgtool::disk::guestfs::{GuestFs, NodeKind};
 use imgtool::disk::slice::Slice;
 
+use crate::newc;
 use crate::readiness_guest::{Tree, elf};
 
 const MIB: u64 = 1 << 20;
@@ -266,72 +267,44 @@ const ROOT_UUID: &str = "8c6f7d1e-2b3a-4c5d-9e8f-0a1b2c3d4e5f";
 const BOOT_UUID: &str = "1d2c3b4a-5f6e-4a8b-9c0d-e1f2a3b4c5d6";
 const MACHINE_ID: &str = "0f0e0d0c0b0a09080706050403020100";
 
-/// One newc cpio member (the initramfs format): header, name padded to 4, data padded to 4.
-fn cpio_member(out: &mut Vec<u8>, ino: u32, name: &str, mode: u32, data: &[u8]) {
-    let fields = [
-        ino,
-        mode,
-        0, // uid
-        0, // gid
-        1, // nlink
-        0, // mtime
-        data.len() as u32,
-        0, // devmajor
-        0, // devminor
-        0, // rdevmajor
-        0, // rdevminor
-        name.len() as u32 + 1,
-        0, // check
-    ];
-    out.extend_from_slice(b"070701");
-    for f in fields {
-        out.extend_from_slice(format!("{f:08x}").as_bytes());
-    }
-    out.extend_from_slice(name.as_bytes());
-    out.push(0);
-    while out.len() % 4 != 0 {
-        out.push(0);
-    }
-    out.extend_from_slice(data);
-    while out.len() % 4 != 0 {
-        out.push(0);
-    }
-}
-
 /// An uncompressed initramfs of about 1 MiB: a firmware blob first, so the virtio and NVMe
 /// modules lie past 256 KiB (and past the first 1 MiB chunk).
 fn initramfs() -> Vec<u8> {
     let m = format!("usr/lib/modules/{KVER}/kernel/drivers");
     let mut c = Vec::new();
-    cpio_member(
+    newc::entry_with(
         &mut c,
+        newc::MAGIC,
         1,
+        newc::FILE,
         "usr/lib/firmware/blob.bin",
-        0o100644,
         &pattern(1 << 20, 7),
     );
-    cpio_member(
+    newc::entry_with(
         &mut c,
+        newc::MAGIC,
         2,
+        newc::FILE,
         &format!("{m}/block/virtio_blk.ko.xz"),
-        0o100644,
         b"xz",
     );
-    cpio_member(
+    newc::entry_with(
         &mut c,
+        newc::MAGIC,
         3,
+        newc::FILE,
         &format!("{m}/nvme/host/nvme.ko.xz"),
-        0o100644,
         b"xz",
     );
-    cpio_member(
+    newc::entry_with(
         &mut c,
+        newc::MAGIC,
         4,
+        newc::FILE,
         &format!("{m}/net/virtio_net.ko.xz"),
-        0o100644,
         b"xz",
     );
-    cpio_member(&mut c, 5, "TRAILER!!!", 0, b"");
+    newc::entry_with(&mut c, newc::MAGIC, 5, 0, newc::TRAILER, b"");
     c
 }
 

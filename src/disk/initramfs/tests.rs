@@ -1,6 +1,7 @@
-//! The scanner on archives built here (newc written by hand, compressed by the same crates'
-//! encoders), so the tests need no tools; testdata/make-initramfs.sh makes the committed
-//! fixtures with the real tools (tests/it/initramfs.rs).
+//! The scanner on archives built here (newc by the tests' own writer, tests/it/newc.rs,
+//! compressed by the same crates' encoders), so the tests need no tools;
+//! testdata/make-initramfs.sh makes the committed fixtures with the real tools
+//! (tests/it/initramfs.rs).
 
 use super::*;
 use std::io::Write;
@@ -11,48 +12,10 @@ const LIMITS: Limits = Limits {
     max_output: 1 << 30,
 };
 
-/// One newc entry: header (13 hex fields), name with NUL, padding, data, padding.
-fn entry(out: &mut Vec<u8>, name: &str, data: &[u8], magic: &str) {
-    let fields = [
-        1,
-        0o100644,
-        0,
-        0,
-        1,
-        0,
-        data.len() as u32,
-        0,
-        0,
-        0,
-        0,
-        name.len() as u32 + 1,
-        0,
-    ];
-    out.extend_from_slice(magic.as_bytes());
-    for f in fields {
-        out.extend_from_slice(format!("{f:08X}").as_bytes());
-    }
-    out.extend_from_slice(name.as_bytes());
-    out.push(0);
-    while out.len() % 4 != 0 {
-        out.push(0);
-    }
-    out.extend_from_slice(data);
-    while out.len() % 4 != 0 {
-        out.push(0);
-    }
-}
-
-/// A whole archive (with trailer, padded to 512 bytes as cpio -o does).
-fn newc(files: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for (name, data) in files {
-        entry(&mut out, name, data, "070701");
-    }
-    entry(&mut out, "TRAILER!!!", b"", "070701");
-    out.resize(out.len().div_ceil(512) * 512, 0);
-    out
-}
+// The newc writer the integration tests and benches use too: written from the format, not
+// from the reader under test.
+#[path = "../../../tests/it/newc.rs"]
+mod newc;
 
 /// Pseudo-random bytes (xorshift), hard to compress.
 fn noise(n: usize, seed: u64) -> Vec<u8> {
@@ -118,7 +81,7 @@ fn lz4_frame(data: &[u8]) -> Vec<u8> {
 
 /// The early-microcode archive Debian and dracut put first, stored.
 fn microcode() -> Vec<u8> {
-    newc(&[
+    newc::archive(&[
         ("kernel", b""),
         ("kernel/x86", b""),
         ("kernel/x86/microcode", b""),
@@ -129,7 +92,7 @@ fn microcode() -> Vec<u8> {
 /// A main archive with the three drivers among other modules.
 fn main_archive() -> Vec<u8> {
     let d = "usr/lib/modules/6.1.0-30-cloud-amd64/kernel/drivers";
-    newc(&[
+    newc::archive(&[
         ("usr", b""),
         ("init", b"#!/bin/sh\n"),
         (&format!("{d}/ata/libata.ko"), &noise(5000, 1)),
@@ -185,9 +148,23 @@ fn lz4_frame_format_and_crc_variant_read() {
     assert_eq!(s.archives, [Compression::None, Compression::Lz4]);
 
     let mut crc = Vec::new();
-    entry(&mut crc, "lib/modules/6.1/virtio_blk.ko", b"abc", "070702");
-    entry(&mut crc, "TRAILER!!!", b"", "070702");
+    let crc_entry = |out: &mut Vec<u8>, name: &str, data: &[u8]| {
+        newc::entry_with(out, newc::MAGIC_CRC, 1, newc::FILE, name, data);
+    };
+    crc_entry(&mut crc, "lib/modules/6.1/virtio_blk.ko", b"abc");
+    crc_entry(&mut crc, newc::TRAILER, b"");
     let s = scan(&crc, &["virtio_blk"]).unwrap();
+    assert!(s.found.contains("virtio_blk"));
+
+    // Lower-case hex digits read as the upper-case ones this writer uses do: newc allows both.
+    let mut lower = newc::archive(&[("lib/modules/6.1/virtio_blk.ko", b"abc")]);
+    let header = &mut lower[6..newc::HEADER_LEN];
+    assert!(
+        header.iter().any(|b| b.is_ascii_uppercase()),
+        "mode 81A4, namesize 1E"
+    );
+    header.make_ascii_lowercase();
+    let s = scan(&lower, &["virtio_blk"]).unwrap();
     assert!(s.found.contains("virtio_blk"));
 }
 
@@ -227,7 +204,7 @@ fn module_names_match_with_suffixes_and_either_separator() {
     assert_eq!(module_file_key(b"x/nvme.ko.bz2"), None);
     assert_eq!(module_file_key(b"x/nvme.kox"), None);
     assert_eq!(module_file_key(b"x/.ko"), None);
-    let file = newc(&[
+    let file = newc::archive(&[
         ("lib/modules/5.10/kernel/virtio-net.ko.xz", b"1"),
         ("lib/modules/5.10/kernel/nvme_core.ko", b"1"),
         ("lib/modules/5.10/kernel/virtio_blk.ko.zst.bak", b"1"),
@@ -265,11 +242,14 @@ fn zero_padding_between_and_after_archives() {
     file.extend([0u8; 13]);
     file.extend(compress(Compression::Gzip, &main_archive()));
     file.extend([0u8; 1000]);
-    file.extend(compress(Compression::Lz4, &newc(&[("more", b"x")])));
+    file.extend(compress(
+        Compression::Lz4,
+        &newc::archive(&[("more", b"x")]),
+    ));
     file.extend([0u8; 4]);
     file.extend(compress(
         Compression::Xz,
-        &newc(&[("virtio_scsi.ko", b"x")]),
+        &newc::archive(&[("virtio_scsi.ko", b"x")]),
     ));
     file.extend([0u8; 7]);
     let s = scan(&file, &["virtio_scsi"]).unwrap();
@@ -284,8 +264,8 @@ fn zero_padding_between_and_after_archives() {
         ]
     );
     // Two cpio archives inside one compressed stream (a concatenation before compressing).
-    let mut two = newc(&[("a", b"1")]);
-    two.extend(newc(&[("nvme.ko", b"1")]));
+    let mut two = newc::archive(&[("a", b"1")]);
+    two.extend(newc::archive(&[("nvme.ko", b"1")]));
     let s = scan(&compress(Compression::Zstd, &two), &["nvme"]).unwrap();
     assert!(s.found.contains("nvme"));
 }
@@ -321,7 +301,7 @@ fn input_cap_is_an_error_naming_it() {
 #[test]
 fn decompressed_cap_is_an_error_naming_it() {
     // A bomb: 64 MiB of zeros inside a cpio entry compresses to almost nothing.
-    let bomb = newc(&[("big", &vec![0u8; 64 << 20])]);
+    let bomb = newc::archive(&[("big", &vec![0u8; 64 << 20])]);
     for kind in [
         Compression::Gzip,
         Compression::Zstd,
@@ -337,7 +317,7 @@ fn decompressed_cap_is_an_error_naming_it() {
         assert!(e.contains("max_output"), "{kind:?}: {e}");
     }
     // Zeros after a trailer inside a stream count too.
-    let mut pad = newc(&[("a", b"1")]);
+    let mut pad = newc::archive(&[("a", b"1")]);
     pad.resize(8 << 20, 0);
     let limits = Limits {
         max_input: 1 << 30,
@@ -349,7 +329,7 @@ fn decompressed_cap_is_an_error_naming_it() {
 
 #[test]
 fn hostile_header_sizes_are_errors_with_the_offset() {
-    let good = newc(&[("a", b"1234")]);
+    let good = newc::archive(&[("a", b"1234")]);
     // namesize (field 11, at 6 + 8 * 11) of 4097 and of 0xFFFFFFFF.
     for bad in ["00001001", "FFFFFFFF", "00000000"] {
         let mut file = good.clone();
@@ -376,7 +356,7 @@ fn hostile_header_sizes_are_errors_with_the_offset() {
     let e = scan(&file, WANTED).unwrap_err();
     assert!(e.contains("field mode") && e.contains("byte 0"), "{e}");
     // The second entry's header is bad: its offset is given.
-    let two = newc(&[("a", b"1234"), ("b", b"")]);
+    let two = newc::archive(&[("a", b"1234"), ("b", b"")]);
     let mut file = two.clone();
     let second = 112 + 4; // 110 + "a\0" = 112, then 4 bytes of data
     file[second + 94..second + 102].copy_from_slice(b"7FFFFFFF");
@@ -400,12 +380,12 @@ fn truncated_inputs_are_errors_not_panics() {
         assert!(errors > 50, "{kind:?}: only {errors} truncations noticed");
     }
     // A stored archive cut in the middle of an entry's data.
-    let file = newc(&[("a", &[7u8; 100])]);
+    let file = newc::archive(&[("a", &[7u8; 100])]);
     let e = scan(&file[..150], &["x"]).unwrap_err();
     assert!(e.contains("cut after") && e.contains("truncated"), "{e}");
     // Without its trailer.
     let mut file = Vec::new();
-    entry(&mut file, "a", b"1", "070701");
+    newc::entry(&mut file, "a", b"1");
     let e = scan(&file, &["x"]).unwrap_err();
     assert!(e.contains("TRAILER"), "{e}");
 }
