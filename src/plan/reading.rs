@@ -12,11 +12,31 @@ use crate::image::VirtualDisk;
 
 /// Everything imgtool can tell from the contents of `disk`, read for ImportImage.
 pub fn inspect_disk(disk: &dyn VirtualDisk) -> DiskReport {
-    crate::disk::inspect_disk(disk, import_facts)
+    inspect(disk).0
 }
 
-/// The import facts of what was seen; contradictions go to `warnings`.
-pub fn import_facts(seen: &Seen<'_>, warnings: &mut Vec<String>) -> ImportFacts {
+/// [`inspect_disk`] and the typed values its import facts show.
+pub fn inspect(disk: &dyn VirtualDisk) -> (DiskReport, GuestFacts) {
+    crate::disk::inspect_disk(disk, |seen, warnings| {
+        let g = guest_facts(seen, warnings);
+        (g.shown(seen), g)
+    })
+}
+
+/// What the import reads in what the disk showed, in the API's values, each with its evidence
+/// or why it is unknown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuestFacts {
+    pub architecture: Fact<Architecture>,
+    pub os_type: Fact<OsType>,
+    pub platform: Fact<Platform>,
+    pub boot_mode: Fact<BootMode>,
+    /// Why the import docs require cloud-init of this guest ([`cloud_init_required`]).
+    pub cloud_init_required: Option<String>,
+}
+
+/// The typed import facts of what was seen; contradictions go to `warnings`.
+pub fn guest_facts(seen: &Seen<'_>, warnings: &mut Vec<String>) -> GuestFacts {
     let architecture = architecture(seen.os, seen.efi_loaders);
     let boot_mode = boot_mode(
         architecture.value,
@@ -24,28 +44,38 @@ pub fn import_facts(seen: &Seen<'_>, warnings: &mut Vec<String>) -> ImportFacts 
         seen.bios_boot,
         warnings,
     );
-    let min_disk_bytes = seen.min_disk.value.unwrap_or(0);
-    let platform_fact = seen.os.map(platform);
-    let cloud_init_required = cloud_init_required(
-        architecture.value,
-        platform_fact.as_ref().and_then(|p| p.value),
-    );
-    ImportFacts {
-        format: Fact::unknown("set by the image layer"),
-        architecture: named(architecture),
+    let platform = match seen.os {
+        Some(o) => platform(o),
+        None => Fact::unknown("no operating system found"),
+    };
+    GuestFacts {
+        cloud_init_required: cloud_init_required(architecture.value, platform.value),
+        architecture,
         os_type: match seen.os {
-            Some(o) => Fact::known(os_type(o.os_type).api_name(), os_root_evidence(o)),
+            Some(o) => Fact::known(os_type(o.os_type), os_root_evidence(o)),
             None => Fact::unknown("no Linux or Windows root file system found"),
         },
-        platform: match platform_fact {
-            Some(p) => named(p),
-            None => Fact::unknown("no operating system found"),
-        },
-        boot_mode: named(boot_mode),
-        min_disk_bytes,
-        min_disk_evidence: seen.min_disk.because.clone(),
-        min_disk_image_size_gib: gib_holding(min_disk_bytes),
-        cloud_init_required,
+        platform,
+        boot_mode,
+    }
+}
+
+impl GuestFacts {
+    /// The import facts as the disk report shows them: each value by its API name, and the
+    /// smallest disk `seen` in bytes and whole GiB.
+    pub fn shown(&self, seen: &Seen<'_>) -> ImportFacts {
+        let min_disk_bytes = seen.min_disk.value.unwrap_or(0);
+        ImportFacts {
+            format: Fact::unknown("set by the image layer"),
+            architecture: named(&self.architecture),
+            os_type: named(&self.os_type),
+            platform: named(&self.platform),
+            boot_mode: named(&self.boot_mode),
+            min_disk_bytes,
+            min_disk_evidence: seen.min_disk.because.clone(),
+            min_disk_image_size_gib: gib_holding(min_disk_bytes),
+            cloud_init_required: self.cloud_init_required.clone(),
+        }
     }
 }
 
@@ -75,10 +105,10 @@ pub fn cloud_init_required(
 }
 
 /// A typed fact as the report shows it: the API name.
-fn named<T: std::fmt::Display>(f: Fact<T>) -> Fact {
+fn named<T: std::fmt::Display>(f: &Fact<T>) -> Fact {
     Fact {
-        value: f.value.map(|v| v.to_string()),
-        because: f.because,
+        value: f.value.as_ref().map(ToString::to_string),
+        because: f.because.clone(),
     }
 }
 
