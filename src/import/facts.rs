@@ -41,7 +41,7 @@ pub fn image_facts_and_report(
         format,
         virtual_size: img.size(),
         min_size: plan::Fact::known(f.min_disk_bytes, f.min_disk_evidence.clone()),
-        architecture: guest.architecture.map(Detected::Api),
+        architecture: guest.architecture_seen(),
         os_type: guest.os_type.map(Detected::Api),
         platform: guest.platform.map(Detected::Api),
         boot_mode: guest.boot_mode.map(Detected::Api),
