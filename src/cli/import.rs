@@ -44,11 +44,12 @@ use crate::convert::progress::Progress;
 use crate::error::{Error, Result};
 use crate::import::request::{Choices, Endpoints};
 use crate::import::{self, Observer, Outcome, Prepared, Request, Status, Steps};
+use crate::plan;
 
 pub fn run(a: Args) -> Result<i32> {
     super::cloud_log::install(a.quiet, a.cloud.verbose);
     let printer = Arc::new(Printer::new(&a));
-    let mut prep = import::prepare(request(&a), printer.as_ref())?;
+    let mut prep = import::prepare(request(&a)?, printer.as_ref())?;
     if a.dry_run {
         return dry_run_step(&a, &mut prep, printer.as_ref());
     }
@@ -60,12 +61,14 @@ pub fn run(a: Args) -> Result<i32> {
     finish(&a, &prep, &out)
 }
 
-/// The library's request from the flags.
-fn request(a: &Args) -> Request {
-    Request {
+/// The library's request from the flags. The ImportImage enumerations are parsed here, once,
+/// by the library's [`plan::asked`] (not by clap: its message would not name the API's error
+/// code); a value the API does not list is a usage error before anything is opened.
+fn request(a: &Args) -> Result<Request> {
+    Ok(Request {
         image: a.image.clone(),
         data_disks: a.data_disk.clone(),
-        format: a.format.clone(),
+        format: a.format,
         region: a.region.clone(),
         bucket: a.bucket.clone(),
         object: a.object.clone(),
@@ -83,11 +86,11 @@ fn request(a: &Args) -> Request {
         choices: Choices {
             image_name: a.image_name.clone(),
             description: a.description.clone(),
-            architecture: a.architecture.clone(),
-            os_type: a.os_type.clone(),
-            platform: a.platform.clone(),
-            boot_mode: a.boot_mode.clone(),
-            license_type: a.license_type.clone(),
+            architecture: plan::asked_opt(a.architecture.as_deref())?,
+            os_type: plan::asked_opt(a.os_type.as_deref())?,
+            platform: plan::asked_opt(a.platform.as_deref())?,
+            boot_mode: plan::asked_opt(a.boot_mode.as_deref())?,
+            license_type: plan::asked_opt(a.license_type.as_deref())?,
             disk_image_size: a.disk_image_size,
             client_token: a.client_token.clone(),
         },
@@ -110,7 +113,7 @@ fn request(a: &Args) -> Request {
         timeout: a.timeout,
         delete_object: a.delete_object,
         state_dir: None,
-    }
+    })
 }
 
 /// `--dry-run`: the plan and every request, nothing sent (but ImportImage with DryRun=true

@@ -2,6 +2,10 @@
 
 use std::path::PathBuf;
 
+use clap::builder::PossibleValue;
+
+use crate::plan::{ApiName, ImageFormat};
+
 /// Where to send requests and with which credentials; shared by `import` and `task`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct CloudArgs {
@@ -51,8 +55,8 @@ pub struct Args {
     /// Format given to ImportImage: vhd uploads a VHD as it is (default for one file), raw
     /// converts it while uploading (default, and the only choice, for a differencing chain),
     /// qcow2 uploads a self-contained qcow2 as it is
-    #[arg(long, value_parser = ["raw", "vhd", "qcow2"])]
-    pub format: Option<String>,
+    #[arg(long, value_enum)]
+    pub format: Option<ImageFormat>,
     /// Multipart part size in bytes, or with K, M, G (KiB...) [default: 64M, grown to stay
     /// within 10000 parts]
     #[arg(long, value_name = "SIZE", value_parser = parse_part_size)]
@@ -158,6 +162,18 @@ pub struct Args {
     pub data_disk: Vec<PathBuf>,
     #[command(flatten)]
     pub cloud: CloudArgs,
+}
+
+/// `--format raw|vhd|qcow2`: clap parses the word into the ImportImage format (the same
+/// words, help and refusal as a list of strings would give).
+impl clap::ValueEnum for ImageFormat {
+    fn value_variants<'a>() -> &'a [Self] {
+        <ImageFormat as ApiName>::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(self.flag_name()))
+    }
 }
 
 /// `--part-size`: a size OSS takes for a multipart part (100 KiB to 5 GiB), refused here so

@@ -24,6 +24,13 @@ impl<T> Fact<T> {
             because: reason.into(),
         }
     }
+    /// The same fact with its value turned into another type (the evidence or reason kept).
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Fact<U> {
+        Fact {
+            value: self.value.map(f),
+            because: self.because,
+        }
+    }
 }
 
 /// `{"value", "evidence", "reason"}`: evidence for a known value, a reason for an unknown.

@@ -1,6 +1,6 @@
 //! What is on a virtual disk: partition table, file systems, and the guest inside (OS root,
 //! os-release, ELF/PE machines, EFI loaders, BIOS boot code), each fact with its evidence.
-//! What the import makes of them is the caller's [`report::Reading`]. Knows only
+//! What the import makes of them is the caller's reading (see [`inspect_disk`]). Knows only
 //! [`VirtualDisk`]; never fails on corrupt content: what cannot be read becomes a warning.
 // Every number here comes from a disk: a cast that could cut or flip it must say why it cannot.
 #![warn(
@@ -30,7 +30,7 @@ use slice::{CountingDisk, Slice};
 
 pub use fact::Fact;
 pub use partition::check::check_file as check;
-pub use report::{DiskReport, ImportFacts, Reading, Seen};
+pub use report::{DiskReport, ImportFacts, Seen};
 
 /// At most this many file systems are opened to look for an OS or EFI loaders; a disk with
 /// more partitions than this is unusual and each open has a read budget.
@@ -58,8 +58,13 @@ impl Volume {
 }
 
 /// Everything imgtool can tell from the contents of `disk`, and what `reading` (the import
-/// plan's, `crate::plan::reading::inspect_disk`) makes of it for ImportImage.
-pub fn inspect_disk(disk: &dyn VirtualDisk, reading: Reading) -> DiskReport {
+/// plan's, `crate::plan::reading::inspect_disk`) makes of it for ImportImage: the report
+/// shows its [`ImportFacts`], the caller gets back the rest of its answer (`R`: the plan's
+/// typed values, which this layer cannot name).
+pub fn inspect_disk<R>(
+    disk: &dyn VirtualDisk,
+    reading: impl FnOnce(&Seen<'_>, &mut Vec<String>) -> (ImportFacts, R),
+) -> (DiskReport, R) {
     let counting = CountingDisk::new(disk);
     let d: &dyn VirtualDisk = &counting;
     let mut warnings = Vec::new();
@@ -79,7 +84,7 @@ pub fn inspect_disk(disk: &dyn VirtualDisk, reading: Reading) -> DiskReport {
         bios_boot: &bios,
         min_disk: &min_disk,
     };
-    let import = reading(&seen, &mut warnings);
+    let (import, read) = reading(&seen, &mut warnings);
     let readiness = readiness::assess(
         &readiness::Inputs {
             disk: d,
@@ -92,7 +97,7 @@ pub fn inspect_disk(disk: &dyn VirtualDisk, reading: Reading) -> DiskReport {
         },
         &mut warnings,
     );
-    DiskReport {
+    let report = DiskReport {
         virtual_size: d.size(),
         table,
         volumes,
@@ -104,7 +109,8 @@ pub fn inspect_disk(disk: &dyn VirtualDisk, reading: Reading) -> DiskReport {
         readiness,
         warnings,
         bytes_read: counting.bytes_read(),
-    }
+    };
+    (report, read)
 }
 
 /// Probe each data partition (not extended containers), or the whole disk when there is no

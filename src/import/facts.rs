@@ -7,12 +7,12 @@ use crate::error::{Error, Result};
 use crate::image::{Image, VirtualDisk};
 use crate::plan::form;
 use crate::plan::sent::Bytes;
-use crate::plan::{self, ImageFacts, ImageFormat};
+use crate::plan::{self, Detected, ImageFacts, ImageFormat};
 
 /// What the image says about itself: its format and size, and what `inspect` found inside
 /// (architecture, OS, platform, boot mode, the space its partitions and file systems need),
 /// each with its evidence.
-pub fn image_facts(path: &Path, img: &Image, format: Option<&str>) -> Result<ImageFacts> {
+pub fn image_facts(path: &Path, img: &Image, format: Option<ImageFormat>) -> Result<ImageFacts> {
     image_facts_and_report(path, img, format).map(|(f, _)| f)
 }
 
@@ -20,7 +20,7 @@ pub fn image_facts(path: &Path, img: &Image, format: Option<&str>) -> Result<Ima
 pub fn image_facts_and_report(
     path: &Path,
     img: &Image,
-    format: Option<&str>,
+    format: Option<ImageFormat>,
 ) -> Result<(ImageFacts, crate::disk::DiskReport)> {
     // fstat of the open file: the identity is the file whose bytes are read and uploaded.
     let meta = img
@@ -33,17 +33,18 @@ pub fn image_facts_and_report(
     if format == ImageFormat::Vhd && sending.bytes == Bytes::File {
         check_vhd_table(path, img)?;
     }
-    let disk = plan::inspect_disk(img);
+    // The typed values the report shows by name: nothing is parsed back from its text.
+    let (disk, guest) = plan::reading::inspect(img);
     let f = &disk.import;
     let facts = ImageFacts {
         path: path.to_path_buf(),
         format,
         virtual_size: img.size(),
         min_size: plan::Fact::known(f.min_disk_bytes, f.min_disk_evidence.clone()),
-        architecture: f.architecture.clone(),
-        os_type: f.os_type.clone(),
-        platform: f.platform.clone(),
-        boot_mode: f.boot_mode.clone(),
+        architecture: guest.architecture_seen(),
+        os_type: guest.os_type.map(Detected::Api),
+        platform: guest.platform.map(Detected::Api),
+        boot_mode: guest.boot_mode.map(Detected::Api),
         identity: fingerprint,
         sending,
     };

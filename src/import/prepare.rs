@@ -67,7 +67,7 @@ pub fn prepare(req: Request, obs: &dyn Observer) -> Result<Prepared> {
     let mut steps = Steps::default();
     let (img, facts, disk) = steps.time(obs, "inspect", || {
         let img = image::open(&req.image)?;
-        let (facts, disk) = image_facts_and_report(&req.image, &img, req.format.as_deref())?;
+        let (facts, disk) = image_facts_and_report(&req.image, &img, req.format)?;
         Ok((img, facts, disk))
     })?;
     obs.step(
@@ -293,20 +293,11 @@ fn flags(
     object: &str,
     extra: Vec<(String, String)>,
 ) -> plan::Flags {
-    let c = &req.choices;
     plan::Flags {
         region: region.to_string(),
         bucket: bucket.to_string(),
         object: Some(object.to_string()),
-        image_name: c.image_name.clone(),
-        description: c.description.clone(),
-        architecture: c.architecture.clone(),
-        os_type: c.os_type.clone(),
-        platform: c.platform.clone(),
-        boot_mode: c.boot_mode.clone(),
-        license_type: c.license_type.clone(),
-        disk_image_size: c.disk_image_size,
-        client_token: c.client_token.clone(),
+        choices: req.choices.clone(),
         force: req.force,
         extra,
     }

@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+pub use crate::plan::Choices;
+use crate::plan::ImageFormat;
 use crate::plan::options::Options;
 
 /// Where the services are, when not the region's public endpoints.
@@ -18,26 +20,12 @@ pub struct Endpoints {
     pub allow_http: bool,
 }
 
-/// The ImportImage parameters a caller may set; each unset one comes from the image.
-#[derive(Debug, Clone, Default)]
-pub struct Choices {
-    pub image_name: Option<String>,
-    pub description: Option<String>,
-    pub architecture: Option<String>,
-    pub os_type: Option<String>,
-    pub platform: Option<String>,
-    pub boot_mode: Option<String>,
-    pub license_type: Option<String>,
-    pub disk_image_size: Option<u64>,
-    pub client_token: Option<String>,
-}
-
 #[derive(Debug, Clone, Default)]
 pub struct Request {
     pub image: PathBuf,
     pub data_disks: Vec<PathBuf>,
-    /// `raw`, `vhd` or `qcow2`: what to send instead of the library's choice.
-    pub format: Option<String>,
+    /// What to send instead of the library's choice (`--format raw|vhd|qcow2`).
+    pub format: Option<ImageFormat>,
     pub region: Option<String>,
     pub bucket: Option<String>,
     pub object: Option<String>,
@@ -46,6 +34,7 @@ pub struct Request {
     pub endpoints: Endpoints,
     pub rpc_signature: Option<String>,
     pub oss_signature: Option<String>,
+    /// The ImportImage parameters the caller chose, typed (see [`crate::plan::asked`]).
     pub choices: Choices,
     /// NvmeSupport, ImdsSupport, resource group, tags, DetectionStrategy.
     pub options: Options,

@@ -6,19 +6,23 @@ use std::path::PathBuf;
 
 use sha1::{Digest, Sha1};
 
+use super::choices::Choices;
 pub use super::names::{
     check_bucket, check_description, check_image_name, check_object, check_region,
 };
 use super::names::{is_chinese, name_char_ok, reserved_prefix, usage};
 use super::sent::Sending;
 use super::size::{MAX_DISK_GIB, MIN_DISK_GIB, WARN_DISK_GIB, gib_holding};
-use super::vocab::{ApiName, Architecture, BootMode, ImageFormat, LicenseType, OsType, Platform};
+use super::vocab::{
+    ApiName, Architecture, BootMode, Detected, ImageFormat, LicenseType, OsType, Platform,
+};
 use crate::disk::Fact;
 use crate::error::{Error, Result};
 
 /// What inspection knows about the image, each fact with its evidence or why it is unknown.
-/// Detected values use the API's spellings (`x86_64`, `linux`, `Ubuntu`, `UEFI`:
-/// [`super::reading`]); others are ignored with a warning.
+/// A detected value is the API's ([`super::reading`] maps what the disk showed), or a name
+/// the API does not list ([`Detected::Other`]): an unlisted platform falls back to the
+/// default with a warning, any other unlisted value is refused without a flag and `--force`.
 #[derive(Debug, Clone)]
 pub struct ImageFacts {
     pub path: PathBuf,
@@ -27,33 +31,25 @@ pub struct ImageFacts {
     pub virtual_size: u64,
     /// Bytes the partitions and file systems need (end of the last one), if known.
     pub min_size: Fact<u64>,
-    pub architecture: Fact,
-    pub os_type: Fact,
-    pub platform: Fact,
-    pub boot_mode: Fact,
+    pub architecture: Fact<Detected<Architecture>>,
+    pub os_type: Fact<Detected<OsType>>,
+    pub platform: Fact<Detected<Platform>>,
+    pub boot_mode: Fact<Detected<BootMode>>,
     /// Identifies this exact image for the default ClientToken (e.g. "size=..;mtime=..").
     pub identity: String,
     /// What goes up and its size.
     pub sending: Sending,
 }
 
-/// What the user asked for. `None` means "detected, else the API's default".
+/// What the user asked for: the ImportImage [`Choices`] (each `None` means "detected, else
+/// the API's default") and where the image goes.
 #[derive(Debug, Clone, Default)]
 pub struct Flags {
     pub region: String,
     pub bucket: String,
     /// Defaults to the image's file name.
     pub object: Option<String>,
-    pub image_name: Option<String>,
-    pub description: Option<String>,
-    pub architecture: Option<String>,
-    pub os_type: Option<String>,
-    pub platform: Option<String>,
-    pub boot_mode: Option<String>,
-    pub license_type: Option<String>,
-    /// Explicit DiskImageSize in GiB; without it the size is computed (auto).
-    pub disk_image_size: Option<u64>,
-    pub client_token: Option<String>,
+    pub choices: Choices,
     /// Allow a flag to contradict a detected fact.
     pub force: bool,
     /// Checked parameters from [`super::options::params`], sent as they are.
@@ -122,17 +118,18 @@ impl Plan {
 /// Build and validate the plan. Nothing is sent; any rule broken is an `Error::Usage`.
 pub fn build(facts: &ImageFacts, flags: &Flags) -> Result<Plan> {
     let mut warnings = Vec::new();
+    let chosen = &flags.choices;
     let region_id = check_region(&flags.region)?;
     let oss_bucket = check_bucket(&flags.bucket)?;
     let oss_object = match &flags.object {
         Some(o) => check_object(o)?,
         None => check_object(&default_object(facts))?,
     };
-    let image_name = match &flags.image_name {
+    let image_name = match &chosen.image_name {
         Some(n) => check_image_name(n)?,
         None => check_image_name(&derive_image_name(facts))?,
     };
-    let description = flags
+    let description = chosen
         .description
         .as_deref()
         .filter(|d| !d.is_empty())
@@ -140,14 +137,14 @@ pub fn build(facts: &ImageFacts, flags: &Flags) -> Result<Plan> {
         .transpose()?;
     let guest = choose_guest(facts, flags, &mut warnings)?;
     let size_floor = size_floor_gib(facts)?;
-    let disk_image_size = check_disk_size(flags.disk_image_size, size_floor, facts)?;
+    let disk_image_size = check_disk_size(chosen.disk_image_size, size_floor, facts)?;
     if disk_image_size > WARN_DISK_GIB {
         warnings.push(format!(
             "DiskImageSize {disk_image_size} GiB is above {WARN_DISK_GIB} GiB, the limit in older \
              documentation and the console; some regions may answer InvalidImageSize"
         ));
     }
-    let (client_token, client_token_derived) = match &flags.client_token {
+    let (client_token, client_token_derived) = match &chosen.client_token {
         Some(t) => (check_client_token(t)?, false),
         None => (
             derive_client_token(
@@ -198,27 +195,32 @@ struct Guest {
 
 fn choose_guest(facts: &ImageFacts, flags: &Flags, warnings: &mut Vec<String>) -> Result<Guest> {
     let force = flags.force;
+    let chosen = &flags.choices;
+    let refuse = Unlisted::Refuse;
     let architecture = choose(
-        flags.architecture.as_deref(),
+        chosen.architecture,
         &facts.architecture,
+        refuse,
         force,
         warnings,
     )?
     .unwrap_or(Architecture::X86_64);
     let os_type =
-        choose(flags.os_type.as_deref(), &facts.os_type, force, warnings)?.unwrap_or(OsType::Linux);
-    let platform = choose(flags.platform.as_deref(), &facts.platform, force, warnings)?
-        .unwrap_or_else(|| os_type.default_platform());
-    let boot_mode = choose(
-        flags.boot_mode.as_deref(),
-        &facts.boot_mode,
+        choose(chosen.os_type, &facts.os_type, refuse, force, warnings)?.unwrap_or(OsType::Linux);
+    let platform = choose(
+        chosen.platform,
+        &facts.platform,
+        Unlisted::Default,
         force,
         warnings,
     )?
-    .unwrap_or_else(|| architecture.default_boot_mode());
+    .unwrap_or_else(|| os_type.default_platform());
+    let boot_mode = choose(chosen.boot_mode, &facts.boot_mode, refuse, force, warnings)?
+        .unwrap_or_else(|| architecture.default_boot_mode());
     let license_type = choose(
-        flags.license_type.as_deref(),
+        chosen.license_type,
         &Fact::unknown("not detected"),
+        refuse,
         force,
         warnings,
     )?;
@@ -267,45 +269,39 @@ pub fn derive_image_name(facts: &ImageFacts) -> String {
     name.chars().take(128).collect()
 }
 
-fn error_code(field: &str) -> String {
-    format!("Invalid{field}.Malformed")
+/// What a detected value the API does not list means when no flag is given.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Unlisted {
+    /// An unlisted platform ("Arch Linux") is fine as the default, with a warning.
+    Default,
+    /// An unlisted architecture (riscv64) or boot mode cannot be imported as something else
+    /// silently: refused without a flag and `--force`.
+    Refuse,
 }
 
-/// Pick a value: the flag (checked against the enumeration and the detected fact), else the
-/// detected fact, else `None` for the caller's default.
+/// Pick a value: the flag (checked against the detected fact), else the detected fact, else
+/// `None` for the caller's default.
 fn choose<T: ApiName + std::fmt::Display>(
-    flag: Option<&str>,
-    fact: &Fact,
+    flag: Option<T>,
+    fact: &Fact<Detected<T>>,
+    unlisted: Unlisted,
     force: bool,
     warnings: &mut Vec<String>,
 ) -> Result<Option<T>> {
     let field = T::FIELD;
-    let flag = flag
-        .map(|f| {
-            T::parse(f).ok_or_else(|| {
-                usage(
-                    &error_code(field),
-                    format!("{field} {f:?} is not one of: {}", T::names().join(", ")),
-                )
-            })
-        })
-        .transpose()?;
-    let Some(value) = fact.value.as_deref() else {
+    let Some(value) = &fact.value else {
         return Ok(flag);
     };
-    let detected = T::parse(value);
     let seen = format!("the image looks like {value} ({})", fact.because);
-    match (flag, detected) {
+    match (flag, value.api()) {
         (None, Some(d)) => Ok(Some(d)),
-        // An unlisted platform ("Arch Linux") is fine as the default; an unlisted
-        // architecture (riscv64) or boot mode cannot be imported as something else silently.
-        (None, None) if field == Platform::FIELD => {
-            warnings.push(format!("{seen}, not an API Platform; using the default"));
+        (None, None) if unlisted == Unlisted::Default => {
+            warnings.push(format!("{seen}, not an API {field}; using the default"));
             Ok(None)
         }
         (None, None) => Err(Error::Usage(format!(
             "{seen}, which ECS cannot import as any {field}; pass --{} and --force to import anyway",
-            flag_name(field)
+            T::FLAG
         ))),
         (Some(v), Some(d)) if v == d => Ok(Some(v)),
         (Some(v), _) if force => {
@@ -317,16 +313,6 @@ fn choose<T: ApiName + std::fmt::Display>(
         (Some(v), _) => Err(Error::Usage(format!(
             "{field} {v} contradicts what {seen}; pass --force to import anyway"
         ))),
-    }
-}
-
-fn flag_name(field: &str) -> &'static str {
-    match field {
-        "Architecture" => "architecture",
-        "OSType" => "os-type",
-        "BootMode" => "boot-mode",
-        "LicenseType" => "license-type",
-        _ => "platform",
     }
 }
 
@@ -423,6 +409,7 @@ pub fn derive_client_token(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::choices::asked;
     use crate::plan::size::GIB;
 
     fn facts() -> ImageFacts {
@@ -536,33 +523,35 @@ mod tests {
     #[test]
     fn enumerations() {
         let mut fl = flags();
-        fl.platform = Some("rocky linux".into());
+        fl.choices.platform = Some(asked("rocky linux").unwrap());
         assert_eq!(build(&facts(), &fl).unwrap().platform, Platform::RockyLinux);
-        fl.platform = Some("Arch".into());
-        assert!(err(&facts(), &fl).contains("InvalidPlatform.Malformed"));
+        assert!(
+            asked::<Platform>("Arch")
+                .unwrap_err()
+                .to_string()
+                .contains("InvalidPlatform.Malformed")
+        );
         let mut fl = flags();
-        fl.architecture = Some("amd64".into());
-        assert!(err(&facts(), &fl).contains("InvalidArchitecture.Malformed"));
-        let mut fl = flags();
-        fl.os_type = Some("Windows".into());
+        fl.choices.os_type = Some(asked("Windows").unwrap());
         let p = build(&facts(), &fl).unwrap();
         assert_eq!(
             (p.os_type.api_name(), p.platform.api_name()),
             ("windows", "Windows Server 2022")
         );
-        fl.platform = Some("Ubuntu".into());
+        fl.choices.platform = Some(Platform::Ubuntu);
         assert!(err(&facts(), &fl).contains("does not go with OSType windows"));
         let mut fl = flags();
-        fl.license_type = Some("GPL".into());
-        assert!(err(&facts(), &fl).contains("InvalidLicenseType.Malformed"));
+        fl.choices.license_type = Some(LicenseType::Byol);
+        let p = build(&facts(), &fl).unwrap();
+        assert!(p.warnings.iter().any(|w| w.contains("Windows images only")));
     }
 
     #[test]
     fn arm64_needs_uefi() {
         let mut fl = flags();
-        fl.architecture = Some("arm64".into());
+        fl.choices.architecture = Some(Architecture::Arm64);
         assert_eq!(build(&facts(), &fl).unwrap().boot_mode, BootMode::Uefi);
-        fl.boot_mode = Some("BIOS".into());
+        fl.choices.boot_mode = Some(BootMode::Bios);
         assert!(err(&facts(), &fl).contains("InvalidBootMode.Malformed"));
     }
 
@@ -574,17 +563,17 @@ mod tests {
         };
         assert_eq!(build(&f, &flags()).unwrap().disk_image_size, 20);
         let mut fl = flags();
-        fl.disk_image_size = Some(19);
+        fl.choices.disk_image_size = Some(19);
         let e = err(&f, &fl);
         assert!(
             e.contains("19 GiB") && e.contains("20 GiB") && e.contains("InvalidImageSize"),
             "{e}"
         );
-        fl.disk_image_size = Some(20);
+        fl.choices.disk_image_size = Some(20);
         assert!(build(&f, &fl).is_ok());
-        fl.disk_image_size = Some(2049);
+        fl.choices.disk_image_size = Some(2049);
         assert!(err(&f, &fl).contains("InvalidImageSize"));
-        fl.disk_image_size = Some(501);
+        fl.choices.disk_image_size = Some(501);
         assert!(
             build(&f, &fl)
                 .unwrap()
@@ -607,7 +596,7 @@ mod tests {
     #[test]
     fn contradiction_needs_force() {
         let f = ImageFacts {
-            architecture: Fact::known("arm64", "ELF e_machine"),
+            architecture: Fact::known(Architecture::Arm64, "ELF e_machine"),
             ..facts()
         };
         assert_eq!(
@@ -615,14 +604,14 @@ mod tests {
             Architecture::Arm64
         );
         let mut fl = flags();
-        fl.architecture = Some("x86_64".into());
+        fl.choices.architecture = Some(Architecture::X86_64);
         let e = err(&f, &fl);
         assert!(e.contains("--force") && e.contains("ELF e_machine"), "{e}");
         fl.force = true;
         let p = build(&f, &fl).unwrap();
         assert_eq!(p.architecture, Architecture::X86_64);
         assert!(p.warnings.iter().any(|w| w.contains("--force")));
-        fl.architecture = Some("ARM64".into());
+        fl.choices.architecture = Some(asked("ARM64").unwrap());
         fl.force = false;
         assert!(
             build(&f, &fl).is_ok(),
@@ -633,26 +622,59 @@ mod tests {
     #[test]
     fn unknown_detected_values() {
         let f = ImageFacts {
-            architecture: Fact::known("riscv64", "ELF e_machine 243"),
+            architecture: Fact::known(Detected::from_name("riscv64"), "ELF e_machine 243"),
             ..facts()
         };
-        let e = err(&f, &flags());
-        assert!(
-            e.contains("riscv64") && e.contains("--architecture and --force"),
-            "{e}"
+        // Word for word: an unlisted machine is refused, never imported as the default.
+        let e = build(&f, &flags()).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert_eq!(
+            e.to_string(),
+            "the image looks like riscv64 (ELF e_machine 243), which ECS cannot import as any \
+             Architecture; pass --architecture and --force to import anyway"
         );
         let mut fl = flags();
-        fl.architecture = Some("x86_64".into());
+        fl.choices.architecture = Some(Architecture::X86_64);
         assert!(err(&f, &fl).contains("--force"));
         fl.force = true;
         assert_eq!(build(&f, &fl).unwrap().architecture, Architecture::X86_64);
         let f = ImageFacts {
-            platform: Fact::known("Arch Linux", "os-release ID=arch"),
+            platform: Fact::known(Detected::Other("Arch Linux".into()), "os-release ID=arch"),
             ..facts()
         };
         let p = build(&f, &flags()).unwrap();
         assert_eq!(p.platform, Platform::OthersLinux);
-        assert!(p.warnings.iter().any(|w| w.contains("Arch Linux")));
+        assert_eq!(
+            p.warnings,
+            [
+                "the image looks like Arch Linux (os-release ID=arch), not an API Platform; \
+              using the default"
+            ]
+        );
+        // An unlisted boot mode is refused like an unlisted machine; the flag says it.
+        let f = ImageFacts {
+            boot_mode: Fact::known(Detected::Other("CSM".into()), "a made-up witness"),
+            ..facts()
+        };
+        assert!(err(&f, &flags()).contains("pass --boot-mode and --force"));
+        let mut fl = flags();
+        fl.choices.boot_mode = Some(BootMode::Bios);
+        assert!(err(&f, &fl).contains("BootMode BIOS contradicts what the image looks like CSM"));
+        fl.force = true;
+        assert_eq!(build(&f, &fl).unwrap().boot_mode, BootMode::Bios);
+        // A listed detected value and a flag of the same value: no contradiction.
+        let f = ImageFacts {
+            os_type: Fact::known(OsType::Windows, "cmd.exe"),
+            ..facts()
+        };
+        let mut fl = flags();
+        fl.choices.os_type = Some(OsType::Windows);
+        assert_eq!(build(&f, &fl).unwrap().os_type, OsType::Windows);
+        fl.choices.os_type = Some(OsType::Linux);
+        assert!(
+            err(&f, &fl)
+                .contains("OSType linux contradicts what the image looks like windows (cmd.exe)")
+        );
     }
 
     #[test]
@@ -669,7 +691,7 @@ mod tests {
             derive_client_token("a", "bc", "o", "n", "i")
         );
         let mut fl = flags();
-        fl.client_token = Some("mine".into());
+        fl.choices.client_token = Some("mine".into());
         let p = build(&facts(), &fl).unwrap();
         assert_eq!(
             (p.client_token.as_str(), p.client_token_derived),

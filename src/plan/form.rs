@@ -19,7 +19,7 @@ const STREAM_MARGIN: u64 = 2 << 20;
 /// built here to learn its size (its zero scan reads the disk's data once).
 pub fn sending(
     img: &Image,
-    asked: Option<&str>,
+    asked: Option<ImageFormat>,
     file_size: u64,
     fingerprint: &str,
     timestamp: u32,
@@ -82,8 +82,9 @@ pub fn sending(
 
 /// The format ImportImage is told for `img`, and the reason in words. A file that does not
 /// hold the whole disk alone (a differencing chain) cannot go up as it is, so it goes up as
-/// RAW, read through the chain while uploading. `asked` is `--format`.
-pub fn import_format(img: &Image, asked: Option<&str>) -> Result<(ImageFormat, String)> {
+/// RAW, read through the chain while uploading. `asked` is `--format`: the format
+/// asked for, refused where the file cannot go up so.
+pub fn import_format(img: &Image, asked: Option<ImageFormat>) -> Result<(ImageFormat, String)> {
     // What ImportImage takes the file as, when it takes it as it is. VHDX it does not take at
     // all, VMDK only as an invitational preview (never chosen): both go up as RAW read through
     // their reader. [`sending`] then sends the streamed dynamic VHD instead wherever it is
@@ -96,19 +97,17 @@ pub fn import_format(img: &Image, asked: Option<&str>) -> Result<(ImageFormat, S
     };
     let path = img.file().path().display();
     match asked {
-        Some("raw") => Ok((ImageFormat::Raw, "--format raw".into())),
-        Some("vhd") if native != Some(ImageFormat::Vhd) => Err(Error::Usage(format!(
+        Some(ImageFormat::Raw) => Ok((ImageFormat::Raw, "--format raw".into())),
+        Some(ImageFormat::Vhd) if native != Some(ImageFormat::Vhd) => Err(Error::Usage(format!(
             "{path}: --format vhd, but the file is {}; leave out --format",
             img.describe()
         ))),
-        Some("vhd") if !img.self_contained() => Err(Error::Usage(format!(
+        Some(ImageFormat::Vhd) if !img.self_contained() => Err(Error::Usage(format!(
             "{path}: a differencing VHD holds only the changes to its parent, and ECS cannot import it \
              as it is; leave out --format (or pass --format raw) to upload the whole chain as RAW"
         ))),
-        Some("qcow2") => qcow2_as_is(img),
-        Some(other) if other != "vhd" => Err(Error::Usage(format!(
-            "{path}: --format {other}: expected raw, vhd or qcow2"
-        ))),
+        Some(ImageFormat::Qcow2) => qcow2_as_is(img),
+        // `--format vhd` of a self-contained VHD: the rule below, as when nothing is asked.
         _ if !img.self_contained() => Ok((
             ImageFormat::Raw,
             format!(

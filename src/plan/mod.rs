@@ -4,6 +4,7 @@
 //! `cloud/` takes a finished [`Plan`] and carries it out.
 
 pub mod build;
+pub mod choices;
 pub mod form;
 pub mod names;
 pub mod options;
@@ -18,6 +19,9 @@ pub use build::{
     check_description, check_image_name, check_object, check_region, derive_client_token,
     derive_image_name, size_floor_gib,
 };
+pub use choices::{Choices, asked, asked_opt};
 pub use reading::inspect_disk;
 pub use size::{GIB, MAX_DISK_GIB, MIN_DISK_GIB, WARN_DISK_GIB};
-pub use vocab::{ApiName, Architecture, BootMode, ImageFormat, LicenseType, OsType, Platform};
+pub use vocab::{
+    ApiName, Architecture, BootMode, Detected, ImageFormat, LicenseType, OsType, Platform,
+};

@@ -4,7 +4,7 @@
 //! mapping from the disk's facts to the API's values; `disk/` itself has no cloud words.
 
 use super::size::gib_holding;
-use super::vocab::{Architecture, BootMode, OsType, Platform};
+use super::vocab::{Architecture, BootMode, Detected, OsType, Platform};
 use crate::disk::guest::{EfiLoader, OsFacts, OsFamily, WindowsVersion};
 use crate::disk::report::{os_place, os_root_evidence, where_is};
 use crate::disk::{DiskReport, Fact, ImportFacts, Seen};
@@ -12,11 +12,34 @@ use crate::image::VirtualDisk;
 
 /// Everything imgtool can tell from the contents of `disk`, read for ImportImage.
 pub fn inspect_disk(disk: &dyn VirtualDisk) -> DiskReport {
-    crate::disk::inspect_disk(disk, import_facts)
+    inspect(disk).0
 }
 
-/// The import facts of what was seen; contradictions go to `warnings`.
-pub fn import_facts(seen: &Seen<'_>, warnings: &mut Vec<String>) -> ImportFacts {
+/// [`inspect_disk`] and the typed values its import facts show.
+pub fn inspect(disk: &dyn VirtualDisk) -> (DiskReport, GuestFacts) {
+    crate::disk::inspect_disk(disk, |seen, warnings| {
+        let g = guest_facts(seen, warnings);
+        (g.shown(seen), g)
+    })
+}
+
+/// What the import reads in what the disk showed, in the API's values, each with its evidence
+/// or why it is unknown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuestFacts {
+    pub architecture: Fact<Architecture>,
+    pub os_type: Fact<OsType>,
+    pub platform: Fact<Platform>,
+    pub boot_mode: Fact<BootMode>,
+    /// Why the import docs require cloud-init of this guest ([`cloud_init_required`]).
+    pub cloud_init_required: Option<String>,
+    /// The root's machine when ImportImage does not list it (`riscv64`), with its evidence:
+    /// unknown to the report, but a witness the plan must not import as the default.
+    pub unlisted_machine: Option<Fact<String>>,
+}
+
+/// The typed import facts of what was seen; contradictions go to `warnings`.
+pub fn guest_facts(seen: &Seen<'_>, warnings: &mut Vec<String>) -> GuestFacts {
     let architecture = architecture(seen.os, seen.efi_loaders);
     let boot_mode = boot_mode(
         architecture.value,
@@ -24,28 +47,54 @@ pub fn import_facts(seen: &Seen<'_>, warnings: &mut Vec<String>) -> ImportFacts 
         seen.bios_boot,
         warnings,
     );
-    let min_disk_bytes = seen.min_disk.value.unwrap_or(0);
-    let platform_fact = seen.os.map(platform);
-    let cloud_init_required = cloud_init_required(
-        architecture.value,
-        platform_fact.as_ref().and_then(|p| p.value),
-    );
-    ImportFacts {
-        format: Fact::unknown("set by the image layer"),
-        architecture: named(architecture),
+    let platform = match seen.os {
+        Some(o) => platform(o),
+        None => Fact::unknown("no operating system found"),
+    };
+    let unlisted_machine = seen.os.and_then(|o| {
+        let a = o.arch.as_ref()?;
+        Architecture::parse(&a.arch)
+            .is_none()
+            .then(|| Fact::known(a.arch.clone(), format!("{} on {}", a.evidence, os_place(o))))
+    });
+    GuestFacts {
+        unlisted_machine,
+        cloud_init_required: cloud_init_required(architecture.value, platform.value),
+        architecture,
         os_type: match seen.os {
-            Some(o) => Fact::known(os_type(o.os_type).api_name(), os_root_evidence(o)),
+            Some(o) => Fact::known(os_type(o.os_type), os_root_evidence(o)),
             None => Fact::unknown("no Linux or Windows root file system found"),
         },
-        platform: match platform_fact {
-            Some(p) => named(p),
-            None => Fact::unknown("no operating system found"),
-        },
-        boot_mode: named(boot_mode),
-        min_disk_bytes,
-        min_disk_evidence: seen.min_disk.because.clone(),
-        min_disk_image_size_gib: gib_holding(min_disk_bytes),
-        cloud_init_required,
+        platform,
+        boot_mode,
+    }
+}
+
+impl GuestFacts {
+    /// The machine as the plan reads it: the API's, else the root's unlisted machine (which
+    /// the plan refuses without `--architecture` and `--force`), else unknown.
+    pub fn architecture_seen(&self) -> Fact<Detected<Architecture>> {
+        match (&self.architecture.value, &self.unlisted_machine) {
+            (None, Some(m)) => m.clone().map(Detected::Other),
+            _ => self.architecture.clone().map(Detected::Api),
+        }
+    }
+
+    /// The import facts as the disk report shows them: each value by its API name, and the
+    /// smallest disk `seen` in bytes and whole GiB.
+    pub fn shown(&self, seen: &Seen<'_>) -> ImportFacts {
+        let min_disk_bytes = seen.min_disk.value.unwrap_or(0);
+        ImportFacts {
+            format: Fact::unknown("set by the image layer"),
+            architecture: named(&self.architecture),
+            os_type: named(&self.os_type),
+            platform: named(&self.platform),
+            boot_mode: named(&self.boot_mode),
+            min_disk_bytes,
+            min_disk_evidence: seen.min_disk.because.clone(),
+            min_disk_image_size_gib: gib_holding(min_disk_bytes),
+            cloud_init_required: self.cloud_init_required.clone(),
+        }
     }
 }
 
@@ -75,10 +124,10 @@ pub fn cloud_init_required(
 }
 
 /// A typed fact as the report shows it: the API name.
-fn named<T: std::fmt::Display>(f: Fact<T>) -> Fact {
+fn named<T: std::fmt::Display>(f: &Fact<T>) -> Fact {
     Fact {
-        value: f.value.map(|v| v.to_string()),
-        because: f.because,
+        value: f.value.as_ref().map(ToString::to_string),
+        because: f.because.clone(),
     }
 }
 
@@ -416,6 +465,51 @@ mod tests {
         let a = architecture(Some(&linux("debian", "riscv64")), &[]);
         assert_eq!(a.value, None);
         assert!(a.because.contains("accepts only"));
+    }
+
+    #[test]
+    fn an_unlisted_machine_is_unknown_to_the_report_but_seen_by_the_plan() {
+        let os = linux("debian", "riscv64");
+        let min_disk = Fact::known(1u64, "virtual size");
+        let seen = Seen {
+            os: Some(&os),
+            efi_loaders: &[],
+            bios_boot: &[],
+            min_disk: &min_disk,
+        };
+        let g = guest_facts(&seen, &mut Vec::new());
+        let shown = g.shown(&seen).architecture;
+        assert_eq!(shown.value, None);
+        assert_eq!(
+            shown.because,
+            "the guest is riscv64 (ELF header of /bin/bash); ImportImage accepts only i386, \
+             x86_64, arm64"
+        );
+        assert_eq!(
+            g.architecture_seen(),
+            Fact::known(
+                Detected::Other("riscv64".into()),
+                "ELF header of /bin/bash on partition 2"
+            )
+        );
+        // A listed machine is the API's value, and no root at all stays unknown.
+        let os = linux("debian", "arm64");
+        let seen = Seen {
+            os: Some(&os),
+            ..seen
+        };
+        let g = guest_facts(&seen, &mut Vec::new());
+        assert_eq!(
+            g.architecture_seen().value,
+            Some(Detected::Api(Architecture::Arm64))
+        );
+        let seen = Seen { os: None, ..seen };
+        assert_eq!(
+            guest_facts(&seen, &mut Vec::new())
+                .architecture_seen()
+                .value,
+            None
+        );
     }
 
     #[test]

@@ -9,6 +9,8 @@ use serde::{Serialize, Serializer};
 pub trait ApiName: Copy + Eq + 'static {
     /// The parameter the value goes into (`Architecture`, `OSType`...).
     const FIELD: &'static str;
+    /// The `imgtool import` flag that chooses it, without `--` (`architecture`, `os-type`...).
+    const FLAG: &'static str;
     /// Every value, in the order the API reference lists them.
     const ALL: &'static [Self];
     fn api_name(self) -> &'static str;
@@ -29,7 +31,7 @@ pub trait ApiName: Copy + Eq + 'static {
 
 /// One enumeration: its variants with their API names, in the API's order.
 macro_rules! api_enum {
-    ($(#[$m:meta])* $name:ident, $field:literal, { $($(#[$vm:meta])* $v:ident => $s:literal,)+ }) => {
+    ($(#[$m:meta])* $name:ident, $field:literal, $flag:literal, { $($(#[$vm:meta])* $v:ident => $s:literal,)+ }) => {
         $(#[$m])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum $name {
@@ -38,6 +40,7 @@ macro_rules! api_enum {
 
         impl ApiName for $name {
             const FIELD: &'static str = $field;
+            const FLAG: &'static str = $flag;
             const ALL: &'static [Self] = &[$($name::$v,)+];
             fn api_name(self) -> &'static str {
                 match self {
@@ -73,7 +76,7 @@ macro_rules! api_enum {
 
 api_enum!(
     /// `Architecture`: the machine the guest runs on.
-    Architecture, "Architecture", {
+    Architecture, "Architecture", "architecture", {
         I386 => "i386",
         X86_64 => "x86_64",
         Arm64 => "arm64",
@@ -82,7 +85,7 @@ api_enum!(
 
 api_enum!(
     /// `OSType`.
-    OsType, "OSType", {
+    OsType, "OSType", "os-type", {
         Linux => "linux",
         Windows => "windows",
     }
@@ -90,7 +93,7 @@ api_enum!(
 
 api_enum!(
     /// `BootMode`.
-    BootMode, "BootMode", {
+    BootMode, "BootMode", "boot-mode", {
         Bios => "BIOS",
         Uefi => "UEFI",
     }
@@ -98,7 +101,7 @@ api_enum!(
 
 api_enum!(
     /// `DiskDeviceMapping.N.Format`: the container format of the object ImportImage reads.
-    ImageFormat, "Format", {
+    ImageFormat, "Format", "format", {
         Raw => "RAW",
         Vhd => "VHD",
         Qcow2 => "QCOW2",
@@ -108,7 +111,7 @@ api_enum!(
 api_enum!(
     /// `Platform`: the current API reference's list, which has no `Other Windows` (a Windows
     /// it does not name is sent as the closest listed Windows Server; see `reading`).
-    Platform, "Platform", {
+    Platform, "Platform", "platform", {
         Aliyun => "Aliyun",
         Anolis => "Anolis",
         CentOs => "CentOS",
@@ -140,12 +143,52 @@ api_enum!(
 
 api_enum!(
     /// `LicenseType` (Windows images).
-    LicenseType, "LicenseType", {
+    LicenseType, "LicenseType", "license-type", {
         Aliyun => "Aliyun",
         Byol => "BYOL",
         Auto => "Auto",
     }
 );
+
+/// A value seen in an image: one the API lists, or a name it has none for (an ELF machine
+/// `riscv64`, a distribution `Arch Linux`). The plan compares the listed ones with the
+/// caller's choices and decides what an unlisted one means (see `build`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Detected<T> {
+    Api(T),
+    Other(String),
+}
+
+impl<T: ApiName> Detected<T> {
+    /// The value for `name`: the listed one (any case), else the name as seen.
+    pub fn from_name(name: &str) -> Self {
+        T::parse(name).map_or_else(|| Detected::Other(name.to_string()), Detected::Api)
+    }
+
+    /// The API's value, if the API lists it.
+    pub fn api(&self) -> Option<T> {
+        match self {
+            Detected::Api(v) => Some(*v),
+            Detected::Other(_) => None,
+        }
+    }
+}
+
+impl<T> From<T> for Detected<T> {
+    fn from(v: T) -> Self {
+        Detected::Api(v)
+    }
+}
+
+/// The API name, or the name as seen.
+impl<T: std::fmt::Display> std::fmt::Display for Detected<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Detected::Api(v) => v.fmt(f),
+            Detected::Other(s) => f.write_str(s),
+        }
+    }
+}
 
 impl Architecture {
     /// The boot mode when nothing says otherwise: arm64 boots only with UEFI.
@@ -153,6 +196,17 @@ impl Architecture {
         match self {
             Architecture::Arm64 => BootMode::Uefi,
             Architecture::I386 | Architecture::X86_64 => BootMode::Bios,
+        }
+    }
+}
+
+impl ImageFormat {
+    /// The word `--format` takes for it: the API name in lower case.
+    pub fn flag_name(self) -> &'static str {
+        match self {
+            ImageFormat::Raw => "raw",
+            ImageFormat::Vhd => "vhd",
+            ImageFormat::Qcow2 => "qcow2",
         }
     }
 }
@@ -216,6 +270,25 @@ mod tests {
         );
         assert_eq!(serde_json::to_string(&BootMode::Uefi).unwrap(), "\"UEFI\"");
         assert_eq!(ImageFormat::Qcow2.to_string(), "QCOW2");
+        for f in ImageFormat::ALL {
+            assert_eq!(f.flag_name(), f.api_name().to_ascii_lowercase());
+        }
+    }
+
+    #[test]
+    fn detected_values_listed_or_not() {
+        let arm: Detected<Architecture> = Detected::from_name("ARM64");
+        assert_eq!(arm, Detected::Api(Architecture::Arm64));
+        assert_eq!(arm.to_string(), "arm64");
+        let riscv: Detected<Architecture> = Detected::from_name("riscv64");
+        assert_eq!(riscv.api(), None);
+        assert_eq!(riscv.to_string(), "riscv64");
+        let arch: Detected<Platform> = Detected::from_name("Arch Linux");
+        assert_eq!(arch, Detected::Other("Arch Linux".into()));
+        assert_eq!(
+            Detected::from(Platform::RockyLinux).api(),
+            Some(Platform::RockyLinux)
+        );
     }
 
     #[test]

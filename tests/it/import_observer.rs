@@ -14,7 +14,7 @@ use imgtool::import::request::Endpoints;
 use imgtool::import::{self, Observer, Opened, Prepared, Request, Status};
 
 use crate::fake_cloud::{self, FakeCloud, Scenario};
-use crate::fake_oss::{FakeOss, OssScenario};
+use crate::fake_oss::FakeOss;
 
 /// The request lines and the retries heard (from any thread).
 #[derive(Default)]
@@ -50,11 +50,7 @@ fn fakes() -> Fakes {
             polls: 1,
             ..Scenario::default()
         }),
-        oss: FakeOss::start(OssScenario {
-            buckets: vec![("bkt".into(), "cn-hangzhou".into())],
-            region: "cn-hangzhou".into(),
-            ..OssScenario::default()
-        }),
+        oss: crate::cloud_support::oss_with_bkt("cn-hangzhou"),
         dir: crate::util::tempdir(),
     }
 }
@@ -65,7 +61,7 @@ fn prepare(f: &Fakes, obs: &dyn Observer) -> Prepared {
     std::fs::write(&image, vec![0x5a; 300 * 1024]).unwrap();
     let req = Request {
         image,
-        format: Some("raw".into()),
+        format: Some(imgtool::plan::ImageFormat::Raw),
         region: Some("cn-hangzhou".into()),
         bucket: Some("bkt".into()),
         endpoints: Endpoints {

@@ -86,7 +86,7 @@ fn the_pipeline_tells_its_observer_each_step_in_order_and_uploads_the_file_it_op
     let req = Request {
         image: image.clone(),
         // The file as it is, so its own bytes go up (not the disk read through a reader).
-        format: Some("raw".into()),
+        format: Some(imgtool::plan::ImageFormat::Raw),
         region: Some("cn-hangzhou".into()),
         bucket: Some("bkt".into()),
         endpoints: Endpoints {
@@ -201,7 +201,8 @@ fn the_identity_comes_from_the_open_file_not_the_path() {
     let other = dir.path().join("other.raw");
     std::fs::write(&other, noise(200 * 1024, 4)).unwrap();
     std::fs::rename(&other, &path).unwrap();
-    let facts = import::facts::image_facts(&path, &img, Some("raw")).unwrap();
+    let facts =
+        import::facts::image_facts(&path, &img, Some(imgtool::plan::ImageFormat::Raw)).unwrap();
     assert!(
         facts.identity.starts_with(&format!("size={};", 300 * 1024)),
         "{}",

@@ -1,8 +1,9 @@
 //! The inspection report: what was seen on the disk, each fact with its evidence, and its
 //! JSON ([`json`]) and text ([`text`]) forms. What the import makes of the facts (ImportImage's
 //! Architecture, OSType, Platform, BootMode, DiskImageSize) is not decided here: the caller
-//! of [`super::inspect_disk`] passes a [`Reading`] (the import plan's, `crate::plan::reading`),
-//! and the report carries its answer in [`ImportFacts`].
+//! of [`super::inspect_disk`] passes a reading (the import plan's, `crate::plan::reading`),
+//! and the report shows its answer in [`ImportFacts`]: the API's values by name, as the JSON
+//! and text show them. The plan keeps the typed values the reading returned alongside.
 
 mod json;
 mod text;
@@ -15,7 +16,8 @@ pub use crate::disk::fact::Fact;
 use crate::text::escape;
 
 /// What the import makes of the disk, in ImportImage's words (parameter names in the
-/// comments). Filled by the [`Reading`] given to [`super::inspect_disk`].
+/// comments), as the report shows it: each value by its API name. Filled by the reading given
+/// to [`super::inspect_disk`], which hands its typed values to the plan directly.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportFacts {
     /// DiskDeviceMapping.N.Format: set by the caller, which knows the image format.
@@ -48,9 +50,6 @@ pub struct Seen<'a> {
     pub bios_boot: &'a [String],
     pub min_disk: &'a Fact<u64>,
 }
-
-/// How the facts seen become the import's facts; contradictions go to the warnings.
-pub type Reading = fn(&Seen<'_>, &mut Vec<String>) -> ImportFacts;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DiskReport {
