@@ -9,6 +9,7 @@ pub mod observer;
 pub mod pipeline;
 pub mod prepare;
 pub mod readiness;
+pub mod report;
 pub mod request;
 
 pub use observer::{Observer, Silent, Steps, retry_notice};
