@@ -101,22 +101,6 @@ fn setup(t: &TaskArgs) -> Result<(Session, String)> {
     Ok((Session::new(live, &eps, sig)?, region))
 }
 
-fn print(
-    t: &TaskArgs,
-    region: &str,
-    action: &'static str,
-    task: &TaskState,
-    image: &ImageState,
-    outcome: &str,
-) {
-    let doc = TaskDoc::new(t, region, action, task, image, outcome);
-    if t.json {
-        print_json(&doc.to_json());
-    } else {
-        print!("{}", doc.text());
-    }
-}
-
 /// The `task --json` document (schema: docs/json.md); the text line is rendered from it.
 #[derive(Debug, Serialize)]
 pub struct TaskDoc {
@@ -164,6 +148,15 @@ impl TaskDoc {
         serde_json::to_value(self).unwrap_or(Value::Null)
     }
 
+    /// On stdout: the document with `--json`, else the text line.
+    fn print(&self, json: bool) {
+        if json {
+            print_json(&self.to_json());
+        } else {
+            print!("{}", self.text());
+        }
+    }
+
     /// One line: the task's state, then the image's with `--image-id`; server text escaped.
     pub fn text(&self) -> String {
         let mut line = format!(
@@ -200,7 +193,7 @@ fn status(t: TaskArgs) -> Result<i32> {
             .map_err(|e| ecs::explain("DescribeImages", &e))?,
         None => ImageState::default(),
     };
-    print(&t, &region, "status", &task, &image, &task.status);
+    TaskDoc::new(&t, &region, "status", &task, &image, &task.status).print(t.json);
     Ok(0)
 }
 
@@ -211,14 +204,15 @@ fn cancel(t: TaskArgs) -> Result<i32> {
     // Report the state the API now gives, not one we assume; a failed look is no failure
     // of the cancel itself.
     let task = ecs::describe_task(&s.client, &s.ecs, &region, &t.task_id).unwrap_or_default();
-    print(
+    TaskDoc::new(
         &t,
         &region,
         "cancel",
         &task,
         &ImageState::default(),
         "cancelled",
-    );
+    )
+    .print(t.json);
     Ok(0)
 }
 
@@ -239,7 +233,7 @@ fn wait(t: TaskArgs) -> Result<i32> {
             } else {
                 "Finished"
             };
-            print(&t, &region, "wait", &task, &image, outcome);
+            TaskDoc::new(&t, &region, "wait", &task, &image, outcome).print(t.json);
             Ok(0)
         }
         Outcome::Interrupted => {
@@ -247,14 +241,15 @@ fn wait(t: TaskArgs) -> Result<i32> {
                 "imgtool: interrupted; the import goes on in the cloud. {}",
                 escape(&hint)
             );
-            print(
+            TaskDoc::new(
                 &t,
                 &region,
                 "wait",
                 &TaskState::default(),
                 &ImageState::default(),
                 "interrupted",
-            );
+            )
+            .print(t.json);
             Ok(crate::sys::EXIT_INTERRUPTED)
         }
         Outcome::TimedOut => Err(Error::Failed(format!(
