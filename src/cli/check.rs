@@ -1,39 +1,39 @@
 //! `imgtool check FILE... [--json]`: verify images' structure. Exit 0 clean, 1 problems found,
 //! 2 when a file cannot be read as an image (with several files, the worst of them).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Serialize;
 use serde_json::Value;
 
-use super::inputs::{self, Report};
+use super::inputs::{self, FilesArgs, Report};
 use super::output::escape;
 use crate::error::Result;
 use crate::image::finding::{Finding, Severity};
 use crate::text::count;
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "\
+#[command(
+    after_help = "\
 Examples:
   imgtool check disk.vhd                 exit 0 clean, 1 problems found, 2 unreadable
   imgtool check --json disk.qcow2 | jq '.findings[] | select(.severity == \"error\")'
   imgtool check a.vhd b.vmdk c.img       several files; the exit code is the worst
-  imgtool check -q disk.vhdx && echo ok  no report, the exit code only")]
+  imgtool check -q disk.vhdx && echo ok  no report, the exit code only",
+    mut_arg("files", |a| a.help(
+        "The image files (RAW, VHD, qcow2, VHDX, VMDK); a RAW disk's partition table is checked"
+    )),
+    mut_arg("quiet", |a| a.help(
+        "Print no report: the exit code says it all (errors still go to stderr)"
+    ))
+)]
 pub struct Args {
-    /// The image files (RAW, VHD, qcow2, VHDX, VMDK); a RAW disk's partition table is checked
-    #[arg(required = true)]
-    pub files: Vec<PathBuf>,
-    /// Print a JSON document (schema: docs/json.md) instead of text; an array of documents
-    /// for several files
-    #[arg(long)]
-    pub json: bool,
-    /// Print no report: the exit code says it all (errors still go to stderr)
-    #[arg(long, short)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub input: FilesArgs,
 }
 
 pub fn run(args: Args) -> Result<i32> {
-    inputs::run_each(&args.files, args.json, args.quiet, |p| {
+    inputs::run_each(&args.input, |p| {
         let r = CheckDoc::new(p)?;
         Ok(Report {
             text: r.text(),

@@ -5,7 +5,8 @@
 //! what the library reports on stderr, and renders the result.
 //!
 //! JSON output (`--json`): one document on stdout when the command succeeds; errors go to
-//! stderr only, as text. Schema (see also docs/json.md):
+//! stderr only, as text. The document is `crate::import::report::ImportDoc`; schema (keys
+//! print sorted; see also docs/json.md):
 //!
 //! ```text
 //! {
@@ -18,32 +19,38 @@
 //!             "file_size": int, "virtual_size": int, "why": str },  // what goes up
 //!   "warnings": [string],
 //!   "requests": [ { "action": str, "method": "GET"|"POST", "url": str,
-//!                   "params": { name: value } } ],  // dry-run only; secrets redacted
+//!                   "params": { name: value }, "headers": { name: value },
+//!                   "canonical_request": str|null } ],  // dry-run only; secrets redacted
+//!   "signatures": { "rpc": "v3"|"v1", "oss": "v4"|"v1" },  // dry-run only
+//!   "oss_canonical_request": str|null,   // dry-run only
 //!   "image_id": str|null, "task_id": str|null, "request_id": str|null,
-//!   "status": "planned" | "submitted" | "Available" | "interrupted" | "timed_out",
+//!   "status": "planned" | "submitted" | "Available" | "interrupted",
 //!   "upload": null | { "bucket", "object", "object_size", "crc64" (decimal string),
 //!              "parts", "resumed_parts", "sent_bytes", "already_there": bool,
 //!              "bucket_created": bool, "converted_to_raw": bool, "sent_as": str },
+//!   "data_disks": [ { "file", "device": 2..17, "format", "object", "disk_image_size_gib",
+//!                     "converted_to_raw", "send": {as above},
+//!                     "upload": null | { "object_size", "crc64", "parts", "resumed_parts",
+//!                                        "sent_bytes", "already_there" } } ],
+//!   "detection": null | { "status": str, "items": [ { "name", "value", "risk_level",
+//!                                                    "risk_code" } ] },
 //!   "object_deleted": bool,
-//!   "timings_ms": { "<step>": int }       // inspect, plan, role, bucket, upload, import, follow
+//!   "timings_ms": { "<step>": int }       // inspect, inspect_data_disks, plan, role, bucket,
+//!                                         // upload, upload_data_disks, import, follow, detect
 //! }
 //! ```
 
 use std::sync::{Arc, Mutex};
 
-use serde_json::Value;
-
 pub use super::import_args::{Args, CloudArgs};
-use super::import_report::{
-    base_json, data_disks_json, dry_run, print_plan, remote_check, upload_json,
-};
+use super::import_report::{dry_run, print_detection, print_plan, remote_check};
 use super::output::{escape, print_json, progress_allowed};
-use crate::cloud::detect::Detection;
 use crate::cloud::ecs::{ImageState, Imported, TaskState};
 use crate::convert::progress::Progress;
 use crate::error::{Error, Result};
+use crate::import::report::ImportDoc;
 use crate::import::request::{Choices, Endpoints};
-use crate::import::{self, Observer, Outcome, Prepared, Request, Status, Steps};
+use crate::import::{self, Observer, Outcome, Prepared, Request, Status};
 use crate::plan;
 
 pub fn run(a: Args) -> Result<i32> {
@@ -162,7 +169,7 @@ fn finish(a: &Args, p: &Prepared, out: &Outcome) -> Result<i32> {
                     plan.region_id
                 );
                 if let Some(d) = &out.detection {
-                    super::import_report::print_detection(d);
+                    print_detection(d);
                 }
             }
         }
@@ -171,31 +178,12 @@ fn finish(a: &Args, p: &Prepared, out: &Outcome) -> Result<i32> {
         }
     }
     if a.json {
-        let mut doc = base_json(plan, false, out.status.name(), Some(&out.imported));
-        doc["upload"] = upload_json(plan, out.uploaded.as_ref());
-        doc["data_disks"] = data_disks_json(
-            &p.plan.data,
-            out.uploaded.as_ref().map(|u| u.data.as_slice()),
-        );
-        doc["detection"] = out.detection.as_ref().map_or(Value::Null, Detection::json);
-        doc["object_deleted"] = Value::Bool(out.object_deleted);
-        doc["timings_ms"] = timings(&p.steps, &out.steps);
-        print_json(&doc);
+        print_json(&ImportDoc::finished(p, out).to_json());
     }
     Ok(match out.status {
         Status::Interrupted => crate::sys::EXIT_INTERRUPTED,
         _ => 0,
     })
-}
-
-fn timings(plan: &Steps, run: &Steps) -> Value {
-    Value::Object(
-        plan.0
-            .iter()
-            .chain(&run.0)
-            .map(|(k, v)| (k.to_string(), Value::from(*v as u64)))
-            .collect(),
-    )
 }
 
 /// The import's reports on the terminal: notes, warnings and steps on stderr unless

@@ -1,24 +1,20 @@
 //! `imgtool import`'s reports: the dry-run listing of every request (V3/V4 canonical requests
-//! included, secrets redacted), the plan, and the JSON document.
-
-use serde_json::{Map, Value, json};
+//! included, secrets redacted), the plan, and the image check; the JSON document is
+//! `crate::import::report`'s.
 
 use super::import_args::Args;
 use super::output::{escape, print_json};
 use crate::cloud::credentials::Credentials;
 use crate::cloud::detect::Detection;
-use crate::cloud::ecs::Imported;
 use crate::cloud::oss::{self, OssSigning};
-use crate::cloud::rpc::{Client, Method, Preview, RpcSignature, Service};
+use crate::cloud::rpc::{Client, Method, RpcSignature, Service};
 use crate::cloud::settings::{self, Endpoints};
-use crate::cloud::upload::Outcome;
 use crate::cloud::{ram, session};
 use crate::error::Result;
-use crate::import::Uploaded;
 use crate::import::data_disks::DataDisk;
 use crate::import::prepare::UNKNOWN_TOKEN;
+use crate::import::report::{DryRunSigning, ImportDoc, RequestPreview, Signatures};
 use crate::plan::Plan;
-use crate::plan::sent::{Bytes, Sending};
 
 /// Print (or put in JSON) every request the import would send, as it would be signed.
 pub(super) fn dry_run(
@@ -76,15 +72,23 @@ pub(super) fn dry_run(
         _ => None,
     };
     if a.json {
-        let mut doc = base_json(plan, true, "planned", None);
-        doc["data_disks"] = data_disks_json(data, None);
-        doc["requests"] = reqs.iter().map(|(act, p)| preview_json(act, p)).collect();
-        doc["signatures"] = json!({
-            "rpc": if sig == RpcSignature::V3 { "v3" } else { "v1" },
-            "oss": if matches!(signing, OssSigning::V4 { .. }) { "v4" } else { "v1" },
+        let mut doc = ImportDoc::planned(plan, data);
+        doc.requests = reqs
+            .iter()
+            .map(|(act, p)| RequestPreview::new(act, p))
+            .collect();
+        doc.dry_run_signing = Some(DryRunSigning {
+            signatures: Signatures {
+                rpc: if sig == RpcSignature::V3 { "v3" } else { "v1" },
+                oss: if matches!(signing, OssSigning::V4 { .. }) {
+                    "v4"
+                } else {
+                    "v1"
+                },
+            },
+            oss_canonical_request: oss_canonical,
         });
-        doc["oss_canonical_request"] = oss_canonical.map_or(Value::Null, Value::from);
-        print_json(&doc);
+        print_json(&doc.to_json());
         return Ok(0);
     }
     print_plan(plan);
@@ -121,90 +125,6 @@ fn print_indented(text: &str) {
     }
 }
 
-pub(super) fn preview_json(action: &str, p: &Preview) -> Value {
-    let params: Map<String, Value> = p
-        .params
-        .iter()
-        .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
-        .collect();
-    let headers: Map<String, Value> = p
-        .headers
-        .iter()
-        .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
-        .collect();
-    json!({ "action": action, "method": p.method, "url": p.url, "params": params,
-            "headers": headers, "canonical_request": p.canonical_request })
-}
-
-/// One entry per data disk: where it goes and, once uploaded, what the upload did.
-pub(super) fn data_disks_json(data: &[DataDisk], uploads: Option<&[Outcome]>) -> Value {
-    data.iter()
-        .enumerate()
-        .map(|(i, d)| {
-            let up = uploads.and_then(|u| u.get(i)).map_or(Value::Null, |o| {
-                json!({
-                    "object_size": o.size,
-                    "crc64": o.crc64.to_string(),
-                    "parts": o.parts,
-                    "resumed_parts": o.resumed_parts,
-                    "sent_bytes": o.sent_bytes,
-                    "already_there": o.already_there,
-                })
-            });
-            json!({
-                "file": d.path.display().to_string(),
-                "device": i + 2,
-                "format": d.facts.format.api_name(),
-                "object": d.object,
-                "disk_image_size_gib": d.disk_image_size,
-                "converted_to_raw": d.facts.sending.bytes == Bytes::Raw,
-                "send": send_json(&d.facts.sending, d.facts.format.api_name()),
-                "upload": up,
-            })
-        })
-        .collect()
-}
-
-pub(super) fn base_json(
-    plan: &Plan,
-    dry_run: bool,
-    status: &str,
-    imported: Option<&Imported>,
-) -> Value {
-    // An unknown ClientToken is null, not a string a script could take for the real one.
-    let params: Map<String, Value> = plan
-        .params()
-        .into_iter()
-        .map(|(k, v)| {
-            let v = if v == UNKNOWN_TOKEN {
-                Value::Null
-            } else {
-                Value::from(v)
-            };
-            (k, v)
-        })
-        .collect();
-    json!({
-        "schema": "imgtool.import/1",
-        "dry_run": dry_run,
-        "plan": params,
-        "client_token_derived": plan.client_token_derived,
-        "size_floor_gib": plan.size_floor,
-        "send": send_json(&plan.sending, plan.format.api_name()),
-        "warnings": plan.warnings,
-        "requests": [],
-        "image_id": imported.map(|i| i.image_id.as_str()),
-        "task_id": imported.map(|i| i.task_id.as_str()),
-        "request_id": imported.map(|i| i.request_id.as_str()),
-        "status": status,
-        "upload": null,
-        "data_disks": [],
-        "detection": null,
-        "object_deleted": false,
-        "timings_ms": {},
-    })
-}
-
 pub(super) fn print_plan(plan: &Plan) {
     println!("import plan:");
     for (k, v) in plan.params() {
@@ -237,36 +157,6 @@ pub(super) fn print_plan(plan: &Plan) {
             plan.client_token
         );
     }
-}
-
-pub(super) fn upload_json(plan: &Plan, up: Option<&Uploaded>) -> Value {
-    let Some(u) = up else { return Value::Null };
-    let o = &u.outcome;
-    json!({
-        "bucket": plan.oss_bucket,
-        "object": plan.oss_object,
-        "object_size": o.size,
-        "crc64": o.crc64.to_string(),
-        "parts": o.parts,
-        "resumed_parts": o.resumed_parts,
-        "sent_bytes": o.sent_bytes,
-        "already_there": o.already_there,
-        "bucket_created": u.bucket_created,
-        "converted_to_raw": u.sending.bytes == Bytes::Raw,
-        "sent_as": u.sending.bytes.name(),
-    })
-}
-
-/// What goes up, before it is sent: see docs/json.md.
-fn send_json(s: &Sending, format: &str) -> Value {
-    json!({
-        "as": s.bytes.name(),
-        "format": format,
-        "bytes_to_send": s.object_size,
-        "file_size": s.file_size,
-        "virtual_size": s.virtual_size,
-        "why": s.why,
-    })
 }
 
 /// `--remote-check`: ImportImage with DryRun=true; the service's success code.

@@ -3,10 +3,27 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 use super::output::print_json;
 use crate::error::{Error, Result};
+
+/// The arguments `inspect` and `check` share: the files and how to report them. Each command
+/// words the help of `files` and `--quiet` for itself (`mut_arg`).
+#[derive(Debug, clap::Args)]
+pub struct FilesArgs {
+    /// The image files (RAW, VHD, qcow2, VHDX, VMDK)
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Print a JSON document (schema: docs/json.md) instead of text; an array of documents
+    /// for several files
+    #[arg(long)]
+    pub json: bool,
+    /// Print no report (errors still go to stderr)
+    #[arg(long, short)]
+    pub quiet: bool,
+}
 
 /// One file's report: its JSON document, its text, and its exit code.
 pub struct Report {
@@ -21,13 +38,9 @@ pub struct Report {
 /// `{"file", "error"}` for a file that could not be read (its message is also on stderr);
 /// text reports are separated by a blank line. `quiet` prints no report (errors still go to
 /// stderr): the exit code says it all.
-pub fn run_each(
-    files: &[PathBuf],
-    json_out: bool,
-    quiet: bool,
-    one: impl Fn(&Path) -> Result<Report>,
-) -> Result<i32> {
-    if let [file] = files {
+pub fn run_each(a: &FilesArgs, one: impl Fn(&Path) -> Result<Report>) -> Result<i32> {
+    let (files, json_out, quiet) = (&a.files, a.json, a.quiet);
+    if let [file] = files.as_slice() {
         let r = one(file)?;
         emit(json_out, quiet, &r.doc, &r.text);
         return Ok(r.code);
@@ -70,6 +83,17 @@ fn emit(json_out: bool, quiet: bool, doc: &Value, text: &str) {
     }
 }
 
+/// A file that could not be read, in the array of several files' documents.
+#[derive(Serialize)]
+struct ErrorDoc {
+    file: String,
+    error: String,
+}
+
 fn error_doc(file: &Path, e: &Error) -> Value {
-    json!({ "file": file.display().to_string(), "error": e.to_string() })
+    let doc = ErrorDoc {
+        file: file.display().to_string(),
+        error: e.to_string(),
+    };
+    serde_json::to_value(doc).unwrap_or(Value::Null)
 }

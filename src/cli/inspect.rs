@@ -1,35 +1,31 @@
 //! `imgtool inspect FILE [--json]`: what the image is, from its metadata only.
 
-use std::path::PathBuf;
-
 use serde_json::Value;
 
+use super::inputs::FilesArgs;
 use super::output::escape;
 use crate::error::Result;
 use crate::image;
 use crate::image::info::ImageReport;
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "\
+#[command(
+    after_help = "\
 Examples:
   imgtool inspect disk.vhd
   imgtool inspect --json disk.qcow2 | jq .import
-  imgtool inspect a.vhd b.vmdk c.img     several files (--json: an array); exit code the worst")]
+  imgtool inspect a.vhd b.vmdk c.img     several files (--json: an array); exit code the worst",
+    mut_arg("quiet", |a| a.help(
+        "Print no report: only whether each file can be read (exit code; errors on stderr)"
+    ))
+)]
 pub struct Args {
-    /// The image files (RAW, VHD, qcow2, VHDX, VMDK)
-    #[arg(required = true)]
-    pub files: Vec<PathBuf>,
-    /// Print a JSON document (schema: docs/json.md) instead of text; an array of documents
-    /// for several files
-    #[arg(long)]
-    pub json: bool,
-    /// Print no report: only whether each file can be read (exit code; errors on stderr)
-    #[arg(long, short)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub input: FilesArgs,
 }
 
 pub fn run(args: Args) -> Result<i32> {
-    super::inputs::run_each(&args.files, args.json, args.quiet, |p| {
+    super::inputs::run_each(&args.input, |p| {
         let r = InspectReport::new(p)?;
         Ok(super::inputs::Report {
             text: r.text(),

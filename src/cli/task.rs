@@ -10,7 +10,8 @@
 //! `outcome`: wait: "Available" | "Finished" | "interrupted"; status: the task status;
 //! cancel: "cancelled".
 
-use serde_json::json;
+use serde::Serialize;
+use serde_json::Value;
 
 use super::follow::follow_with_progress;
 use super::import_args::CloudArgs;
@@ -23,12 +24,15 @@ use crate::cloud::settings::{self, env};
 use crate::error::{Error, Result};
 use crate::plan;
 
-#[derive(Debug, clap::Args)]
-#[command(after_help = "\
+/// Shown under `task --help` and under each action's.
+const EXAMPLES: &str = "\
 Examples:
   imgtool task status t-abc123 --region cn-hangzhou
   imgtool task wait t-abc123 --region cn-hangzhou --image-id m-xyz789
-  imgtool task cancel t-abc123 --region cn-hangzhou --json")]
+  imgtool task cancel t-abc123 --region cn-hangzhou --json";
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLES)]
 pub struct Args {
     #[command(subcommand)]
     pub action: Action,
@@ -45,11 +49,7 @@ pub enum Action {
 }
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "\
-Examples:
-  imgtool task status t-abc123 --region cn-hangzhou
-  imgtool task wait t-abc123 --region cn-hangzhou --image-id m-xyz789
-  imgtool task cancel t-abc123 --region cn-hangzhou --json")]
+#[command(after_help = EXAMPLES)]
 pub struct TaskArgs {
     /// The task id (t-...)
     pub task_id: String,
@@ -101,40 +101,81 @@ fn setup(t: &TaskArgs) -> Result<(Session, String)> {
     Ok((Session::new(live, &eps, sig)?, region))
 }
 
-fn print(
-    t: &TaskArgs,
-    region: &str,
-    action: &str,
-    task: &TaskState,
-    image: &ImageState,
-    outcome: &str,
-) {
-    if t.json {
+/// The `task --json` document (schema: docs/json.md); the text line is rendered from it.
+#[derive(Debug, Serialize)]
+pub struct TaskDoc {
+    pub schema: &'static str,
+    pub task_id: String,
+    pub region: String,
+    /// As the API gives it; empty when unknown.
+    pub task_status: String,
+    pub task_progress: String,
+    /// As passed with `--image-id`.
+    pub image_id: Option<String>,
+    /// With `--image-id` (or when the API gave one): as the API gives it.
+    pub image_status: Option<String>,
+    pub image_progress: Option<String>,
+    /// `wait`, `status` or `cancel`.
+    pub action: &'static str,
+    pub outcome: String,
+}
+
+impl TaskDoc {
+    fn new(
+        t: &TaskArgs,
+        region: &str,
+        action: &'static str,
+        task: &TaskState,
+        image: &ImageState,
+        outcome: &str,
+    ) -> Self {
         let some = |s: &str| (!s.is_empty() || t.image_id.is_some()).then(|| s.to_string());
-        print_json(&json!({
-            "schema": "imgtool.task/1",
-            "task_id": t.task_id, "region": region,
-            "task_status": task.status, "task_progress": task.progress,
-            "image_id": t.image_id, "image_status": some(&image.status), "image_progress": some(&image.progress),
-            "action": action, "outcome": outcome,
-        }));
-        return;
+        TaskDoc {
+            schema: "imgtool.task/1",
+            task_id: t.task_id.clone(),
+            region: region.to_string(),
+            task_status: task.status.clone(),
+            task_progress: task.progress.clone(),
+            image_id: t.image_id.clone(),
+            image_status: some(&image.status),
+            image_progress: some(&image.progress),
+            action,
+            outcome: outcome.to_string(),
+        }
     }
-    let mut line = format!(
-        "task {} {} {}",
-        escape(&t.task_id),
-        escape(&task.status),
-        escape(&task.progress)
-    );
-    if let Some(id) = &t.image_id {
-        line.push_str(&format!(
-            "; image {} {} {}",
-            escape(id),
-            escape(&image.status),
-            escape(&image.progress)
-        ));
+
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
     }
-    println!("{}", line.trim_end());
+
+    /// On stdout: the document with `--json`, else the text line.
+    fn print(&self, json: bool) {
+        if json {
+            print_json(&self.to_json());
+        } else {
+            print!("{}", self.text());
+        }
+    }
+
+    /// One line: the task's state, then the image's with `--image-id`; server text escaped.
+    pub fn text(&self) -> String {
+        let mut line = format!(
+            "task {} {} {}",
+            escape(&self.task_id),
+            escape(&self.task_status),
+            escape(&self.task_progress)
+        );
+        if let Some(id) = &self.image_id {
+            let or_empty = |s: &Option<String>| escape(s.as_deref().unwrap_or_default());
+            line.push_str(&format!(
+                "; image {} {} {}",
+                escape(id),
+                or_empty(&self.image_status),
+                or_empty(&self.image_progress)
+            ));
+        }
+        format!("{}\n", line.trim_end())
+    }
 }
 
 fn status(t: TaskArgs) -> Result<i32> {
@@ -152,7 +193,7 @@ fn status(t: TaskArgs) -> Result<i32> {
             .map_err(|e| ecs::explain("DescribeImages", &e))?,
         None => ImageState::default(),
     };
-    print(&t, &region, "status", &task, &image, &task.status);
+    TaskDoc::new(&t, &region, "status", &task, &image, &task.status).print(t.json);
     Ok(0)
 }
 
@@ -163,14 +204,15 @@ fn cancel(t: TaskArgs) -> Result<i32> {
     // Report the state the API now gives, not one we assume; a failed look is no failure
     // of the cancel itself.
     let task = ecs::describe_task(&s.client, &s.ecs, &region, &t.task_id).unwrap_or_default();
-    print(
+    TaskDoc::new(
         &t,
         &region,
         "cancel",
         &task,
         &ImageState::default(),
         "cancelled",
-    );
+    )
+    .print(t.json);
     Ok(0)
 }
 
@@ -191,7 +233,7 @@ fn wait(t: TaskArgs) -> Result<i32> {
             } else {
                 "Finished"
             };
-            print(&t, &region, "wait", &task, &image, outcome);
+            TaskDoc::new(&t, &region, "wait", &task, &image, outcome).print(t.json);
             Ok(0)
         }
         Outcome::Interrupted => {
@@ -199,14 +241,15 @@ fn wait(t: TaskArgs) -> Result<i32> {
                 "imgtool: interrupted; the import goes on in the cloud. {}",
                 escape(&hint)
             );
-            print(
+            TaskDoc::new(
                 &t,
                 &region,
                 "wait",
                 &TaskState::default(),
                 &ImageState::default(),
                 "interrupted",
-            );
+            )
+            .print(t.json);
             Ok(crate::sys::EXIT_INTERRUPTED)
         }
         Outcome::TimedOut => Err(Error::Failed(format!(

@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 use super::ecs::find_image;
 use super::rpc::{CallError, Client, Service};
@@ -12,7 +13,8 @@ use super::rpc::{CallError, Client, Service};
 /// Polls while the check says Processing before giving up on waiting for it.
 pub const MAX_POLLS: u32 = 60;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// One finding of the check; the import document's `detection.items[]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Item {
     pub name: String,
     pub value: String,
@@ -21,23 +23,12 @@ pub struct Item {
     pub risk_code: String,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The import document's `detection`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Detection {
     /// `Processing` or `Finished` (empty: the service gave none).
     pub status: String,
     pub items: Vec<Item>,
-}
-
-impl Detection {
-    pub fn json(&self) -> Value {
-        json!({
-            "status": self.status,
-            "items": self.items.iter().map(|i| json!({
-                "name": i.name, "value": i.value,
-                "risk_level": i.risk_level, "risk_code": i.risk_code,
-            })).collect::<Vec<_>>(),
-        })
-    }
 }
 
 fn s(v: &Value, k: &str) -> String {
@@ -114,6 +105,6 @@ mod tests {
         )
         .unwrap();
         assert_eq!(parse(&flat).items.len(), 1);
-        assert_eq!(parse(&json!({})), Detection::default());
+        assert_eq!(parse(&serde_json::json!({})), Detection::default());
     }
 }

@@ -14,6 +14,7 @@ pub mod pipeline;
 pub mod planned;
 pub mod prepare;
 pub mod readiness;
+pub mod report;
 pub mod request;
 
 pub use observer::{Observer, Silent, Steps, observe, request_log, retry_notice};
