@@ -1,9 +1,10 @@
 //! A readiness finding and the report they make (issue 17). The codes are a stable
 //! interface: docs/json.md lists them.
 
-use serde_json::{Value, json};
+use serde::{Serialize, Serializer};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Severity {
     Error,
     Warning,
@@ -21,7 +22,7 @@ impl Severity {
 }
 
 /// One reason the image may not boot or be reachable on ECS.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
     pub code: &'static str,
     pub severity: Severity,
@@ -51,7 +52,7 @@ impl Finding {
 }
 
 /// The kernel the guest boots by default, and why that one.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct KernelChoice {
     pub version: String,
     pub evidence: String,
@@ -94,25 +95,6 @@ impl Readiness {
         self.findings.iter().find(|f| f.code == code)
     }
 
-    pub fn to_json(&self) -> Value {
-        let findings: Vec<Value> = self
-            .findings
-            .iter()
-            .map(|f| {
-                json!({"code": f.code, "severity": f.severity.as_str(), "message": f.message,
-                       "evidence": f.evidence, "fix": f.fix})
-            })
-            .collect();
-        let mut v = json!({"verdict": self.verdict(), "findings": findings});
-        if let Some(k) = &self.kernel {
-            v["kernel"] = json!({"version": k.version, "evidence": k.evidence});
-        }
-        if let Some(n) = self.nvme {
-            v["nvme_driver"] = json!(n);
-        }
-        v
-    }
-
     /// The text section: the verdict, the kernel, one block per finding.
     pub fn render(&self) -> String {
         let esc = crate::text::escape;
@@ -135,5 +117,28 @@ impl Readiness {
             ));
         }
         s
+    }
+}
+
+/// `{"verdict", "findings": [{"code", "severity", "message", "evidence", "fix"}], "kernel":
+/// {"version", "evidence"} (when found), "nvme_driver": bool (when known)}` (docs/json.md).
+impl Serialize for Readiness {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Shown<'a> {
+            verdict: &'static str,
+            findings: &'a [Finding],
+            #[serde(skip_serializing_if = "Option::is_none")]
+            kernel: Option<&'a KernelChoice>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            nvme_driver: Option<bool>,
+        }
+        Shown {
+            verdict: self.verdict(),
+            findings: &self.findings,
+            kernel: self.kernel.as_ref(),
+            nvme_driver: self.nvme,
+        }
+        .serialize(s)
     }
 }

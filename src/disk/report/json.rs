@@ -9,6 +9,7 @@ use crate::disk::fs::FsInfo;
 use crate::disk::guest::{EfiLoader, OsFacts, WindowsVersion};
 use crate::disk::lvm::{LogicalVolume, PvRef, Segment, VolumeGroup};
 use crate::disk::partition::{Partition, PartitionTable};
+use crate::disk::readiness::finding::Readiness;
 
 impl DiskReport {
     /// The report as JSON. Strings from the disk are JSON-escaped, not terminal-escaped.
@@ -67,7 +68,7 @@ impl DiskReport {
             lvm: (!self.lvm.is_empty()).then(|| Lvm {
                 volume_groups: self.lvm.iter().map(Vg::of).collect(),
             }),
-            readiness: self.readiness.to_json(),
+            readiness: &self.readiness,
             warnings: &self.warnings,
             bytes_read: self.bytes_read,
         };
@@ -88,7 +89,7 @@ struct Doc<'a> {
     import: Import<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     lvm: Option<Lvm<'a>>,
-    readiness: Value,
+    readiness: &'a Readiness,
     warnings: &'a [String],
     bytes_read: u64,
 }
