@@ -6,6 +6,24 @@ use crate::convert::VhdStream;
 use crate::error::{Error, Result};
 use crate::image::{Image, Kind};
 
+/// The kinds of file ImportImage takes as they are, and the format it is told for each. Any
+/// other kind (VHDX, which it does not take at all; VMDK, only an invitational preview, never
+/// chosen) goes up as RAW read through imgtool's reader, or as the streamed dynamic VHD where
+/// that is smaller ([`sending`]): a new format needs no line here unless the API takes it.
+const AS_IS: [(Kind, ImageFormat); 3] = [
+    (Kind::Raw, ImageFormat::Raw),
+    (Kind::Vhd, ImageFormat::Vhd),
+    (Kind::Qcow2, ImageFormat::Qcow2),
+];
+
+/// What ImportImage takes `img`'s file as, when it takes it as it is.
+fn native(img: &Image) -> Option<ImageFormat> {
+    AS_IS
+        .iter()
+        .find(|(k, _)| *k == img.kind())
+        .map(|&(_, f)| f)
+}
+
 /// The streamed VHD is chosen when it is smaller than the other way by at least one of its
 /// 2 MiB blocks: a dynamic VHD whose blocks are already compact goes up as it is.
 const STREAM_MARGIN: u64 = 2 << 20;
@@ -36,7 +54,7 @@ pub fn sending(
     }
     // A qcow2 ImportImage cannot take as it is (a backing file, zstd...) goes up as the
     // stream even when that is not smaller than RAW: never RAW unless asked (issue 15).
-    let never_raw = img.kind() == Kind::Qcow2 && plain_bytes == Bytes::Raw;
+    let never_raw = native(img) == Some(ImageFormat::Qcow2) && plain_bytes == Bytes::Raw;
     let identity = identity_for(fingerprint, timestamp);
     let stream = match VhdStream::new(img, identity) {
         Ok(s) => s,
@@ -85,16 +103,7 @@ pub fn sending(
 /// RAW, read through the chain while uploading. `asked` is `--format`: the format
 /// asked for, refused where the file cannot go up so.
 pub fn import_format(img: &Image, asked: Option<ImageFormat>) -> Result<(ImageFormat, String)> {
-    // What ImportImage takes the file as, when it takes it as it is. VHDX it does not take at
-    // all, VMDK only as an invitational preview (never chosen): both go up as RAW read through
-    // their reader. [`sending`] then sends the streamed dynamic VHD instead wherever it is
-    // smaller.
-    let native = match img.kind() {
-        Kind::Raw => Some(ImageFormat::Raw),
-        Kind::Vhd => Some(ImageFormat::Vhd),
-        Kind::Qcow2 => Some(ImageFormat::Qcow2),
-        Kind::Vhdx | Kind::Vmdk => None,
-    };
+    let native = native(img);
     let path = img.file().path().display();
     match asked {
         Some(ImageFormat::Raw) => Ok((ImageFormat::Raw, "--format raw".into())),
@@ -138,7 +147,7 @@ pub fn import_format(img: &Image, asked: Option<ImageFormat>) -> Result<(ImageFo
 /// encrypted ones never open). Anything else is refused, saying what it is.
 fn qcow2_as_is(img: &Image) -> Result<(ImageFormat, String)> {
     let path = img.file().path().display();
-    if img.kind() != Kind::Qcow2 {
+    if native(img) != Some(ImageFormat::Qcow2) {
         return Err(Error::Usage(format!(
             "{path}: --format qcow2, but the file is {}, not a qcow2 image; leave out --format",
             img.describe()
@@ -164,5 +173,5 @@ fn qcow2_as_is(img: &Image) -> Result<(ImageFormat, String)> {
 /// Whether the upload reads the disk through the image's reader (and sends RAW bytes) rather
 /// than sending the file as it is.
 pub fn converted_while_uploading(img: &Image, format: ImageFormat) -> bool {
-    img.kind() != Kind::Raw && format == ImageFormat::Raw
+    native(img) != Some(ImageFormat::Raw) && format == ImageFormat::Raw
 }
