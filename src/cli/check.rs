@@ -9,6 +9,7 @@ use serde_json::Value;
 use super::inputs::{self, FilesArgs, Report};
 use super::output::escape;
 use crate::error::Result;
+use crate::image::Kind;
 use crate::image::finding::{Finding, Severity};
 use crate::text::count;
 
@@ -48,7 +49,8 @@ pub fn run(args: Args) -> Result<i32> {
 pub struct CheckDoc {
     pub schema: &'static str,
     pub file: String,
-    pub format: &'static str,
+    /// Serialized by its name (`"raw"`, `"vhd"`...).
+    pub format: Kind,
     /// The format's subtype ("dynamic"), or a RAW disk's partition table ("mbr").
     pub disk_type: Option<&'static str>,
     pub problems: usize,
@@ -65,7 +67,7 @@ impl CheckDoc {
         Ok(CheckDoc {
             schema: "imgtool.check/1",
             file: path.display().to_string(),
-            format: r.kind.name(),
+            format: r.kind,
             disk_type: r.disk_type,
             problems: r.problems(),
             warnings: r
@@ -113,7 +115,7 @@ impl CheckDoc {
         let (p, w) = (self.problems as u64, self.warnings.len() as u64);
         if let Some(note) = &self.note {
             format!("{file}: {}\n", escape(note))
-        } else if p == 0 && self.format == "raw" {
+        } else if p == 0 && self.format == Kind::Raw {
             format!(
                 "{file}: no problems found in this raw image's {} partition table ({})\n",
                 self.disk_type.unwrap_or("").to_uppercase(),
@@ -123,7 +125,7 @@ impl CheckDoc {
             let kind = self.disk_type.map(|k| format!(" {k}")).unwrap_or_default();
             format!(
                 "{file}: no problems found in this{kind} {} image ({}, {} checked)\n",
-                self.format,
+                self.format.name(),
                 count(w, "warning"),
                 count(self.blocks_checked, "block")
             )

@@ -92,7 +92,7 @@ pub fn inspect_disk<R>(
             volumes: &volumes,
             lvm: &lvm,
             os: os.as_ref(),
-            arch: import.architecture.value.as_deref(),
+            arch: import.machine,
             cloud_init_required: import.cloud_init_required.as_deref(),
         },
         &mut warnings,

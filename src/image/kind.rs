@@ -2,7 +2,9 @@
 
 /// The container kinds imgtool reads. Plain image words, no cloud vocabulary: the import plan
 /// maps them to what ImportImage calls them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Serialized as its [`Kind::name`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Kind {
     Raw,
     Vhd,
@@ -20,6 +22,19 @@ impl Kind {
             Kind::Qcow2 => "qcow2",
             Kind::Vhdx => "vhdx",
             Kind::Vmdk => "vmdk",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Kind;
+
+    #[test]
+    fn serialized_as_its_name() {
+        for k in [Kind::Raw, Kind::Vhd, Kind::Qcow2, Kind::Vhdx, Kind::Vmdk] {
+            let json = serde_json::to_value(k).unwrap();
+            assert_eq!(json, serde_json::Value::from(k.name()));
         }
     }
 }

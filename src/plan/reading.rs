@@ -5,7 +5,7 @@
 
 use super::size::gib_holding;
 use super::vocab::{Architecture, BootMode, Detected, OsType, Platform};
-use crate::disk::guest::{EfiLoader, OsFacts, OsFamily, WindowsVersion};
+use crate::disk::guest::{EfiLoader, Machine, OsFacts, OsFamily, WindowsVersion};
 use crate::disk::report::{os_place, os_root_evidence, where_is};
 use crate::disk::{DiskReport, Fact, ImportFacts, Seen};
 use crate::image::VirtualDisk;
@@ -53,9 +53,12 @@ pub fn guest_facts(seen: &Seen<'_>, warnings: &mut Vec<String>) -> GuestFacts {
     };
     let unlisted_machine = seen.os.and_then(|o| {
         let a = o.arch.as_ref()?;
-        Architecture::parse(&a.arch)
-            .is_none()
-            .then(|| Fact::known(a.arch.clone(), format!("{} on {}", a.evidence, os_place(o))))
+        listed(a.arch).is_none().then(|| {
+            Fact::known(
+                a.arch.to_string(),
+                format!("{} on {}", a.evidence, os_place(o)),
+            )
+        })
     });
     GuestFacts {
         unlisted_machine,
@@ -87,6 +90,7 @@ impl GuestFacts {
         ImportFacts {
             format: Fact::unknown("set by the image layer"),
             architecture: named(&self.architecture),
+            machine: self.architecture.value.map(machine),
             os_type: named(&self.os_type),
             platform: named(&self.platform),
             boot_mode: named(&self.boot_mode),
@@ -139,11 +143,34 @@ pub fn os_type(family: OsFamily) -> OsType {
     }
 }
 
+/// The Architecture ImportImage names a machine by; `None` for a machine it does not list.
+pub fn listed(m: Machine) -> Option<Architecture> {
+    match m {
+        Machine::I386 => Some(Architecture::I386),
+        Machine::X86_64 => Some(Architecture::X86_64),
+        Machine::Arm64 => Some(Architecture::Arm64),
+        Machine::Arm
+        | Machine::Riscv64
+        | Machine::Riscv32
+        | Machine::UnknownElf(_)
+        | Machine::UnknownPe(_) => None,
+    }
+}
+
+/// The machine an Architecture is.
+pub fn machine(a: Architecture) -> Machine {
+    match a {
+        Architecture::I386 => Machine::I386,
+        Architecture::X86_64 => Machine::X86_64,
+        Architecture::Arm64 => Machine::Arm64,
+    }
+}
+
 /// The machine of the root's binaries, else of an EFI loader; a machine ImportImage does not
 /// take is unknown, with the reason.
 fn architecture(os: Option<&OsFacts>, loaders: &[EfiLoader]) -> Fact<Architecture> {
     if let Some(a) = os.and_then(|o| o.arch.as_ref()) {
-        if let Some(arch) = Architecture::parse(&a.arch) {
+        if let Some(arch) = listed(a.arch) {
             return Fact::known(
                 arch,
                 format!(
@@ -159,12 +186,10 @@ fn architecture(os: Option<&OsFacts>, loaders: &[EfiLoader]) -> Fact<Architectur
         ));
     }
     // No userland witness: an EFI loader is still a witness of the machine the disk boots on.
-    if let Some((l, arch)) = loaders.iter().find_map(|l| {
-        l.arch
-            .as_deref()
-            .and_then(Architecture::parse)
-            .map(|a| (l, a))
-    }) {
+    if let Some((l, arch)) = loaders
+        .iter()
+        .find_map(|l| l.arch.and_then(listed).map(|a| (l, a)))
+    {
         return Fact::known(
             arch,
             format!(
@@ -352,25 +377,25 @@ mod tests {
     use super::*;
     use crate::disk::guest::ArchFact;
 
-    fn linux(id: &str, arch: &str) -> OsFacts {
+    fn linux(id: &str, arch: Machine) -> OsFacts {
         OsFacts {
             os_type: OsFamily::Linux,
             partition: Some(2),
             id: Some(id.into()),
             release_file: Some("/etc/os-release".into()),
             arch: Some(ArchFact {
-                arch: arch.into(),
+                arch,
                 evidence: "ELF header of /bin/bash".into(),
             }),
             ..OsFacts::default()
         }
     }
 
-    fn loader(arch: &str) -> EfiLoader {
+    fn loader(arch: Machine) -> EfiLoader {
         EfiLoader {
             partition: Some(1),
             path: "/EFI/BOOT/BOOTX64.EFI".into(),
-            arch: Some(arch.into()),
+            arch: Some(arch),
         }
     }
 
@@ -435,41 +460,58 @@ mod tests {
         ];
         for (id, want) in cases {
             assert_eq!(
-                platform(&linux(id, "x86_64")).value.map(Platform::api_name),
+                platform(&linux(id, Machine::X86_64))
+                    .value
+                    .map(Platform::api_name),
                 Some(want),
                 "{id}"
             );
         }
-        let mut stream = linux("centos", "x86_64");
+        let mut stream = linux("centos", Machine::X86_64);
         stream.name = Some("CentOS Stream".into());
         assert_eq!(platform(&stream).value, Some(Platform::CentOsStream));
-        let mut fcos = linux("fedora", "x86_64");
+        let mut fcos = linux("fedora", Machine::X86_64);
         fcos.variant_id = Some("coreos".into());
         assert_eq!(platform(&fcos).value, Some(Platform::FedoraCoreOs));
     }
 
     #[test]
+    fn each_architecture_is_the_machine_of_its_name() {
+        for a in [
+            Architecture::I386,
+            Architecture::X86_64,
+            Architecture::Arm64,
+        ] {
+            assert_eq!(machine(a).to_string(), a.api_name());
+            assert_eq!(listed(machine(a)), Some(a));
+        }
+        for m in [Machine::Arm, Machine::Riscv64, Machine::UnknownPe(0x200)] {
+            assert_eq!(listed(m), None, "{m}");
+        }
+    }
+
+    #[test]
     fn a_loader_tells_the_machine_when_no_binary_does() {
-        let a = architecture(None, &[loader("arm64")]);
+        let a = architecture(None, &[loader(Machine::Arm64)]);
         assert_eq!(a.value, Some(Architecture::Arm64));
         assert!(
             a.because.contains("PE header of EFI loader"),
             "{}",
             a.because
         );
-        assert_eq!(architecture(None, &[loader("riscv64")]).value, None);
+        assert_eq!(architecture(None, &[loader(Machine::Riscv64)]).value, None);
     }
 
     #[test]
     fn unsupported_arch_is_unknown_with_a_reason() {
-        let a = architecture(Some(&linux("debian", "riscv64")), &[]);
+        let a = architecture(Some(&linux("debian", Machine::Riscv64)), &[]);
         assert_eq!(a.value, None);
         assert!(a.because.contains("accepts only"));
     }
 
     #[test]
     fn an_unlisted_machine_is_unknown_to_the_report_but_seen_by_the_plan() {
-        let os = linux("debian", "riscv64");
+        let os = linux("debian", Machine::Riscv64);
         let min_disk = Fact::known(1u64, "virtual size");
         let seen = Seen {
             os: Some(&os),
@@ -493,7 +535,7 @@ mod tests {
             )
         );
         // A listed machine is the API's value, and no root at all stays unknown.
-        let os = linux("debian", "arm64");
+        let os = linux("debian", Machine::Arm64);
         let seen = Seen {
             os: Some(&os),
             ..seen
@@ -518,13 +560,18 @@ mod tests {
         let bios = ["non-zero boot code in MBR bytes 0..440".to_string()];
         let f = boot_mode(
             Some(Architecture::X86_64),
-            &[loader("x86_64")],
+            &[loader(Machine::X86_64)],
             &bios,
             &mut w,
         );
         assert_eq!(f.value, Some(BootMode::Bios));
         assert!(f.because.starts_with("both: UEFI"), "{}", f.because);
-        let f = boot_mode(Some(Architecture::Arm64), &[loader("arm64")], &bios, &mut w);
+        let f = boot_mode(
+            Some(Architecture::Arm64),
+            &[loader(Machine::Arm64)],
+            &bios,
+            &mut w,
+        );
         assert_eq!(f.value, Some(BootMode::Uefi));
         let f = boot_mode(Some(Architecture::Arm64), &[], &bios, &mut w);
         assert_eq!(f.value, Some(BootMode::Bios));

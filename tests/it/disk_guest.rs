@@ -5,6 +5,7 @@
 //! the container's.
 
 use imgtool::disk::DiskReport;
+use imgtool::disk::guest::Machine;
 use imgtool::disk::partition::TableKind;
 
 use crate::disk_util::{fixture_tests, inspect_raw};
@@ -27,7 +28,7 @@ fn assert_debian(r: &DiskReport, partition: Option<u32>, arch: &str) {
     // Debian's /etc/os-release is a relative symlink to ../usr/lib/os-release.
     assert_eq!(os.release_file.as_deref(), Some("/etc/os-release"));
     let a = os.arch.as_ref().expect("an architecture");
-    assert_eq!(a.arch, arch);
+    assert_eq!(a.arch.to_string(), arch);
     // /bin is a symlink to usr/bin in the guest: resolved inside the guest, not on the host.
     assert_eq!(a.evidence, "ELF header of /bin/bash (-> /usr/bin/bash)");
     assert_eq!(value(&r.import.architecture), Some(arch));
@@ -72,7 +73,7 @@ fn check_uefi_x86_64(r: &DiskReport) {
     assert_debian(r, Some(2), "x86_64");
     assert_eq!(r.efi_loaders.len(), 1);
     assert_eq!(r.efi_loaders[0].path, "/EFI/BOOT/BOOTX64.EFI");
-    assert_eq!(r.efi_loaders[0].arch.as_deref(), Some("x86_64"));
+    assert_eq!(r.efi_loaders[0].arch, Some(Machine::X86_64));
     assert_eq!(value(&r.import.boot_mode), Some("UEFI"));
     assert_eq!(r.import.min_disk_bytes, 16 * MIB);
     assert_eq!(r.import.min_disk_image_size_gib, 1);
@@ -107,7 +108,7 @@ fn check_uefi_arm64(r: &DiskReport) {
     assert_eq!(r.table.kind, TableKind::Gpt);
     assert_debian(r, Some(2), "arm64");
     assert_eq!(r.efi_loaders[0].path, "/EFI/BOOT/BOOTAA64.EFI");
-    assert_eq!(r.efi_loaders[0].arch.as_deref(), Some("arm64"));
+    assert_eq!(r.efi_loaders[0].arch, Some(Machine::Arm64));
     assert_eq!(value(&r.import.boot_mode), Some("UEFI"));
     assert!(r.warnings.is_empty(), "{:?}", r.warnings);
 }

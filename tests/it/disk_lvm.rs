@@ -3,6 +3,7 @@
 //! if the segments are mapped in order. Values below are what `lvs --segments` printed.
 
 use imgtool::disk::DiskReport;
+use imgtool::disk::guest::Machine;
 
 use crate::disk_util::fixture_tests;
 
@@ -36,7 +37,7 @@ fn check_lvm(r: &DiskReport) {
     let os = r.os.as_ref().expect("an OS");
     assert_eq!(os.lv.as_deref(), Some("vgroot/root"));
     assert_eq!(os.id.as_deref(), Some("rocky"));
-    assert_eq!(os.arch.as_ref().map(|a| a.arch.as_str()), Some("x86_64"));
+    assert_eq!(os.arch.as_ref().map(|a| a.arch), Some(Machine::X86_64));
     assert_eq!(r.import.platform.value.as_deref(), Some("Rocky Linux"));
     assert!(r.import.os_type.because.contains("vgroot/root"));
     let j = r.to_json();

@@ -6,6 +6,7 @@
 
 use imgtool::disk::DiskReport;
 use imgtool::disk::fs::xfs::Xfs;
+use imgtool::disk::guest::Machine;
 use imgtool::disk::slice::Slice;
 
 use crate::disk_util::{fixture_tests, unpack};
@@ -30,7 +31,7 @@ fn assert_rocky(r: &DiskReport, partition: Option<u32>, label: &str) {
     assert_eq!(os.version_id.as_deref(), Some("9.3"));
     assert_eq!(os.release_file.as_deref(), Some("/etc/os-release"));
     let a = os.arch.as_ref().expect("an architecture");
-    assert_eq!(a.arch, "x86_64");
+    assert_eq!(a.arch, Machine::X86_64);
     assert_eq!(a.evidence, "ELF header of /bin/bash (-> /usr/bin/bash)");
     assert_eq!(r.import.platform.value.as_deref(), Some("Rocky Linux"));
     assert_eq!(r.import.architecture.value.as_deref(), Some("x86_64"));

@@ -1,11 +1,12 @@
 //! What the guest showed: its root (Linux or Windows), os-release, the machine of its
 //! binaries, the Windows version, the EFI loaders; each with its evidence.
 
-/// An architecture and the file that says so.
+use super::machine::Machine;
+
+/// A machine and the file that says so.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArchFact {
-    /// x86_64, i386, arm64, arm, riscv64, or `unknown(machine)`.
-    pub arch: String,
+    pub arch: Machine,
     pub evidence: String,
 }
 
@@ -78,5 +79,5 @@ pub struct WindowsVersion {
 pub struct EfiLoader {
     pub partition: Option<u32>,
     pub path: String,
-    pub arch: Option<String>,
+    pub arch: Option<Machine>,
 }

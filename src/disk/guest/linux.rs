@@ -2,6 +2,7 @@
 //! of userland from the ELF header of its shell or init.
 
 use super::facts::{ArchFact, OsFacts, OsFamily};
+use super::machine::Machine;
 use super::resolve::{kind_resolved, read_resolved};
 use crate::bytes::Fixed;
 use crate::disk::guestfs::{GuestFs, MAX_TEXT, NodeKind};
@@ -194,8 +195,8 @@ const E_MACHINE: usize = 18;
 /// The ELF header bytes read, up to the end of e_machine.
 const ELF_IDENT_TO_MACHINE: usize = E_MACHINE + 2;
 
-/// e_machine (at 18, in the byte order EI_DATA names) to an architecture name.
-pub fn elf_arch(head: &[u8]) -> Result<String, String> {
+/// e_machine (at 18, in the byte order EI_DATA names) to a machine.
+pub fn elf_arch(head: &[u8]) -> Result<Machine, String> {
     let Some(h) = head.first_chunk::<ELF_IDENT_TO_MACHINE>().map(Fixed) else {
         return Err("not an ELF file".into());
     };
@@ -212,13 +213,5 @@ pub fn elf_arch(head: &[u8]) -> Result<String, String> {
             ));
         }
     };
-    Ok(match (machine, class) {
-        (3, _) => "i386".into(),
-        (62, _) => "x86_64".into(),
-        (183, _) => "arm64".into(),
-        (40, _) => "arm".into(),
-        (243, 2) => "riscv64".into(),
-        (243, _) => "riscv32".into(),
-        (m, _) => format!("unknown(e_machine {m})"),
-    })
+    Ok(Machine::from_elf(machine, class))
 }

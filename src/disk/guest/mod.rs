@@ -7,6 +7,7 @@
 mod efi;
 mod facts;
 mod linux;
+mod machine;
 mod open;
 mod resolve;
 mod windows;
@@ -15,6 +16,7 @@ pub use crate::disk::guestfs::{GuestFs, MAX_TEXT, NodeKind};
 pub use efi::{EFI_DISTRO_LOADERS, EFI_FALLBACK_LOADERS, efi_loaders};
 pub use facts::{ArchFact, EfiLoader, OsFacts, OsFamily, WindowsVersion};
 pub use linux::{ARCH_WITNESSES, elf_arch, is_linux_root, linux_facts, parse_key_values};
+pub use machine::Machine;
 pub use open::{FS_READ_BUDGET, MAX_RANGE, with_guest_fs, with_guest_fs_budget};
 pub use resolve::{MAX_SYMLINKS, resolve};
 pub use windows::{
@@ -75,7 +77,7 @@ mod tests {
         fs.files.insert("/usr/bin/dash".into(), elf(183));
         assert_eq!(resolve(&mut fs, "/bin/sh").unwrap(), "/usr/bin/dash");
         let mut w = Vec::new();
-        assert_eq!(linux_arch(&mut fs, &mut w).unwrap().arch, "arm64");
+        assert_eq!(linux_arch(&mut fs, &mut w).unwrap().arch, Machine::Arm64);
     }
 
     #[test]
@@ -110,18 +112,18 @@ mod tests {
 
     #[test]
     fn elf_and_pe_machines() {
-        assert_eq!(elf_arch(&elf(62)).unwrap(), "x86_64");
+        assert_eq!(elf_arch(&elf(62)).unwrap(), Machine::X86_64);
         let mut be = elf(0);
         be[5] = 2;
         be[18..20].copy_from_slice(&40u16.to_be_bytes());
-        assert_eq!(elf_arch(&be).unwrap(), "arm");
+        assert_eq!(elf_arch(&be).unwrap(), Machine::Arm);
         assert!(elf_arch(b"\x7fELF").is_err());
         let mut pe = vec![0u8; 0x100];
         pe[0..2].copy_from_slice(b"MZ");
         pe[0x3C] = 0x80;
         pe[0x80..0x84].copy_from_slice(b"PE\0\0");
         pe[0x84..0x86].copy_from_slice(&0xAA64u16.to_le_bytes());
-        assert_eq!(pe_arch(&pe).unwrap(), "arm64");
+        assert_eq!(pe_arch(&pe).unwrap(), Machine::Arm64);
         pe[0x3C..0x40].copy_from_slice(&u32::MAX.to_le_bytes());
         assert!(pe_arch(&pe).is_err());
     }

@@ -2,6 +2,7 @@
 //! the version values of the SOFTWARE hive (read through `regf.rs`).
 
 use super::facts::{ArchFact, OsFacts, OsFamily, WindowsVersion};
+use super::machine::Machine;
 use crate::bytes::Fixed;
 use crate::disk::guestfs::{GuestFs, NodeKind};
 use crate::disk::regf;
@@ -88,7 +89,7 @@ const E_LFANEW: usize = 0x3C;
 const PE_MACHINE: usize = 4;
 
 /// The machine field of a PE file: `MZ`, e_lfanew at 0x3C, `PE\0\0`, then the machine.
-pub fn pe_arch(head: &[u8]) -> Result<String, String> {
+pub fn pe_arch(head: &[u8]) -> Result<Machine, String> {
     let Some(dos) = head.first_chunk::<DOS_HEADER_LEN>().map(Fixed) else {
         return Err("not a PE file (no MZ)".into());
     };
@@ -111,11 +112,5 @@ pub fn pe_arch(head: &[u8]) -> Result<String, String> {
     if &pe.array::<0, 4>() != b"PE\0\0" {
         return Err(format!("no PE signature at {lfanew:#x}"));
     }
-    Ok(match pe.le_u16::<PE_MACHINE>() {
-        0x14C => "i386".into(),
-        0x8664 => "x86_64".into(),
-        0xAA64 => "arm64".into(),
-        0x1C4 => "arm".into(),
-        m => format!("unknown(PE machine {m:#06x})"),
-    })
+    Ok(Machine::from_pe(pe.le_u16::<PE_MACHINE>()))
 }

@@ -16,7 +16,7 @@ pub mod windows;
 
 use crate::disk::Volume;
 use crate::disk::fs::FsKind;
-use crate::disk::guest::{OsFacts, with_guest_fs_budget};
+use crate::disk::guest::{Machine, OsFacts, with_guest_fs_budget};
 use crate::disk::guestfs::GuestFs;
 use crate::disk::lvm::{LvDisk, VolumeGroup};
 use crate::disk::partition::PartitionTable;
@@ -36,7 +36,8 @@ pub struct Inputs<'a> {
     pub volumes: &'a [Volume],
     pub lvm: &'a [VolumeGroup],
     pub os: Option<&'a OsFacts>,
-    pub arch: Option<&'a str>,
+    /// The machine the import reads the guest as (its Architecture), when it takes it.
+    pub arch: Option<Machine>,
     /// Why cloud-init is required rather than recommended (the import's rule, given).
     pub cloud_init_required: Option<&'a str>,
 }

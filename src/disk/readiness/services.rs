@@ -6,12 +6,12 @@
 
 use super::files::{first_file, read_text};
 use super::finding::{Finding, Severity};
-use crate::disk::guest::parse_key_values;
+use crate::disk::guest::{Machine, parse_key_values};
 use crate::disk::guestfs::GuestFs;
 
 /// What the service checks need to know about the guest.
 pub struct Guest<'a> {
-    pub arch: Option<&'a str>,
+    pub arch: Option<Machine>,
     /// Why the import docs require cloud-init, CONFIG_FW_CFG_SYSFS and growpart of this
     /// guest (arm64, some platforms: the import's rule); `None` where only recommended.
     pub strict: Option<&'a str>,
@@ -146,7 +146,7 @@ fn adjtime(fs: &mut dyn GuestFs, g: &Guest<'_>, out: &mut Vec<Finding>) {
         return;
     };
     if t.lines().nth(2).is_some_and(|l| l.trim() == "LOCAL") {
-        let arm = g.arch == Some("arm64");
+        let arm = g.arch == Some(Machine::Arm64);
         out.push(Finding::new(
             "rtc-local-time",
             if arm {

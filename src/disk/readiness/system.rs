@@ -7,11 +7,12 @@ use std::cmp::Ordering;
 
 use super::files::{is_file, list, read_file, read_text, real_path};
 use super::finding::{Finding, Severity};
+use crate::disk::guest::Machine;
 use crate::disk::guestfs::{GuestFs, NodeKind};
 
 /// What these checks need to know about the guest.
-pub struct Guest<'a> {
-    pub arch: Option<&'a str>,
+pub struct Guest {
+    pub arch: Option<Machine>,
     /// Whether the import docs require cloud-init >= 19.1.3 and SHA-512 hashes (arm64 and the
     /// platforms whose import docs require cloud-init: `plan::reading::cloud_init_required`), and for what.
     pub strict: Option<String>,
@@ -26,7 +27,7 @@ const MAX_DPKG_STATUS: usize = 16 << 20;
 /// Python library directories looked at under /usr/lib and /usr/lib64 at most.
 const MAX_PYTHON_DIRS: usize = 16;
 
-pub fn check(fs: &mut dyn GuestFs, g: &Guest<'_>, out: &mut Vec<Finding>) {
+pub fn check(fs: &mut dyn GuestFs, g: &Guest, out: &mut Vec<Finding>) {
     cloud_init_version(fs, g, out);
     shadow(fs, g, out);
     lib_links(fs, g, out);
@@ -146,7 +147,7 @@ fn installed_cloud_init(fs: &mut dyn GuestFs) -> Option<(String, String)> {
     Some((v, format!("{p}: Package: cloud-init")))
 }
 
-fn cloud_init_version(fs: &mut dyn GuestFs, g: &Guest<'_>, out: &mut Vec<Finding>) {
+fn cloud_init_version(fs: &mut dyn GuestFs, g: &Guest, out: &mut Vec<Finding>) {
     if !super::services::has_cloud_init(fs) {
         return; // no-cloud-init says it
     }
@@ -176,7 +177,7 @@ fn cloud_init_version(fs: &mut dyn GuestFs, g: &Guest<'_>, out: &mut Vec<Finding
     }
 }
 
-fn shadow(fs: &mut dyn GuestFs, g: &Guest<'_>, out: &mut Vec<Finding>) {
+fn shadow(fs: &mut dyn GuestFs, g: &Guest, out: &mut Vec<Finding>) {
     let has_root =
         read_text(fs, "/etc/passwd").is_some_and(|t| t.lines().any(|l| l.starts_with("root:")));
     if !has_root {
@@ -229,7 +230,7 @@ fn shadow(fs: &mut dyn GuestFs, g: &Guest<'_>, out: &mut Vec<Finding>) {
     }
 }
 
-fn lib_links(fs: &mut dyn GuestFs, g: &Guest<'_>, out: &mut Vec<Finding>) {
+fn lib_links(fs: &mut dyn GuestFs, g: &Guest, out: &mut Vec<Finding>) {
     for dir in ["/lib", "/lib64"] {
         let Some(target) = fs.read_link(dir) else {
             continue; // a real directory, or absent (not every guest has /lib64)
@@ -248,7 +249,7 @@ fn lib_links(fs: &mut dyn GuestFs, g: &Guest<'_>, out: &mut Vec<Finding>) {
             continue;
         }
         let loader = "/lib64/ld-linux-x86-64.so.2";
-        if dir == "/lib64" && g.arch == Some("x86_64") && !is_file(fs, loader) {
+        if dir == "/lib64" && g.arch == Some(Machine::X86_64) && !is_file(fs, loader) {
             out.push(lib_finding(
                 format!("{loader} (the 64-bit program loader) is missing: no program can start"),
                 format!("/lib64 -> {target}: no ld-linux-x86-64.so.2 there"),

@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::{DiskReport, Fact};
 use crate::disk::Volume;
 use crate::disk::fs::FsInfo;
-use crate::disk::guest::{EfiLoader, OsFacts, WindowsVersion};
+use crate::disk::guest::{EfiLoader, Machine, OsFacts, WindowsVersion};
 use crate::disk::lvm::{LogicalVolume, PvRef, Segment, VolumeGroup};
 use crate::disk::partition::{Partition, PartitionTable};
 use crate::disk::readiness::finding::Readiness;
@@ -197,12 +197,12 @@ impl Serialize for EfiLoader {
         struct Loader<'a> {
             partition: Option<u32>,
             path: &'a str,
-            arch: &'a Option<String>,
+            arch: Option<Machine>,
         }
         Loader {
             partition: self.partition,
             path: &self.path,
-            arch: &self.arch,
+            arch: self.arch,
         }
         .serialize(s)
     }
@@ -236,7 +236,7 @@ impl<'a> Os<'a> {
             release_file: &o.release_file,
             arch: match &o.arch {
                 Some(a) => Arch {
-                    value: Some(&a.arch),
+                    value: Some(a.arch),
                     evidence: Some(&a.evidence),
                     reason: None,
                 },
@@ -255,7 +255,7 @@ impl<'a> Os<'a> {
 /// The root's machine: like a [`Fact`], but the reason may be missing (`null`).
 #[derive(Serialize)]
 struct Arch<'a> {
-    value: Option<&'a str>,
+    value: Option<Machine>,
     evidence: Option<&'a str>,
     reason: Option<&'a str>,
 }

@@ -9,7 +9,7 @@ mod json;
 mod text;
 
 use super::Volume;
-use super::guest::{EfiLoader, OsFacts};
+use super::guest::{EfiLoader, Machine, OsFacts};
 use super::lvm::VolumeGroup;
 use super::partition::PartitionTable;
 pub use crate::disk::fact::Fact;
@@ -24,6 +24,9 @@ pub struct ImportFacts {
     pub format: Fact,
     /// Architecture.
     pub architecture: Fact,
+    /// The same Architecture as the machine the disk names it by, for the readiness checks
+    /// (not shown: `architecture` is).
+    pub machine: Option<Machine>,
     /// OSType.
     pub os_type: Fact,
     /// Platform.
@@ -112,15 +115,18 @@ pub fn arch_contradiction(os: Option<&OsFacts>, loaders: &[EfiLoader], warnings:
     let Some(a) = os.and_then(|o| o.arch.as_ref()) else {
         return;
     };
-    let loader_arches: Vec<&str> = loaders.iter().filter_map(|l| l.arch.as_deref()).collect();
-    if !loader_arches.is_empty() && !loader_arches.contains(&a.arch.as_str()) {
+    let loader_arches: Vec<Machine> = loaders.iter().filter_map(|l| l.arch).collect();
+    if !loader_arches.is_empty() && !loader_arches.contains(&a.arch) {
         warnings.push(format!(
             "contradiction: the root file system is {} ({}) but the EFI loaders are {}",
             a.arch,
             a.evidence,
             loaders
                 .iter()
-                .map(|l| format!("{} ({})", l.arch.as_deref().unwrap_or("?"), l.path))
+                .map(|l| match l.arch {
+                    Some(m) => format!("{m} ({})", l.path),
+                    None => format!("? ({})", l.path),
+                })
                 .collect::<Vec<_>>()
                 .join(", ")
         ));
@@ -159,7 +165,7 @@ mod tests {
         let os = OsFacts {
             os_type: OsFamily::Linux,
             arch: Some(ArchFact {
-                arch: "arm64".into(),
+                arch: Machine::Arm64,
                 evidence: "ELF header of /bin/bash".into(),
             }),
             ..OsFacts::default()
@@ -167,7 +173,7 @@ mod tests {
         let loader = EfiLoader {
             partition: Some(1),
             path: "/EFI/BOOT/BOOTX64.EFI".into(),
-            arch: Some("x86_64".into()),
+            arch: Some(Machine::X86_64),
         };
         arch_contradiction(Some(&os), std::slice::from_ref(&loader), &mut w);
         assert!(
@@ -175,7 +181,7 @@ mod tests {
             "{w:?}"
         );
         let same = EfiLoader {
-            arch: Some("arm64".into()),
+            arch: Some(Machine::Arm64),
             ..loader
         };
         let mut w = Vec::new();

@@ -171,7 +171,7 @@ fn guest_text(r: &DiskReport) -> String {
             "    efi loader: {} on {} ({})\n",
             escape(&l.path),
             where_is(l.partition),
-            opt(l.arch.as_deref())
+            opt(l.arch.map(|m| m.to_string()).as_deref())
         ));
     }
     for b in &r.bios_boot {
