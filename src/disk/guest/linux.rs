@@ -44,9 +44,7 @@ pub fn linux_facts(fs: &mut dyn GuestFs, warnings: &mut Vec<String>) -> OsFacts 
 
 pub(super) fn read_release(fs: &mut dyn GuestFs, os: &mut OsFacts, warnings: &mut Vec<String>) {
     for path in ["/etc/os-release", "/usr/lib/os-release"] {
-        if let Some((_, b)) = read_resolved(fs, path, MAX_TEXT, warnings) {
-            let kv = parse_key_values(&String::from_utf8_lossy(&b));
-            let get = |k: &str| kv.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+        if let Some(get) = key_values(fs, path, warnings) {
             if let Some(id) = get("ID") {
                 os.id = Some(id.to_lowercase());
                 os.version_id = get("VERSION_ID");
@@ -59,9 +57,7 @@ pub(super) fn read_release(fs: &mut dyn GuestFs, os: &mut OsFacts, warnings: &mu
             }
         }
     }
-    if let Some((_, b)) = read_resolved(fs, "/etc/lsb-release", MAX_TEXT, warnings) {
-        let kv = parse_key_values(&String::from_utf8_lossy(&b));
-        let get = |k: &str| kv.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+    if let Some(get) = key_values(fs, "/etc/lsb-release", warnings) {
         if let Some(id) = get("DISTRIB_ID") {
             os.id = Some(id.to_lowercase());
             os.version_id = get("DISTRIB_RELEASE");
@@ -71,6 +67,18 @@ pub(super) fn read_release(fs: &mut dyn GuestFs, os: &mut OsFacts, warnings: &mu
         }
     }
     read_release_files(fs, os, warnings);
+}
+
+/// The KEY=value pairs of the guest file at `path` (os-release, lsb-release), as a lookup by
+/// key, when the file can be read.
+fn key_values(
+    fs: &mut dyn GuestFs,
+    path: &str,
+    warnings: &mut Vec<String>,
+) -> Option<impl Fn(&str) -> Option<String>> {
+    let (_, b) = read_resolved(fs, path, MAX_TEXT, warnings)?;
+    let kv = parse_key_values(&String::from_utf8_lossy(&b));
+    Some(move |k: &str| kv.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone()))
 }
 
 /// The older one-line release files, most specific first (CentOS has both centos- and

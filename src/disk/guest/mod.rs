@@ -98,6 +98,40 @@ mod tests {
     }
 
     #[test]
+    fn os_release_first_then_lsb_release() {
+        let mut fs = MemFs::default();
+        fs.files.insert(
+            "/etc/lsb-release".into(),
+            b"DISTRIB_ID=Ubuntu\nDISTRIB_RELEASE=22.04\nDISTRIB_DESCRIPTION=\"Ubuntu 22.04.4 LTS\"\n"
+                .to_vec(),
+        );
+        fs.files.insert(
+            "/etc/redhat-release".into(),
+            b"CentOS Linux release 7.9.2009 (Core)\n".to_vec(),
+        );
+        let mut os = OsFacts::default();
+        read_release(&mut fs, &mut os, &mut Vec::new());
+        assert_eq!(os.id.as_deref(), Some("ubuntu"));
+        assert_eq!(os.version_id.as_deref(), Some("22.04"));
+        assert_eq!(os.pretty_name.as_deref(), Some("Ubuntu 22.04.4 LTS"));
+        assert_eq!(os.release_file.as_deref(), Some("/etc/lsb-release"));
+        // An os-release without ID is passed over; one with it wins over lsb-release.
+        fs.files
+            .insert("/etc/os-release".into(), b"NAME=nothing\n".to_vec());
+        fs.files.insert(
+            "/usr/lib/os-release".into(),
+            b"ID=Debian\nVERSION_ID=\"12\"\nVARIANT_ID=cloud\n".to_vec(),
+        );
+        let mut os = OsFacts::default();
+        read_release(&mut fs, &mut os, &mut Vec::new());
+        assert_eq!(os.id.as_deref(), Some("debian"));
+        assert_eq!(os.version_id.as_deref(), Some("12"));
+        assert_eq!(os.variant_id.as_deref(), Some("cloud"));
+        assert_eq!(os.pretty_name, None);
+        assert_eq!(os.release_file.as_deref(), Some("/usr/lib/os-release"));
+    }
+
+    #[test]
     fn release_files_when_there_is_no_os_release() {
         let mut fs = MemFs::default();
         fs.files.insert(
